@@ -1,0 +1,296 @@
+package dev.ward.proxy;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ward.authz.identity.AllowList;
+import dev.ward.authz.identity.SpiffeId;
+import dev.ward.proxy.admin.AdminServer;
+import dev.ward.proxy.config.ConfigLoader;
+import dev.ward.proxy.config.HostPort;
+import dev.ward.proxy.config.SidecarConfig;
+import dev.ward.proxy.http.ConnectionPool;
+import dev.ward.proxy.http.Drain;
+import dev.ward.proxy.http.ExchangeLog;
+import dev.ward.proxy.inbound.InboundRouter;
+import dev.ward.proxy.inbound.InboundServer;
+import dev.ward.proxy.outbound.OutboundRouter;
+import dev.ward.proxy.outbound.OutboundServer;
+import dev.ward.proxy.tls.IdentityMaterial;
+import dev.ward.proxy.tls.TlsContexts;
+import dev.ward.proxy.transport.Transports;
+import dev.ward.telemetry.AccessLog;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.ssl.SslProvider;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running Ward sidecar: its identity, listeners (inbound, outbound, per-upstream, admin),
+ * connection pools and event loops. {@link #start} binds everything or fails with a message
+ * naming what is wrong; {@link #shutdown} drains gracefully.
+ */
+public final class Sidecar implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(Sidecar.class);
+
+    private final SidecarConfig config;
+    private final TlsContexts tls;
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
+    private final Drain drain = new Drain();
+    private final List<Channel> listeners = new ArrayList<>();
+    private final List<ConnectionPool> pools = new ArrayList<>();
+    private final Map<String, InetSocketAddress> bound = new LinkedHashMap<>();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private volatile boolean ready;
+    private volatile boolean closed;
+
+    private Sidecar(SidecarConfig config, TlsContexts tls) {
+        this.config = config;
+        this.tls = tls;
+        this.boss = Transports.newGroup(1, "ward-accept");
+        this.workers = Transports.newGroup(config.workers(), "ward-io");
+    }
+
+    /** Thrown when the sidecar cannot start; the message says why, for a person to read. */
+    public static final class StartupException extends Exception {
+        public StartupException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** Loads the identity, binds every listener and returns once ready to serve. */
+    public static Sidecar start(SidecarConfig config) throws StartupException {
+        SidecarConfig.Identity id = config.identity();
+        SslProvider provider = config.tls().provider() == SidecarConfig.TlsProvider.JDK ? SslProvider.JDK : SslProvider.OPENSSL;
+        TlsContexts tls;
+        try {
+            tls = TlsContexts.load(new TlsContexts.Settings(id.cert(), id.key(), id.bundle(), id.trustDomain(),
+                    provider, id.reloadInterval()), Clock.systemUTC());
+        } catch (IOException e) {
+            throw new StartupException("identity: " + e.getMessage(), e);
+        } catch (IllegalStateException e) {
+            throw new StartupException(e.getMessage(), e);
+        }
+        Sidecar s = new Sidecar(config, tls);
+        try {
+            s.bindAll();
+        } catch (RuntimeException | InterruptedException e) {
+            s.close();
+            throw new StartupException(e.getMessage(), e);
+        }
+        tls.watch();
+        s.ready = true;
+        log.info("ward sidecar {} ready ({} transport, {} TLS, {} worker threads): {}", tls.localId(), Transports.name(),
+                provider == SslProvider.OPENSSL ? "BoringSSL" : "JDK", config.workers(), s.bound);
+        return s;
+    }
+
+    private void bindAll() throws InterruptedException {
+        ExchangeLog exchangeLog = exchangeLog();
+        SidecarConfig.Limits limits = config.limits();
+        if (config.inbound().enabled()) {
+            AllowList allow = AllowList.of(config.inbound().allow());
+            if (allow.patterns().isEmpty()) {
+                log.warn("inbound.allow is empty: every caller will be denied (default deny)");
+            }
+            ConnectionPool app = pool(new ConnectionPool.Settings("app", config.inbound().app().toSocketAddress(), null,
+                    null, Duration.ofSeconds(2), config.tls().handshakeTimeout(), limits.idleTimeout(),
+                    limits.maxHeaderSize(), Transports.channel(), "app_unavailable"));
+            InboundRouter router = new InboundRouter(() -> allow, tls.localId(), app);
+            bind("inbound", config.inbound().listen(), new InboundServer(config, tls, drain, () -> allow, router, exchangeLog));
+        }
+        Map<String, ConnectionPool> byHost = new LinkedHashMap<>();
+        Map<String, ConnectionPool> byName = new LinkedHashMap<>();
+        config.outbound().upstreams().forEach((name, u) -> {
+            boolean h2 = u.protocol() == SidecarConfig.UpstreamProtocol.H2;
+            ConnectionPool p = pool(new ConnectionPool.Settings(name, u.address().toSocketAddress(),
+                    () -> tls.client(h2), SpiffeId.parse(u.identity()), u.connectTimeout(),
+                    config.tls().handshakeTimeout(), limits.idleTimeout(), limits.maxHeaderSize(), Transports.channel(),
+                    "upstream_unavailable"));
+            byName.put(name, p);
+            byHost.put(name.toLowerCase(), p);
+            for (String h : u.hosts()) {
+                byHost.put(h.toLowerCase(), p);
+            }
+        });
+        bind("outbound", config.outbound().listen(),
+                new OutboundServer("outbound", limits, drain, OutboundRouter.byHost(Map.copyOf(byHost)), exchangeLog));
+        for (var e : config.outbound().upstreams().entrySet()) {
+            if (e.getValue().listen() != null) {
+                bind("upstream:" + e.getKey(), e.getValue().listen(), new OutboundServer("upstream:" + e.getKey(), limits,
+                        drain, OutboundRouter.fixed(byName.get(e.getKey())), exchangeLog));
+            }
+        }
+        bind("admin", config.admin().listen(), new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(64 * 1024),
+                        new AdminServer(() -> adminState()));
+            }
+        });
+    }
+
+    private ExchangeLog exchangeLog() {
+        AccessLog.Mode mode = AccessLog.Mode.valueOf(config.accessLog().name());
+        if (mode == AccessLog.Mode.OFF) {
+            return ExchangeLog.NONE;
+        }
+        AccessLog access = new AccessLog(mode, System.out, Clock.systemUTC());
+        return (direction, peer, method, path, status, nanos, upstream, reason) -> {
+            if (access.wants(status, reason)) {
+                access.record(direction, peer == null ? null : peer.toString(), method, path, status, nanos, upstream, reason);
+            }
+        };
+    }
+
+    private ConnectionPool pool(ConnectionPool.Settings s) {
+        ConnectionPool p = new ConnectionPool(s);
+        pools.add(p);
+        return p;
+    }
+
+    private void bind(String name, HostPort at, ChannelHandler initializer) throws InterruptedException {
+        ServerBootstrap b = new ServerBootstrap().group(boss, workers).channel(Transports.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.SO_KEEPALIVE, true)
+                .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+                .childHandler(initializer);
+        Channel ch;
+        try {
+            ch = b.bind(at.toSocketAddress()).sync().channel();
+        } catch (RuntimeException e) {
+            throw new IllegalStateException(name + " listener: cannot bind " + at + ": " + e.getMessage(), e);
+        }
+        listeners.add(ch);
+        bound.put(name, (InetSocketAddress) ch.localAddress());
+    }
+
+    private AdminServer.State adminState() {
+        return new AdminServer.State() {
+            @Override
+            public String notReadyReason() {
+                if (closed || drain.isDraining()) {
+                    return "draining";
+                }
+                return ready ? null : "starting";
+            }
+
+            @Override
+            public String configJson() {
+                var mapper = ConfigLoader.jsonWriter();
+                ObjectNode root = mapper.valueToTree(config);
+                IdentityMaterial m = tls.material();
+                ObjectNode idNode = (ObjectNode) root.get("identity");
+                idNode.put("spiffeId", m.id().toString());
+                idNode.put("notAfter", m.notAfter().toString());
+                idNode.put("bundleCertificates", m.bundle().size());
+                root.put("tlsProvider", tls.provider() == SslProvider.OPENSSL ? "boringssl" : "jdk");
+                root.put("transport", Transports.name());
+                ObjectNode ports = root.putObject("listening");
+                bound.forEach((k, v) -> ports.put(k, v.getHostString() + ":" + v.getPort()));
+                return root.toPrettyString();
+            }
+        };
+    }
+
+    /** The address a listener is bound to: {@code inbound}, {@code outbound}, {@code admin}, {@code upstream:NAME}. */
+    public InetSocketAddress address(String listener) {
+        InetSocketAddress a = bound.get(listener);
+        if (a == null) {
+            throw new IllegalArgumentException("no listener named " + listener + " (have " + bound.keySet() + ")");
+        }
+        return a;
+    }
+
+    public int port(String listener) {
+        return address(listener).getPort();
+    }
+
+    public TlsContexts tls() {
+        return tls;
+    }
+
+    public SidecarConfig config() {
+        return config;
+    }
+
+    public boolean isReady() {
+        return ready && !closed;
+    }
+
+    /** Exchanges in flight now, across all listeners. */
+    public int inFlight() {
+        return drain.inFlight();
+    }
+
+    /**
+     * Graceful shutdown: stop accepting, let in-flight exchanges finish (HTTP/2 peers get GOAWAY,
+     * HTTP/1.1 responses carry {@code Connection: close}) up to {@code timeout}, then close.
+     * Returns true if nothing in flight was cut off.
+     */
+    public boolean shutdown(Duration timeout) {
+        if (closed) {
+            return true;
+        }
+        ready = false;
+        for (Channel l : listeners) {
+            l.close().awaitUninterruptibly();
+        }
+        boolean clean;
+        try {
+            clean = drain.drain(timeout);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            clean = false;
+        }
+        if (!clean) {
+            log.warn("drain timeout {} reached with {} exchanges in flight; closing them", timeout, drain.inFlight());
+        }
+        close();
+        return clean;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        ready = false;
+        for (Channel l : listeners) {
+            l.close();
+        }
+        for (ConnectionPool p : pools) {
+            p.close();
+        }
+        tls.close();
+        boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        stopped.countDown();
+    }
+
+    /** Blocks until the sidecar is closed. */
+    public void awaitStopped() throws InterruptedException {
+        stopped.await();
+    }
+}

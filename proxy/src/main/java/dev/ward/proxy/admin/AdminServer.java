@@ -1,0 +1,87 @@
+package dev.ward.proxy.admin;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import java.nio.charset.StandardCharsets;
+import java.util.function.Supplier;
+
+/**
+ * The local admin endpoints: {@code /healthz} (the process serves), {@code /readyz} (listeners
+ * bound and identity loaded; 503 with the reason otherwise) and {@code /config} (the effective
+ * config as JSON, with the identity in force; key material is never shown). GET and HEAD only.
+ */
+public final class AdminServer extends SimpleChannelInboundHandler<FullHttpRequest> {
+
+    /** What the admin endpoints read from the running sidecar. */
+    public interface State {
+        /** Null when ready, else why not. */
+        String notReadyReason();
+
+        String configJson();
+    }
+
+    private final Supplier<State> state;
+
+    public AdminServer(Supplier<State> state) {
+        this.state = state;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+        if (!req.decoderResult().isSuccess()) {
+            send(ctx, req, HttpResponseStatus.BAD_REQUEST, "text/plain", "bad request\n", false);
+            return;
+        }
+        if (!HttpMethod.GET.equals(req.method()) && !HttpMethod.HEAD.equals(req.method())) {
+            send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, "text/plain", "GET or HEAD only\n", true);
+            return;
+        }
+        String path = req.uri().split("\\?", 2)[0];
+        State s = state.get();
+        switch (path) {
+            case "/healthz" -> send(ctx, req, HttpResponseStatus.OK, "text/plain", "ok\n", true);
+            case "/readyz" -> {
+                String why = s.notReadyReason();
+                if (why == null) {
+                    send(ctx, req, HttpResponseStatus.OK, "text/plain", "ready\n", true);
+                } else {
+                    send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, "text/plain", "not ready: " + why + "\n", true);
+                }
+            }
+            case "/config" -> send(ctx, req, HttpResponseStatus.OK, "application/json", s.configJson() + "\n", true);
+            default -> send(ctx, req, HttpResponseStatus.NOT_FOUND, "text/plain",
+                    "not found; try /healthz, /readyz or /config\n", true);
+        }
+    }
+
+    private static void send(ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status, String type,
+                             String body, boolean keepAlive) {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        boolean head = HttpMethod.HEAD.equals(req.method());
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+                head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(bytes));
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, type + "; charset=utf-8")
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, bytes.length);
+        boolean ka = keepAlive && HttpUtil.isKeepAlive(req);
+        HttpUtil.setKeepAlive(r, ka);
+        var f = ctx.writeAndFlush(r);
+        if (!ka) {
+            f.addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        ctx.close();
+    }
+}

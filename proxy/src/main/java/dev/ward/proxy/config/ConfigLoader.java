@@ -1,0 +1,222 @@
+package dev.ward.proxy.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.ward.authz.identity.AllowList;
+import dev.ward.authz.identity.SpiffeId;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * Reads a {@link SidecarConfig} from YAML (or JSON, which is YAML) and validates it. Unknown
+ * fields, bad values and inconsistent settings are all reported at once, each with its path
+ * ({@code outbound.upstreams.orders.identity: ...}); nothing is started from a bad config.
+ */
+public final class ConfigLoader {
+
+    private static final ObjectMapper YAML = configure(new ObjectMapper(new YAMLFactory()));
+
+    private ConfigLoader() {}
+
+    private static ObjectMapper configure(ObjectMapper m) {
+        return m.registerModule(Durations.jacksonModule())
+                .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+                .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
+    }
+
+    /** A mapper that writes configs as JSON (for {@code /config}). */
+    public static ObjectMapper jsonWriter() {
+        return JsonMapper.builder().addModule(Durations.jacksonModule()).build();
+    }
+
+    public static SidecarConfig load(Path file) throws ConfigException {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new ConfigException(file.toString(), List.of("cannot read: " + e.getMessage()));
+        }
+        return parse(text, file.toString());
+    }
+
+    public static SidecarConfig parse(String text, String source) throws ConfigException {
+        SidecarConfig c;
+        try {
+            c = text.isBlank() ? SidecarConfig.defaults() : YAML.readValue(text, SidecarConfig.class);
+            if (c == null) {
+                c = SidecarConfig.defaults();
+            }
+        } catch (JsonProcessingException e) {
+            throw new ConfigException(source, List.of(describe(e)));
+        }
+        List<String> problems = validate(c);
+        if (!problems.isEmpty()) {
+            throw new ConfigException(source, problems);
+        }
+        return c;
+    }
+
+    private static String describe(JsonProcessingException e) {
+        String path = e instanceof JsonMappingException m ? path(m) : "";
+        String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")";
+        if (e instanceof UnrecognizedPropertyException u) {
+            String known = u.getKnownPropertyIds() == null ? "" : u.getKnownPropertyIds().stream()
+                    .map(String::valueOf).sorted().collect(Collectors.joining(", "));
+            return path + ": unknown field" + where + " (expected one of: " + known + ")";
+        }
+        if (e instanceof InvalidFormatException f) {
+            return path + ": bad value '" + f.getValue() + "'" + where + " (expected: "
+                    + expected(f.getTargetType()) + ")";
+        }
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        if (root instanceof IllegalArgumentException) {
+            return (path.isEmpty() ? "" : path + ": ") + root.getMessage() + where;
+        }
+        if (e instanceof JsonMappingException) {
+            return (path.isEmpty() ? "config" : path) + ": " + e.getOriginalMessage() + where;
+        }
+        return "not valid YAML" + where + ": " + e.getOriginalMessage();
+    }
+
+    private static String expected(Class<?> type) {
+        if (type.isEnum()) {
+            List<String> names = new ArrayList<>();
+            for (Object o : type.getEnumConstants()) {
+                names.add(((Enum<?>) o).name().toLowerCase());
+            }
+            return "one of " + names;
+        }
+        return type.getSimpleName();
+    }
+
+    private static String path(JsonMappingException e) {
+        StringBuilder sb = new StringBuilder();
+        for (JsonMappingException.Reference r : e.getPath()) {
+            if (r.getFieldName() != null) {
+                if (sb.length() > 0) {
+                    sb.append('.');
+                }
+                sb.append(r.getFieldName());
+            } else if (r.getIndex() >= 0) {
+                sb.append('[').append(r.getIndex()).append(']');
+            }
+        }
+        return sb.toString();
+    }
+
+    /** Checks what the schema alone cannot; returns every problem found. */
+    public static List<String> validate(SidecarConfig c) {
+        List<String> p = new ArrayList<>();
+        if (c.identity().trustDomain() != null) {
+            try {
+                SpiffeId.requireTrustDomain(c.identity().trustDomain());
+            } catch (IllegalArgumentException e) {
+                p.add("identity.trustDomain: " + e.getMessage());
+            }
+        }
+        if (c.identity().reloadInterval().isNegative()) {
+            p.add("identity.reloadInterval: must not be negative");
+        }
+        try {
+            AllowList.of(c.inbound().allow());
+        } catch (IllegalArgumentException e) {
+            p.add("inbound." + e.getMessage());
+        }
+        Map<String, String> hostOwners = new HashMap<>();
+        Map<String, String> listenOwners = new HashMap<>();
+        listenOwners.put(c.admin().listen().toString(), "admin.listen");
+        claim(listenOwners, c.outbound().listen(), "outbound.listen", p);
+        if (c.inbound().enabled()) {
+            claim(listenOwners, c.inbound().listen(), "inbound.listen", p);
+        }
+        c.outbound().upstreams().forEach((name, u) -> {
+            String at = "outbound.upstreams." + name;
+            if (u == null) {
+                p.add(at + ": empty (expected: address and identity)");
+                return;
+            }
+            if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]*")) {
+                p.add(at + ": bad upstream name (expected: letters, digits, '.', '-', '_')");
+            }
+            if (u.address() == null) {
+                p.add(at + ".address: required (expected: host:port of the upstream's inbound listener)");
+            } else if (u.address().port() == 0) {
+                p.add(at + ".address: port 0 (expected: the upstream's real port)");
+            }
+            if (u.identity() == null) {
+                p.add(at + ".identity: required (expected: the upstream's spiffe:// id)");
+            } else {
+                try {
+                    SpiffeId.parse(u.identity());
+                } catch (IllegalArgumentException e) {
+                    p.add(at + ".identity: " + e.getMessage());
+                }
+            }
+            if (u.connectTimeout().isNegative() || u.connectTimeout().isZero()) {
+                p.add(at + ".connectTimeout: must be positive");
+            }
+            if (u.listen() != null) {
+                claim(listenOwners, u.listen(), at + ".listen", p);
+            }
+            List<String> names = new ArrayList<>(u.hosts());
+            names.add(name);
+            for (String h : names) {
+                String prev = hostOwners.putIfAbsent(h.toLowerCase(), at);
+                if (prev != null && !prev.equals(at)) {
+                    p.add(at + ".hosts: '" + h + "' is already routed to " + prev);
+                }
+            }
+        });
+        positive(c.workers(), "workers", p);
+        SidecarConfig.Limits l = c.limits();
+        positive(l.maxHeaderSize(), "limits.maxHeaderSize", p);
+        positive(l.maxInitialLineLength(), "limits.maxInitialLineLength", p);
+        positive(l.maxConnections(), "limits.maxConnections", p);
+        positive(l.maxConcurrentStreams(), "limits.maxConcurrentStreams", p);
+        if (l.headerReadTimeout().isNegative() || l.headerReadTimeout().isZero()) {
+            p.add("limits.headerReadTimeout: must be positive");
+        }
+        if (l.idleTimeout().isNegative() || l.idleTimeout().isZero()) {
+            p.add("limits.idleTimeout: must be positive");
+        }
+        if (l.drainTimeout().isNegative()) {
+            p.add("limits.drainTimeout: must not be negative");
+        }
+        if (c.tls().handshakeTimeout().isNegative() || c.tls().handshakeTimeout().isZero()) {
+            p.add("tls.handshakeTimeout: must be positive");
+        }
+        return p;
+    }
+
+    private static void claim(Map<String, String> owners, HostPort hp, String field, List<String> p) {
+        if (hp.port() == 0) {
+            return; // ephemeral ports never collide
+        }
+        String prev = owners.putIfAbsent(hp.toString(), field);
+        if (prev != null) {
+            p.add(field + ": " + hp + " is already used by " + prev);
+        }
+    }
+
+    private static void positive(int v, String field, List<String> p) {
+        if (v <= 0) {
+            p.add(field + ": " + v + " (expected: a positive number)");
+        }
+    }
+}

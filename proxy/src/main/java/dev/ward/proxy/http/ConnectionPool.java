@@ -1,0 +1,331 @@
+package dev.ward.proxy.http;
+
+import dev.ward.authz.identity.SpiffeId;
+import dev.ward.proxy.tls.PeerIdentity;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import javax.net.ssl.SSLHandshakeException;
+import io.netty.channel.ConnectTimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Connections to one backend address, kept per event loop so a request never crosses threads:
+ * idle HTTP/1.1 keep-alive connections are reused (most recent first), and when TLS and ALPN
+ * agree on h2 one connection multiplexes every request as its own stream.
+ *
+ * <p>With TLS, a connection is handed out only after its handshake succeeded and the server's
+ * SPIFFE id equals {@code expectedId}; otherwise it is closed, never used, and the acquire fails
+ * with a {@link BackendException} (502, {@code upstream_identity_mismatch}). Fails closed.
+ */
+public final class ConnectionPool implements Backend {
+
+    private static final Logger log = LoggerFactory.getLogger(ConnectionPool.class);
+    /** Name of the last handler of a pooled connection; exchange handlers go before it. */
+    static final String GUARD = "guard";
+
+    /** How connections are made. {@code tls} null: plain TCP (the local app). */
+    public record Settings(String name, InetSocketAddress address, Supplier<SslContext> tls, SpiffeId expectedId,
+                           Duration connectTimeout, Duration handshakeTimeout, Duration idleTimeout,
+                           int maxHeaderSize, Class<? extends Channel> channelType, String unavailableReason) {}
+
+    private final Settings settings;
+    private final Map<EventLoop, LoopPool> loops = new ConcurrentHashMap<>();
+
+    public ConnectionPool(Settings settings) {
+        this.settings = settings;
+    }
+
+    @Override
+    public String name() {
+        return settings.name();
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    @Override
+    public Future<Channel> acquire(EventLoop loop) {
+        return loops.computeIfAbsent(loop, LoopPool::new).acquire();
+    }
+
+    @Override
+    public void release(Channel ch, boolean reusable) {
+        if (ch instanceof Http2StreamChannel) {
+            if (!reusable && ch.isActive()) {
+                ch.close(); // resets the stream if it is not finished
+            }
+            return;
+        }
+        LoopPool p = loops.get(ch.eventLoop());
+        if (reusable && p != null && ch.isActive()) {
+            p.idle.addLast(ch);
+        } else {
+            ch.close();
+        }
+    }
+
+    /** Closes every pooled connection. */
+    public void close() {
+        for (LoopPool p : loops.values()) {
+            p.loop.execute(p::closeAll);
+        }
+    }
+
+    /** The pool of one event loop; touched only from that loop. */
+    private final class LoopPool {
+        final EventLoop loop;
+        final ArrayDeque<Channel> idle = new ArrayDeque<>();
+        final Bootstrap bootstrap;
+        Channel h2;
+        /** Acquirers waiting for the first connection while it may still turn out to be h2. */
+        List<Promise<Channel>> waiting;
+        /** Until a connection says otherwise, assume the server may speak h2 (TLS only). */
+        boolean mayBeH2;
+
+        LoopPool(EventLoop loop) {
+            this.loop = loop;
+            this.mayBeH2 = settings.tls() != null;
+            this.bootstrap = new Bootstrap().group(loop).channel(settings.channelType())
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) settings.connectTimeout().toMillis())
+                    .option(ChannelOption.TCP_NODELAY, true)
+                    .option(ChannelOption.SO_KEEPALIVE, true)
+                    .handler(new ChannelInitializer<>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            // Pipelines are built once connected (TLS) or right away (plain).
+                        }
+                    });
+        }
+
+        Future<Channel> acquire() {
+            Promise<Channel> p = loop.newPromise();
+            if (h2 != null) {
+                if (h2.isActive() && canOpenStream(h2)) {
+                    openStream(h2, p);
+                    return p;
+                }
+                h2 = null;
+            }
+            for (Channel ch; (ch = idle.pollLast()) != null; ) {
+                if (ch.isActive()) {
+                    return p.setSuccess(ch);
+                }
+            }
+            if (waiting != null) {
+                waiting.add(p);
+                return p;
+            }
+            if (mayBeH2) {
+                waiting = new ArrayList<>();
+                waiting.add(p);
+                connect(loop.newPromise()).addListener(f -> onFirstConnection(f));
+                return p;
+            }
+            connect(p);
+            return p;
+        }
+
+        private void onFirstConnection(Future<?> f) {
+            List<Promise<Channel>> w = waiting;
+            waiting = null;
+            if (!f.isSuccess()) {
+                for (Promise<Channel> p : w) {
+                    p.tryFailure(f.cause());
+                }
+                return;
+            }
+            Channel ch = (Channel) f.getNow();
+            if (h2 == ch) {
+                for (Promise<Channel> p : w) {
+                    openStream(ch, p);
+                }
+                return;
+            }
+            mayBeH2 = false; // the server chose HTTP/1.1
+            w.get(0).setSuccess(ch);
+            for (int i = 1; i < w.size(); i++) {
+                connect(w.get(i));
+            }
+        }
+
+        /** Connects; completes {@code p} with an HTTP/1.1 channel or the h2 parent channel. */
+        private Promise<Channel> connect(Promise<Channel> p) {
+            bootstrap.connect(settings.address()).addListener(cf -> {
+                if (!cf.isSuccess()) {
+                    p.tryFailure(unavailable(cf.cause()));
+                    return;
+                }
+                Channel ch = ((io.netty.channel.ChannelFuture) cf).channel();
+                if (settings.tls() == null) {
+                    setUpHttp1(ch);
+                    p.trySuccess(ch);
+                    return;
+                }
+                InetSocketAddress a = settings.address();
+                SslHandler ssl = settings.tls().get().newHandler(ch.alloc(), a.getHostString(), a.getPort());
+                ssl.setHandshakeTimeoutMillis(settings.handshakeTimeout().toMillis());
+                ch.pipeline().addLast("tls", ssl);
+                ssl.handshakeFuture().addListener(hf -> {
+                    if (!hf.isSuccess()) {
+                        ch.close();
+                        p.tryFailure(tlsFailed(hf.cause()));
+                        return;
+                    }
+                    SpiffeId actual = PeerIdentity.fromSession(ssl.engine().getSession());
+                    if (!settings.expectedId().equals(actual)) {
+                        log.warn("upstream {} at {} presented {} but {} was expected; connection closed unused",
+                                settings.name(), a, actual, settings.expectedId());
+                        ch.close();
+                        p.tryFailure(new BackendException(HttpResponseStatus.BAD_GATEWAY, "upstream_identity_mismatch",
+                                "upstream " + settings.name() + " presented an unexpected identity", null));
+                        return;
+                    }
+                    ch.attr(PeerIdentity.KEY).set(actual);
+                    if (ApplicationProtocolNames.HTTP_2.equals(ssl.applicationProtocol())) {
+                        setUpH2(ch);
+                        h2 = ch;
+                    } else {
+                        setUpHttp1(ch);
+                    }
+                    p.trySuccess(ch);
+                });
+            });
+            return p;
+        }
+
+        private void setUpHttp1(Channel ch) {
+            ch.pipeline().addLast("http", new HttpClientCodec(8192, settings.maxHeaderSize(), 8192));
+            ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+            ch.pipeline().addLast(GUARD, new IdleGuard(true));
+        }
+
+        private void setUpH2(Channel ch) {
+            Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
+                    .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(settings.maxHeaderSize()))
+                    .build();
+            ch.pipeline().addLast("h2", codec);
+            ch.pipeline().addLast("h2-mux", new Http2MultiplexHandler(new ChannelInitializer<Channel>() {
+                @Override
+                protected void initChannel(Channel c) {
+                    c.close(); // server push is disabled; refuse any stream the server opens
+                }
+            }));
+            ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+            ch.pipeline().addLast(GUARD, new IdleGuard(false));
+        }
+
+        private boolean canOpenStream(Channel parent) {
+            Http2FrameCodec codec = parent.pipeline().get(Http2FrameCodec.class);
+            return codec != null && codec.connection().local().canOpenStream() && !codec.connection().goAwayReceived();
+        }
+
+        private void openStream(Channel parent, Promise<Channel> p) {
+            new Http2StreamChannelBootstrap(parent).handler(new ChannelInitializer<Channel>() {
+                @Override
+                protected void initChannel(Channel c) {
+                    c.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(false));
+                }
+            }).open().addListener(f -> {
+                if (f.isSuccess()) {
+                    p.trySuccess((Channel) f.getNow());
+                } else {
+                    p.tryFailure(unavailable(f.cause()));
+                }
+            });
+        }
+
+        void closeAll() {
+            for (Channel ch; (ch = idle.poll()) != null; ) {
+                ch.close();
+            }
+            if (h2 != null) {
+                h2.close();
+                h2 = null;
+            }
+        }
+    }
+
+    private BackendException unavailable(Throwable cause) {
+        String why = cause instanceof ConnectTimeoutException ? "connect timed out"
+                : cause instanceof ConnectException ? "connection refused" : String.valueOf(cause.getMessage());
+        log.warn("cannot reach {} at {}: {}", settings.name(), settings.address(), why);
+        return new BackendException(HttpResponseStatus.BAD_GATEWAY, settings.unavailableReason(),
+                settings.name() + " is unreachable (" + why + ")", cause);
+    }
+
+    private BackendException tlsFailed(Throwable cause) {
+        String why = cause instanceof SSLHandshakeException ? String.valueOf(cause.getMessage()) : cause.toString();
+        log.warn("TLS handshake with {} at {} failed: {}", settings.name(), settings.address(), why);
+        return new BackendException(HttpResponseStatus.BAD_GATEWAY, "upstream_tls_failed",
+                "TLS handshake with " + settings.name() + " failed", cause);
+    }
+
+    /**
+     * Closes a pooled connection that sat idle too long and, for HTTP/1.1, one that the server
+     * talks on unasked. On an h2 connection it only swallows connection-level frames.
+     */
+    private static final class IdleGuard extends ChannelInboundHandlerAdapter {
+        private final boolean closeOnRead;
+
+        IdleGuard(boolean closeOnRead) {
+            this.closeOnRead = closeOnRead;
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof IdleStateEvent) {
+                ctx.close();
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            // Reached only when no exchange's relay sits before us: a response nobody asked for.
+            ReferenceCountUtil.release(msg);
+            if (closeOnRead) {
+                ctx.close();
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,14 @@
+package dev.ward.proxy.http;
+
+import dev.ward.authz.identity.SpiffeId;
+
+/** Receives one record per finished exchange (for the access log; later, metrics and spans). */
+@FunctionalInterface
+public interface ExchangeLog {
+
+    ExchangeLog NONE = (direction, peer, method, path, status, nanos, upstream, reason) -> { };
+
+    /** {@code reason} is the local reply's reason code, or null when the backend answered. */
+    void record(String direction, SpiffeId peer, String method, String path, int status, long nanos,
+                String upstream, String reason);
+}

@@ -1,0 +1,76 @@
+package dev.ward.proxy.http;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http2.HttpConversionUtil;
+import io.netty.util.AsciiString;
+import java.util.List;
+
+/** Header rules shared by every hop: RFC 9110 hop-by-hop removal and Ward's own headers. */
+public final class Headers {
+
+    /** The caller's SPIFFE id, set by the inbound sidecar for the app; never trusted from outside. */
+    public static final AsciiString PEER_IDENTITY = AsciiString.cached("x-ward-peer-identity");
+    /** Envoy-compatible form of the same fact: {@code By=<this sidecar>;URI=<caller>}. */
+    public static final AsciiString FORWARDED_CLIENT_CERT = AsciiString.cached("x-forwarded-client-cert");
+    /** Short reason code on every local reply Ward makes (403, 400, 502, ...). */
+    public static final AsciiString REASON = AsciiString.cached("x-ward-reason");
+
+    private static final List<AsciiString> HOP_BY_HOP = List.of(
+            HttpHeaderNames.CONNECTION, HttpHeaderNames.KEEP_ALIVE, AsciiString.cached("proxy-connection"),
+            HttpHeaderNames.TE, HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderNames.UPGRADE,
+            HttpHeaderNames.PROXY_AUTHORIZATION, HttpHeaderNames.PROXY_AUTHENTICATE);
+
+    private static final List<AsciiString> H2_EXTENSIONS = List.of(
+            HttpConversionUtil.ExtensionHeaderNames.STREAM_ID.text(),
+            HttpConversionUtil.ExtensionHeaderNames.SCHEME.text(),
+            HttpConversionUtil.ExtensionHeaderNames.PATH.text(),
+            HttpConversionUtil.ExtensionHeaderNames.STREAM_PROMISE_ID.text(),
+            HttpConversionUtil.ExtensionHeaderNames.STREAM_DEPENDENCY_ID.text(),
+            HttpConversionUtil.ExtensionHeaderNames.STREAM_WEIGHT.text());
+
+    private Headers() {}
+
+    /**
+     * Prepares a message to be sent on the next hop: removes hop-by-hop headers (and those the
+     * {@code Connection} header names) and Netty's HTTP/2 conversion headers, then restores the
+     * framing the body needs. {@code hasBody} says whether a body follows this message.
+     */
+    public static void prepareForNextHop(HttpMessage msg, boolean hasBody) {
+        HttpHeaders h = msg.headers();
+        for (String value : h.getAll(HttpHeaderNames.CONNECTION)) {
+            for (String token : value.split(",")) {
+                String t = token.trim();
+                if (!t.isEmpty()) {
+                    h.remove(t);
+                }
+            }
+        }
+        for (AsciiString name : HOP_BY_HOP) {
+            h.remove(name);
+        }
+        for (AsciiString name : H2_EXTENSIONS) {
+            h.remove(name);
+        }
+        if (hasBody && !HttpUtil.isContentLengthSet(msg)) {
+            HttpUtil.setTransferEncodingChunked(msg, true);
+        }
+    }
+
+    /**
+     * Whether a body follows {@code msg}, judged before {@link #prepareForNextHop} strips framing.
+     * {@code fromHttp2} says it was converted from an HTTP/2 HEADERS frame, where a message that
+     * is not a full one always has DATA frames to come.
+     */
+    public static boolean hasBody(HttpMessage msg, boolean fromHttp2) {
+        if (msg instanceof io.netty.handler.codec.http.FullHttpMessage full) {
+            return full.content().isReadable();
+        }
+        if (HttpUtil.isContentLengthSet(msg)) {
+            return HttpUtil.getContentLength(msg, 0L) > 0;
+        }
+        return fromHttp2 || HttpUtil.isTransferEncodingChunked(msg);
+    }
+}

@@ -1,0 +1,19 @@
+package dev.ward.proxy.http;
+
+import io.netty.handler.codec.http.HttpResponseStatus;
+
+/** What a router decided for one request: forward it to a backend, or answer it locally. */
+public sealed interface Route {
+
+    /** Forward to {@code backend}. */
+    record Forward(Backend backend) implements Route {}
+
+    /** Answer with a local reply; the request goes nowhere. */
+    record Reply(HttpResponseStatus status, String reason, String message) implements Route {}
+
+    /** Picks the route for a request and rewrites its headers for the next hop. */
+    @FunctionalInterface
+    interface Router {
+        Route route(io.netty.channel.Channel downstream, io.netty.handler.codec.http.HttpRequest request);
+    }
+}

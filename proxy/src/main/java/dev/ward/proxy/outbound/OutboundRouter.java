@@ -1,0 +1,109 @@
+package dev.ward.proxy.outbound;
+
+import dev.ward.proxy.http.Backend;
+import dev.ward.proxy.http.Headers;
+import dev.ward.proxy.http.Route;
+import io.netty.channel.Channel;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Picks the upstream of an outbound request: a fixed one on a per-upstream port, otherwise by
+ * the absolute URI's host (the app uses Ward as its HTTP proxy) or the Host header. An
+ * absolute-form target is rewritten to origin-form. Unknown hosts get 404 {@code no_route};
+ * {@code CONNECT} and {@code https://} targets get 405/400, since Ward itself originates the TLS.
+ */
+public final class OutboundRouter implements Route.Router {
+
+    private final Map<String, ? extends Backend> byHost;
+    private final Backend fixed;
+
+    /** Routes by host; {@code byHost} keys are lower-case host names without port. */
+    public static OutboundRouter byHost(Map<String, ? extends Backend> byHost) {
+        return new OutboundRouter(byHost, null);
+    }
+
+    /** Sends everything to one upstream (a per-upstream listener). */
+    public static OutboundRouter fixed(Backend upstream) {
+        return new OutboundRouter(Map.of(), upstream);
+    }
+
+    private OutboundRouter(Map<String, ? extends Backend> byHost, Backend fixed) {
+        this.byHost = byHost;
+        this.fixed = fixed;
+    }
+
+    @Override
+    public Route route(Channel downstream, HttpRequest req) {
+        if (HttpMethod.CONNECT.equals(req.method())) {
+            return new Route.Reply(HttpResponseStatus.METHOD_NOT_ALLOWED, "connect_not_supported",
+                    "send plain http:// requests; Ward adds mutual TLS itself");
+        }
+        String host = null;
+        String uri = req.uri();
+        if (!uri.startsWith("/")) {
+            URI u;
+            try {
+                u = new URI(uri);
+            } catch (URISyntaxException e) {
+                return new Route.Reply(HttpResponseStatus.BAD_REQUEST, "bad_request_target", "malformed request-target");
+            }
+            if ("https".equalsIgnoreCase(u.getScheme())) {
+                return new Route.Reply(HttpResponseStatus.BAD_REQUEST, "https_not_supported",
+                        "send plain http:// requests; Ward adds mutual TLS itself");
+            }
+            if (!"http".equalsIgnoreCase(u.getScheme()) || u.getRawAuthority() == null) {
+                return new Route.Reply(HttpResponseStatus.BAD_REQUEST, "bad_request_target",
+                        "the request-target must be a path or an absolute http:// URI");
+            }
+            host = u.getHost();
+            String path = u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath();
+            req.setUri(u.getRawQuery() == null ? path : path + "?" + u.getRawQuery());
+            if (!req.headers().contains(HttpHeaderNames.HOST)) {
+                req.headers().set(HttpHeaderNames.HOST, u.getRawAuthority());
+            }
+        }
+        req.headers().remove(Headers.PEER_IDENTITY).remove(Headers.FORWARDED_CLIENT_CERT);
+        if (fixed != null) {
+            return new Route.Forward(fixed);
+        }
+        if (host == null) {
+            host = req.headers().get(HttpHeaderNames.HOST);
+        }
+        if (host == null || host.isBlank()) {
+            return new Route.Reply(HttpResponseStatus.BAD_REQUEST, "missing_host",
+                    "no Host header: say which upstream to call");
+        }
+        String key = hostKey(host);
+        Backend b = byHost.get(key);
+        if (b == null) {
+            return new Route.Reply(HttpResponseStatus.NOT_FOUND, "no_route",
+                    "no upstream is configured for host '" + key + "'");
+        }
+        return new Route.Forward(b);
+    }
+
+    /** {@code Orders.shop:8080} → {@code orders.shop}; {@code [::1]:80} → {@code ::1}. */
+    static String hostKey(String host) {
+        String h = host.trim();
+        if (h.startsWith("[")) {
+            int end = h.indexOf(']');
+            h = end > 0 ? h.substring(1, end) : h;
+        } else {
+            int colon = h.indexOf(':');
+            if (colon >= 0) {
+                h = h.substring(0, colon);
+            }
+        }
+        if (h.endsWith(".")) {
+            h = h.substring(0, h.length() - 1);
+        }
+        return h.toLowerCase(Locale.ROOT);
+    }
+}

@@ -1,0 +1,40 @@
+package dev.ward.proxy.outbound;
+
+import dev.ward.proxy.config.SidecarConfig;
+import dev.ward.proxy.http.ConnectionLimiter;
+import dev.ward.proxy.http.Drain;
+import dev.ward.proxy.http.ExchangeLog;
+import dev.ward.proxy.http.HttpPipelines;
+import dev.ward.proxy.http.ProxyHandler;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+
+/**
+ * An outbound listener's per-connection pipeline: the app speaks plain HTTP/1.1 on loopback;
+ * each request is routed by {@link OutboundRouter} and forwarded over mTLS by the upstream's
+ * connection pool. One instance per listener (the shared one, and each per-upstream port).
+ */
+public final class OutboundServer extends ChannelInitializer<Channel> {
+
+    private final SidecarConfig.Limits limits;
+    private final ConnectionLimiter limiter;
+    private final Drain drain;
+    private final OutboundRouter router;
+    private final ExchangeLog exchangeLog;
+
+    public OutboundServer(String name, SidecarConfig.Limits limits, Drain drain, OutboundRouter router,
+                          ExchangeLog exchangeLog) {
+        this.limits = limits;
+        this.drain = drain;
+        this.router = router;
+        this.exchangeLog = exchangeLog;
+        this.limiter = new ConnectionLimiter(name, limits.maxConnections());
+    }
+
+    @Override
+    protected void initChannel(Channel ch) {
+        drain.track(ch);
+        ch.pipeline().addLast("limit", limiter);
+        HttpPipelines.http1(ch.pipeline(), limits, () -> new ProxyHandler(router, false, "outbound", drain, exchangeLog));
+    }
+}

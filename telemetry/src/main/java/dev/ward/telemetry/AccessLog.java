@@ -1,0 +1,90 @@
+package dev.ward.telemetry;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.Objects;
+
+/**
+ * One JSON line per finished request: time, direction, peer identity, method, path (never the
+ * query string, which may carry secrets), status, duration, upstream, and Ward's reason code
+ * when Ward answered itself. {@link Mode#ERRORS} keeps only statuses of 400 and above and local
+ * replies. Never logs headers, tokens or bodies. Thread-safe; a write failure is swallowed so
+ * logging can never fail a request.
+ */
+public final class AccessLog {
+
+    /** Which requests are logged. */
+    public enum Mode { OFF, ERRORS, ALL }
+
+    private static final JsonFactory JSON = new JsonFactory();
+
+    private final Mode mode;
+    private final OutputStream out;
+    private final Clock clock;
+
+    public AccessLog(Mode mode, OutputStream out, Clock clock) {
+        this.mode = Objects.requireNonNull(mode, "mode");
+        this.out = Objects.requireNonNull(out, "out");
+        this.clock = Objects.requireNonNull(clock, "clock");
+    }
+
+    /** True if a request with this outcome is logged in this mode. */
+    public boolean wants(int status, String reason) {
+        return switch (mode) {
+            case OFF -> false;
+            case ALL -> true;
+            case ERRORS -> status >= 400 || reason != null;
+        };
+    }
+
+    /** Writes one line if {@link #wants} says so. {@code peer}, {@code upstream}, {@code reason} may be null. */
+    public void record(String direction, String peer, String method, String path, int status, long nanos,
+                       String upstream, String reason) {
+        if (!wants(status, reason)) {
+            return;
+        }
+        String line = format(direction, peer, method, path, status, nanos, upstream, reason);
+        byte[] bytes = line.getBytes(StandardCharsets.UTF_8);
+        try {
+            synchronized (out) {
+                out.write(bytes);
+                out.flush();
+            }
+        } catch (IOException e) {
+            // Never fail a request because the log is unwritable.
+        }
+    }
+
+    String format(String direction, String peer, String method, String path, int status, long nanos,
+                  String upstream, String reason) {
+        StringWriter w = new StringWriter(192);
+        try (JsonGenerator g = JSON.createGenerator(w)) {
+            g.writeStartObject();
+            g.writeStringField("time", clock.instant().toString());
+            g.writeStringField("direction", direction);
+            if (peer != null) {
+                g.writeStringField("peer", peer);
+            }
+            g.writeStringField("method", method);
+            g.writeStringField("path", path);
+            g.writeNumberField("status", status);
+            g.writeNumberField("duration_ms", nanos / 1_000_000.0);
+            if (upstream != null) {
+                g.writeStringField("upstream", upstream);
+            }
+            if (reason != null) {
+                g.writeStringField("reason", reason);
+            }
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return w.append('\n').toString();
+    }
+}
