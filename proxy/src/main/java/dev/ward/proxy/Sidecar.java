@@ -58,6 +58,7 @@ public final class Sidecar implements AutoCloseable {
     private final List<Channel> listeners = new ArrayList<>();
     private final List<ConnectionPool> pools = new ArrayList<>();
     private final Map<String, InetSocketAddress> bound = new LinkedHashMap<>();
+    private final Map<String, dev.ward.proxy.http.ConnectionLimiter> limiters = new LinkedHashMap<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile boolean ready;
     private volatile boolean closed;
@@ -115,7 +116,9 @@ public final class Sidecar implements AutoCloseable {
                     null, Duration.ofSeconds(2), config.tls().handshakeTimeout(), limits.idleTimeout(),
                     limits.maxHeaderSize(), Transports.channel(), "app_unavailable"));
             InboundRouter router = new InboundRouter(() -> allow, tls.localId(), app);
-            bind("inbound", config.inbound().listen(), new InboundServer(config, tls, drain, () -> allow, router, exchangeLog));
+            InboundServer in = new InboundServer(config, tls, drain, () -> allow, router, exchangeLog);
+            limiters.put("inbound", in.limiter());
+            bind("inbound", config.inbound().listen(), in);
         }
         Map<String, ConnectionPool> byHost = new LinkedHashMap<>();
         Map<String, ConnectionPool> byName = new LinkedHashMap<>();
@@ -131,12 +134,15 @@ public final class Sidecar implements AutoCloseable {
                 byHost.put(h.toLowerCase(), p);
             }
         });
-        bind("outbound", config.outbound().listen(),
-                new OutboundServer("outbound", limits, drain, OutboundRouter.byHost(Map.copyOf(byHost)), exchangeLog));
+        OutboundServer out = new OutboundServer("outbound", limits, drain, OutboundRouter.byHost(Map.copyOf(byHost)), exchangeLog);
+        limiters.put("outbound", out.limiter());
+        bind("outbound", config.outbound().listen(), out);
         for (var e : config.outbound().upstreams().entrySet()) {
             if (e.getValue().listen() != null) {
-                bind("upstream:" + e.getKey(), e.getValue().listen(), new OutboundServer("upstream:" + e.getKey(), limits,
-                        drain, OutboundRouter.fixed(byName.get(e.getKey())), exchangeLog));
+                String name = "upstream:" + e.getKey();
+                OutboundServer up = new OutboundServer(name, limits, drain, OutboundRouter.fixed(byName.get(e.getKey())), exchangeLog);
+                limiters.put(name, up.limiter());
+                bind(name, e.getValue().listen(), up);
             }
         }
         bind("admin", config.admin().listen(), new ChannelInitializer<>() {
@@ -224,6 +230,15 @@ public final class Sidecar implements AutoCloseable {
 
     public int port(String listener) {
         return address(listener).getPort();
+    }
+
+    /** Connections open now on a listener (see {@link #address}). */
+    public int openConnections(String listener) {
+        var l = limiters.get(listener);
+        if (l == null) {
+            throw new IllegalArgumentException("no proxy listener named " + listener + " (have " + limiters.keySet() + ")");
+        }
+        return l.open();
     }
 
     public TlsContexts tls() {

@@ -255,9 +255,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 ctx.channel().config().setAutoRead(false); // next request waits for this response
             }
         } else if (!e.backendCh.isWritable()) {
-            e.backendCh.flush();
             needsFlush = false;
-            ctx.channel().config().setAutoRead(false); // resumed by ResponseRelay.channelWritabilityChanged
+            pauseUntilWritable(ctx.channel(), e.backendCh);
         }
     }
 
@@ -414,6 +413,20 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * Stops reading {@code from} while {@code to} cannot take more, then flushes {@code to}.
+     * Reading resumes on {@code to}'s writability change. The order matters: a flush on loopback
+     * can drain at once and fire that change <em>during</em> the flush, so reading is turned off
+     * first and re-checked after, never the other way round (which would stall for good).
+     */
+    private static void pauseUntilWritable(Channel from, Channel to) {
+        from.config().setAutoRead(false);
+        to.flush();
+        if (to.isWritable()) {
+            from.config().setAutoRead(true);
+        }
+    }
+
     static String pathOf(String uri) {
         int q = uri.indexOf('?');
         return q < 0 ? uri : uri.substring(0, q);
@@ -482,8 +495,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             }
             ctx.write(msg, ctx.voidPromise());
             if (!ctx.channel().isWritable()) {
-                ctx.flush();
-                bc.config().setAutoRead(false); // resumed by ProxyHandler.channelWritabilityChanged
+                pauseUntilWritable(bc, ctx.channel());
             }
         }
 

@@ -77,7 +77,7 @@ public final class InboundServer extends ChannelInitializer<Channel> {
         });
     }
 
-    public int openConnections() {
-        return limiter.open();
+    public ConnectionLimiter limiter() {
+        return limiter;
     }
 }

@@ -31,6 +31,10 @@ public final class OutboundServer extends ChannelInitializer<Channel> {
         this.limiter = new ConnectionLimiter(name, limits.maxConnections());
     }
 
+    public ConnectionLimiter limiter() {
+        return limiter;
+    }
+
     @Override
     protected void initChannel(Channel ch) {
         drain.track(ch);
