@@ -53,11 +53,13 @@ public final class InboundServer extends ChannelInitializer<Channel> {
     protected void initChannel(Channel ch) {
         drain.track(ch);
         boolean tcp = config.inbound().protocol() == SidecarConfig.Protocol.TCP;
-        SslHandler ssl = (tcp ? tls.serverRaw() : tls.server()).newHandler(ch.alloc());
+        // Peer host and port let TLS errors be logged with the peer's address.
+        java.net.InetSocketAddress remote = (java.net.InetSocketAddress) ch.remoteAddress();
+        SslHandler ssl = (tcp ? tls.serverRaw() : tls.server()).newHandler(ch.alloc(), remote.getHostString(), remote.getPort());
         ssl.setHandshakeTimeoutMillis(config.tls().handshakeTimeout().toMillis());
         ch.pipeline().addLast("limit", limiter);
         ch.pipeline().addLast("tls", ssl);
-        ch.pipeline().addLast("peer-identity", new PeerIdentityHandler());
+        ch.pipeline().addLast("peer-identity", new PeerIdentityHandler(tls.refusals()));
         if (tcp) {
             ch.pipeline().addLast("tcp", new TcpForwarder(allow.get(), config.inbound().app().toSocketAddress(),
                     Transports.channel()));

@@ -1,6 +1,7 @@
 package dev.ward.proxy.inbound;
 
 import dev.ward.authz.identity.SpiffeId;
+import dev.ward.proxy.tls.HandshakeRefusals;
 import dev.ward.proxy.tls.PeerIdentity;
 import dev.ward.proxy.tls.PeerVerificationException;
 import io.netty.channel.ChannelHandlerContext;
@@ -18,6 +19,12 @@ import org.slf4j.LoggerFactory;
 public final class PeerIdentityHandler extends ChannelInboundHandlerAdapter {
 
     private static final Logger log = LoggerFactory.getLogger(PeerIdentityHandler.class);
+
+    private final HandshakeRefusals refusals;
+
+    public PeerIdentityHandler(HandshakeRefusals refusals) {
+        this.refusals = refusals;
+    }
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
@@ -39,16 +46,28 @@ public final class PeerIdentityHandler extends ChannelInboundHandlerAdapter {
         ctx.fireUserEventTriggered(evt);
     }
 
-    private static void logRefusal(ChannelHandlerContext ctx, Throwable cause) {
+    private void logRefusal(ChannelHandlerContext ctx, Throwable cause) {
         for (Throwable t = cause; t != null; t = t.getCause()) {
             if (t instanceof PeerVerificationException) {
                 return; // SpiffeTrustManager already logged the reason with the peer's address
             }
         }
-        String msg = String.valueOf(cause.getMessage());
+        String msg = cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName();
+        String reason = "handshake_failed";
         if (msg.contains("PEER_DID_NOT_RETURN_A_CERTIFICATE") || msg.contains("certificate required")) {
             msg = "no client certificate (mTLS is required)";
+            reason = "no_client_certificate";
+        } else if (msg.contains("timed out")) {
+            reason = "handshake_timeout";
+        } else if (msg.contains("_ALERT_")) {
+            String alert = msg.substring(msg.indexOf("_ALERT_") + 7).toLowerCase(java.util.Locale.ROOT);
+            msg = "the client sent TLS alert '" + alert + "' (it refused this sidecar's certificate or TLS parameters)";
+            reason = "client_alert";
+        } else if (cause instanceof java.nio.channels.ClosedChannelException || msg.contains("ClosedChannel")) {
+            msg = "the client closed the connection during the handshake (e.g. no common TLS version: TLS 1.2+ is required)";
+            reason = "closed_during_handshake";
         }
+        refusals.record(reason);
         log.warn("refused connection from {}: TLS handshake failed: {}", ctx.channel().remoteAddress(), msg);
     }
 

@@ -39,8 +39,14 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     private final X509Certificate[] acceptedIssuers;
     private final String trustDomain;
     private final Clock clock;
+    private final HandshakeRefusals refusals;
 
     public SpiffeTrustManager(List<X509Certificate> bundle, String trustDomain, Clock clock) {
+        this(bundle, trustDomain, clock, null);
+    }
+
+    /** {@code refusals}, if not null, counts every refusal by reason. */
+    public SpiffeTrustManager(List<X509Certificate> bundle, String trustDomain, Clock clock, HandshakeRefusals refusals) {
         if (bundle.isEmpty()) {
             throw new IllegalArgumentException("bundle: empty (expected: at least one CA certificate)");
         }
@@ -52,6 +58,7 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         this.acceptedIssuers = bundle.toArray(new X509Certificate[0]);
         this.trustDomain = SpiffeId.requireTrustDomain(trustDomain);
         this.clock = clock;
+        this.refusals = refusals;
     }
 
     /**
@@ -145,6 +152,9 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
             verify(chain);
         } catch (PeerVerificationException e) {
             log.warn("refused {} certificate from {}: {}", side, peer, e.getMessage());
+            if (refusals != null) {
+                refusals.record(side.equals("server") ? "upstream_" + e.reason() : e.reason());
+            }
             throw e;
         }
     }

@@ -64,6 +64,7 @@ public final class TlsContexts implements AutoCloseable {
     private final Settings settings;
     private final Clock clock;
     private final AtomicReference<Contexts> current = new AtomicReference<>();
+    private final HandshakeRefusals refusals = new HandshakeRefusals();
     private volatile String lastFailedFingerprint;
     private ScheduledExecutorService watcher;
 
@@ -147,7 +148,7 @@ public final class TlsContexts implements AutoCloseable {
 
     private Contexts build(IdentityMaterial m) throws SSLException {
         String td = settings.trustDomain() != null ? settings.trustDomain() : m.id().trustDomain();
-        SpiffeTrustManager trust = new SpiffeTrustManager(m.bundle(), td, clock);
+        SpiffeTrustManager trust = new SpiffeTrustManager(m.bundle(), td, clock, refusals);
         X509Certificate[] chain = m.chain().toArray(new X509Certificate[0]);
         ApplicationProtocolConfig alpnBoth = alpn(ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1);
         SslContext server = configure(SslContextBuilder.forServer(m.key(), chain))
@@ -188,6 +189,11 @@ public final class TlsContexts implements AutoCloseable {
     public SslContext client(boolean h2) {
         Contexts c = current.get();
         return h2 ? c.clientH2() : c.clientHttp1();
+    }
+
+    /** Refused handshakes so far, by reason, on every listener and upstream of this sidecar. */
+    public HandshakeRefusals refusals() {
+        return refusals;
     }
 
     /** The identity in force now. */
