@@ -271,18 +271,19 @@ public final class Sidecar implements AutoCloseable {
         for (Channel l : listeners) {
             l.close().awaitUninterruptibly();
         }
-        boolean clean;
+        log.info("draining: stopped accepting; waiting up to {} for {} in-flight exchanges", timeout, drain.inFlight());
+        int left;
         try {
-            clean = drain.drain(timeout);
+            left = drain.drain(timeout);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            clean = false;
+            left = drain.inFlight();
         }
-        if (!clean) {
-            log.warn("drain timeout {} reached with {} exchanges in flight; closing them", timeout, drain.inFlight());
+        if (left > 0) {
+            log.warn("drain timeout {} reached with {} exchanges in flight; they were cut off", timeout, left);
         }
         close();
-        return clean;
+        return left == 0;
     }
 
     @Override

@@ -70,6 +70,11 @@ public final class ConfigLoader {
     }
 
     private static String describe(JsonProcessingException e) {
+        if (rootCause(e) instanceof org.yaml.snakeyaml.error.MarkedYAMLException y) {
+            String at = y.getProblemMark() == null ? "" : " at line " + (y.getProblemMark().getLine() + 1)
+                    + ", column " + (y.getProblemMark().getColumn() + 1);
+            return "not valid YAML" + at + ": " + y.getProblem();
+        }
         String path = e instanceof JsonMappingException m ? path(m) : "";
         String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")";
         if (e instanceof UnrecognizedPropertyException u) {
@@ -77,14 +82,15 @@ public final class ConfigLoader {
                     .map(String::valueOf).sorted().collect(Collectors.joining(", "));
             return path + ": unknown field" + where + " (expected one of: " + known + ")";
         }
+        if (e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException mi && !(e instanceof InvalidFormatException)
+                && mi.getTargetType() != null && !(rootCause(e) instanceof IllegalArgumentException)) {
+            return (path.isEmpty() ? "config" : path) + ": wrong type" + where + " (expected: " + expected(mi.getTargetType()) + ")";
+        }
         if (e instanceof InvalidFormatException f) {
             return path + ": bad value '" + f.getValue() + "'" + where + " (expected: "
                     + expected(f.getTargetType()) + ")";
         }
-        Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
+        Throwable root = rootCause(e);
         if (root instanceof IllegalArgumentException) {
             return (path.isEmpty() ? "" : path + ": ") + root.getMessage() + where;
         }
@@ -94,7 +100,30 @@ public final class ConfigLoader {
         return "not valid YAML" + where + ": " + e.getOriginalMessage();
     }
 
+    private static Throwable rootCause(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root;
+    }
+
     private static String expected(Class<?> type) {
+        if (type.isRecord() || java.util.Map.class.isAssignableFrom(type)) {
+            return "a mapping of fields, e.g. { key: value }";
+        }
+        if (java.util.Collection.class.isAssignableFrom(type)) {
+            return "a list, e.g. [a, b]";
+        }
+        if (type == String.class || type == java.nio.file.Path.class) {
+            return "a string";
+        }
+        if (type == Integer.class || type == int.class) {
+            return "a whole number";
+        }
+        if (type == Boolean.class || type == boolean.class) {
+            return "true or false";
+        }
         if (type.isEnum()) {
             List<String> names = new ArrayList<>();
             for (Object o : type.getEnumConstants()) {

@@ -53,9 +53,10 @@ public final class Drain {
 
     /**
      * Starts draining and waits until no exchange is in flight or {@code timeout} passes, then
-     * closes every connection. Returns true if everything in flight completed.
+     * closes every connection. Returns how many exchanges were still in flight at the deadline
+     * (0: everything completed).
      */
-    public boolean drain(Duration timeout) throws InterruptedException {
+    public int drain(Duration timeout) throws InterruptedException {
         draining = true;
         for (Channel ch : connections) {
             ch.eventLoop().execute(() -> ch.pipeline().fireUserEventTriggered(EVENT));
@@ -64,8 +65,8 @@ public final class Drain {
         while (inFlight.get() > 0 && System.nanoTime() < deadline) {
             Thread.sleep(10);
         }
-        boolean clean = inFlight.get() <= 0;
+        int left = Math.max(0, inFlight.get());
         connections.close().awaitUninterruptibly(timeout.toMillis() + 1000);
-        return clean;
+        return left;
     }
 }

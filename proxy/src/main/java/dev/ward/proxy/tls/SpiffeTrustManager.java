@@ -114,6 +114,8 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
             CertPathValidator.getInstance("PKIX").validate(cf.generateCertPath(path), params);
         } catch (CertPathValidatorException e) {
             throw new PeerVerificationException(reasonOf(e), describe(e, chain[0]), e);
+        } catch (PeerVerificationException e) {
+            throw e;
         } catch (GeneralSecurityException e) {
             throw new PeerVerificationException("invalid_chain", e.getMessage(), e);
         }

@@ -1,0 +1,82 @@
+package dev.ward.proxy.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ward.proxy.tls.IdentityMaterial;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class WardCliTest {
+
+    @TempDir
+    Path tmp;
+
+    private String[] captured = new String[2];
+
+    private int run(String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+        try {
+            return WardCli.run(args);
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+            captured = new String[] {o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8)};
+        }
+    }
+
+    @Test
+    void certsCaAndIssueWriteALoadableIdentity() throws Exception {
+        assertThat(run("certs", "ca", "--trust-domain", "prod.example", "--out", tmp.resolve("ca").toString())).isZero();
+        assertThat(run("certs", "issue", "--ca", tmp.resolve("ca").toString(), "--id", "spiffe://prod.example/ns/shop/sa/orders",
+                "--out", tmp.resolve("orders").toString(), "--ttl", "2h")).isZero();
+        assertThat(captured[0]).contains("issued spiffe://prod.example/ns/shop/sa/orders");
+        IdentityMaterial m = IdentityMaterial.load(tmp.resolve("orders/tls.crt"), tmp.resolve("orders/tls.key"),
+                tmp.resolve("orders/ca.crt"), Clock.systemUTC());
+        assertThat(m.id()).hasToString("spiffe://prod.example/ns/shop/sa/orders");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tmp.resolve("orders/tls.key")))).isEqualTo("rw-------");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tmp.resolve("ca/ca.key")))).isEqualTo("rw-------");
+    }
+
+    @Test
+    void refusesToOverwriteACaOrToIssueOutsideItsTrustDomain() {
+        assertThat(run("certs", "ca", "--trust-domain", "prod.example", "--out", tmp.toString())).isZero();
+        assertThat(run("certs", "ca", "--trust-domain", "prod.example", "--out", tmp.toString())).isEqualTo(2);
+        assertThat(captured[1]).contains("--force");
+        assertThat(run("certs", "issue", "--ca", tmp.toString(), "--id", "spiffe://other.example/x", "--out", tmp.resolve("x").toString()))
+                .isEqualTo(1);
+        assertThat(captured[1]).contains("trust domain prod.example");
+        assertThat(run("certs", "issue", "--ca", tmp.toString(), "--id", "not-a-spiffe-id", "--out", tmp.resolve("x").toString()))
+                .isEqualTo(1);
+        assertThat(captured[1]).startsWith("ward: spiffe id: not-a-spiffe-id");
+    }
+
+    @Test
+    void badConfigIsAClearErrorNotAStackTrace() throws Exception {
+        Path cfg = Files.writeString(tmp.resolve("sidecar.yaml"), "inbound: { alow: [] }\n");
+        assertThat(run("proxy", "--config", cfg.toString())).isEqualTo(2);
+        assertThat(captured[1]).contains("inbound.alow: unknown field").doesNotContain("\tat ");
+        Path missing = Files.writeString(tmp.resolve("ok.yaml"), "identity: { cert: /nope/tls.crt, key: /nope/tls.key, bundle: /nope/ca.crt }\n");
+        assertThat(run("proxy", "--config", missing.toString())).isEqualTo(2);
+        assertThat(captured[1]).contains("cannot start: identity: /nope/tls.crt: no such file");
+    }
+
+    @Test
+    void helpAndVersion() {
+        assertThat(run("--help")).isZero();
+        assertThat(captured[0]).contains("proxy", "certs", "demo");
+        assertThat(run("--version")).isZero();
+        assertThat(captured[0]).startsWith("ward ").contains("BoringSSL");
+    }
+}

@@ -1,0 +1,89 @@
+package dev.ward.proxy.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** ProxyHandler's local replies, driven without sockets. Forwarding is covered by the ITs. */
+class ProxyHandlerTest {
+
+    final List<String> log = new ArrayList<>();
+    final Drain drain = new Drain();
+
+    EmbeddedChannel channel(Route.Router router) {
+        ExchangeLog exchangeLog = (d, peer, m, p, status, nanos, up, reason) -> log.add(status + " " + m + " " + p + " " + reason);
+        return new EmbeddedChannel(new HttpServerCodec(), new ProxyHandler(router, false, "test", drain, exchangeLog));
+    }
+
+    static String readAll(EmbeddedChannel ch) {
+        StringBuilder sb = new StringBuilder();
+        for (ByteBuf b; (b = ch.readOutbound()) != null; ) {
+            sb.append(b.toString(StandardCharsets.ISO_8859_1));
+            b.release();
+        }
+        return sb.toString();
+    }
+
+    static ByteBuf bytes(String s) {
+        return Unpooled.copiedBuffer(s, StandardCharsets.ISO_8859_1);
+    }
+
+    @Test
+    void deniedRequestGetsTheReplyAndKeepAliveSurvives() {
+        EmbeddedChannel ch = channel((c, r) -> new Route.Reply(HttpResponseStatus.FORBIDDEN, "peer_not_allowed", "no"));
+        ch.writeInbound(bytes("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+        String out = readAll(ch);
+        assertThat(out).startsWith("HTTP/1.1 403 Forbidden").contains("x-ward-reason: peer_not_allowed")
+                .endsWith("{\"error\":\"peer_not_allowed\",\"message\":\"no\"}\n");
+        assertThat(ch.isOpen()).isTrue();
+        assertThat(log).containsExactly("403 GET /a peer_not_allowed");
+        assertThat(drain.inFlight()).isZero();
+        assertThat(ch.finishAndReleaseAll()).isFalse();
+    }
+
+    @Test
+    void deniedRequestWithABodyClosesRatherThanReadingIt() {
+        EmbeddedChannel ch = channel((c, r) -> new Route.Reply(HttpResponseStatus.FORBIDDEN, "peer_not_allowed", "no"));
+        ch.writeInbound(bytes("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345"));
+        assertThat(readAll(ch)).startsWith("HTTP/1.1 403 Forbidden").contains("connection: close");
+        assertThat(ch.isOpen()).isFalse();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void malformedRequestGets400AndCloses() {
+        EmbeddedChannel ch = channel((c, r) -> {
+            throw new AssertionError("a malformed request must never be routed");
+        });
+        ch.writeInbound(bytes("GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n"));
+        assertThat(readAll(ch)).startsWith("HTTP/1.1 400 Bad Request").contains("x-ward-reason: bad_request");
+        assertThat(ch.isOpen()).isFalse();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aRouterThatThrowsBecomesA500NotAStackTrace() {
+        EmbeddedChannel ch = channel((c, r) -> {
+            throw new IllegalStateException("secret internals");
+        });
+        ch.writeInbound(bytes("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assertThat(readAll(ch)).startsWith("HTTP/1.1 500 ").doesNotContain("secret internals").doesNotContain("Exception");
+        assertThat(ch.finishAndReleaseAll()).isFalse();
+    }
+
+    @Test
+    void drainingClosesAfterTheReply() throws Exception {
+        EmbeddedChannel ch = channel((c, r) -> new Route.Reply(HttpResponseStatus.NOT_FOUND, "no_route", "no"));
+        ch.pipeline().fireUserEventTriggered(Drain.EVENT);
+        assertThat(ch.isOpen()).isFalse(); // idle HTTP/1.1 connection: closed at once
+        ch.finishAndReleaseAll();
+    }
+}
