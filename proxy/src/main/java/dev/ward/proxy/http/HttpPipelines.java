@@ -2,14 +2,10 @@ package dev.ward.proxy.http;
 
 import dev.ward.proxy.config.SidecarConfig;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
-import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
-import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -35,7 +31,7 @@ public final class HttpPipelines {
 
     /**
      * HTTP/2: one connection, each stream its own child channel converted to HTTP objects, so
-     * the same {@link ProxyHandler} serves both protocols. Answers {@link Drain#EVENT} with GOAWAY.
+     * the same {@link ProxyHandler} serves both protocols. Drains with {@link Http2DrainHandler}.
      */
     public static void http2(ChannelPipeline p, SidecarConfig.Limits limits, Supplier<ProxyHandler> handler) {
         Http2Settings settings = Http2Settings.defaultSettings()
@@ -51,15 +47,6 @@ public final class HttpPipelines {
         }));
         p.addLast("idle", new IdleStateHandler(0, 0, limits.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
         p.addLast("idle-close", IdleCloser.INSTANCE);
-        p.addLast("h2-drain", new ChannelInboundHandlerAdapter() {
-            @Override
-            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                if (evt == Drain.EVENT) {
-                    ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
-                    return;
-                }
-                ctx.fireUserEventTriggered(evt);
-            }
-        });
+        p.addLast("h2-drain", new Http2DrainHandler());
     }
 }

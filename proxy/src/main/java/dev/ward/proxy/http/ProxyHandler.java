@@ -20,6 +20,8 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
@@ -158,6 +160,13 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         if (dr.isFailure()) {
             ReferenceCountUtil.release(req);
             badRequest(dr.cause());
+            return;
+        }
+        if (http2Stream && drain.isDraining()) {
+            // Draining: refuse new streams in a way clients may safely retry elsewhere.
+            ReferenceCountUtil.release(req);
+            discarding = !(req instanceof LastHttpContent);
+            ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM));
             return;
         }
         boolean hasBody = Headers.hasBody(req, http2Stream);
