@@ -99,8 +99,10 @@ public final class Sidecar implements AutoCloseable {
         }
         tls.watch();
         s.ready = true;
+        StringBuilder ports = new StringBuilder();
+        s.bound.forEach((k, v) -> ports.append(ports.length() == 0 ? "" : ", ").append(k).append(' ').append(hostPort(v)));
         log.info("ward sidecar {} ready ({} transport, {} TLS, {} worker threads): {}", tls.localId(), Transports.name(),
-                provider == SslProvider.OPENSSL ? "BoringSSL" : "JDK", config.workers(), s.bound);
+                provider == SslProvider.OPENSSL ? "BoringSSL" : "JDK", config.workers(), ports);
         return s;
     }
 
@@ -213,10 +215,15 @@ public final class Sidecar implements AutoCloseable {
                 root.put("tlsProvider", tls.provider() == SslProvider.OPENSSL ? "boringssl" : "jdk");
                 root.put("transport", Transports.name());
                 ObjectNode ports = root.putObject("listening");
-                bound.forEach((k, v) -> ports.put(k, v.getHostString() + ":" + v.getPort()));
+                bound.forEach((k, v) -> ports.put(k, hostPort(v)));
                 return root.toPrettyString();
             }
         };
+    }
+
+    private static String hostPort(InetSocketAddress a) {
+        String h = a.getAddress() != null && a.getAddress().isAnyLocalAddress() ? "*" : a.getHostString();
+        return (h.contains(":") ? "[" + h + "]" : h) + ":" + a.getPort();
     }
 
     /** The address a listener is bound to: {@code inbound}, {@code outbound}, {@code admin}, {@code upstream:NAME}. */

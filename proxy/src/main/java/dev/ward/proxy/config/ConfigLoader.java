@@ -39,7 +39,8 @@ public final class ConfigLoader {
 
     /** A mapper that writes configs as JSON (for {@code /config}). */
     public static ObjectMapper jsonWriter() {
-        return JsonMapper.builder().addModule(Durations.jacksonModule()).build();
+        return JsonMapper.builder().addModule(Durations.jacksonModule())
+                .serializationInclusion(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL).build();
     }
 
     public static SidecarConfig load(Path file) throws ConfigException {
@@ -49,7 +50,19 @@ public final class ConfigLoader {
         } catch (IOException e) {
             throw new ConfigException(file.toString(), List.of("cannot read: " + e.getMessage()));
         }
-        return parse(text, file.toString());
+        SidecarConfig c = parse(text, file.toString());
+        return resolveRelativeTo(c, file.toAbsolutePath().getParent());
+    }
+
+    /** Relative identity paths are read relative to the config file's directory, not the working directory. */
+    static SidecarConfig resolveRelativeTo(SidecarConfig c, Path dir) {
+        if (dir == null) {
+            return c;
+        }
+        SidecarConfig.Identity i = c.identity();
+        SidecarConfig.Identity resolved = new SidecarConfig.Identity(dir.resolve(i.cert()).normalize(),
+                dir.resolve(i.key()).normalize(), dir.resolve(i.bundle()).normalize(), i.trustDomain(), i.reloadInterval());
+        return new SidecarConfig(resolved, c.tls(), c.inbound(), c.outbound(), c.admin(), c.limits(), c.accessLog(), c.workers());
     }
 
     public static SidecarConfig parse(String text, String source) throws ConfigException {

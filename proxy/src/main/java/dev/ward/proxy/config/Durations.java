@@ -58,13 +58,19 @@ public final class Durations {
         return ms + "ms";
     }
 
-    /** Jackson bindings for {@link Duration} in this notation. */
+    /** Jackson bindings for {@link Duration} in this notation (and file paths as plain strings). */
     public static SimpleModule jacksonModule() {
         SimpleModule m = new SimpleModule("ward-durations");
         m.addDeserializer(Duration.class, new JsonDeserializer<>() {
             @Override
             public Duration deserialize(JsonParser p, DeserializationContext ctx) throws IOException {
                 return parse(p.getValueAsString());
+            }
+        });
+        m.addSerializer(java.nio.file.Path.class, new JsonSerializer<>() {
+            @Override
+            public void serialize(java.nio.file.Path value, JsonGenerator gen, SerializerProvider s) throws IOException {
+                gen.writeString(value.toString());
             }
         });
         m.addSerializer(Duration.class, new JsonSerializer<>() {

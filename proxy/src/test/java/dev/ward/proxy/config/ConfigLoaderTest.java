@@ -87,6 +87,18 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void relativeIdentityPathsAreReadFromTheConfigFilesDirectory(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+            throws Exception {
+        java.nio.file.Path cfg = java.nio.file.Files.writeString(tmp.resolve("sidecar.yaml"),
+                "identity: { cert: certs/tls.crt, key: /abs/tls.key }\n");
+        SidecarConfig c = ConfigLoader.load(cfg);
+        assertThat(c.identity().cert()).isEqualTo(tmp.resolve("certs/tls.crt"));
+        assertThat(c.identity().key()).hasToString("/abs/tls.key");
+        assertThat(ConfigLoader.jsonWriter().writeValueAsString(c)).contains("\"cert\":\"" + tmp.resolve("certs/tls.crt") + "\"")
+                .doesNotContain("file:").doesNotContain("null");
+    }
+
+    @Test
     void durationsRoundTrip() {
         assertThat(Durations.parse("250ms")).isEqualTo(Duration.ofMillis(250));
         assertThat(Durations.parse("24h")).isEqualTo(Duration.ofHours(24));
