@@ -40,7 +40,10 @@ public final class ConfigLoader {
     /** A mapper that writes configs as JSON (for {@code /config}). */
     public static ObjectMapper jsonWriter() {
         return JsonMapper.builder().addModule(Durations.jacksonModule())
-                .serializationInclusion(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL).build();
+                .defaultPropertyInclusion(com.fasterxml.jackson.annotation.JsonInclude.Value.construct(
+                        com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL,
+                        com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL))
+                .build();
     }
 
     public static SidecarConfig load(Path file) throws ConfigException {

@@ -21,7 +21,6 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
@@ -229,8 +228,7 @@ public final class ConnectionPool implements Backend {
 
         private void setUpHttp1(Channel ch) {
             ch.pipeline().addLast("http", new HttpClientCodec(8192, settings.maxHeaderSize(), 8192));
-            ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
-            ch.pipeline().addLast(GUARD, new IdleGuard(true));
+            addIdleHandling(ch, true);
         }
 
         private void setUpH2(Channel ch) {
@@ -244,8 +242,13 @@ public final class ConnectionPool implements Backend {
                     c.close(); // server push is disabled; refuse any stream the server opens
                 }
             }));
+            addIdleHandling(ch, false);
+        }
+
+        private void addIdleHandling(Channel ch, boolean http1) {
             ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
-            ch.pipeline().addLast(GUARD, new IdleGuard(false));
+            ch.pipeline().addLast("idle-close", IdleCloser.INSTANCE);
+            ch.pipeline().addLast(GUARD, new UnaskedReadGuard(http1));
         }
 
         private boolean canOpenStream(Channel parent) {
@@ -295,23 +298,14 @@ public final class ConnectionPool implements Backend {
     }
 
     /**
-     * Closes a pooled connection that sat idle too long and, for HTTP/1.1, one that the server
-     * talks on unasked. On an h2 connection it only swallows connection-level frames.
+     * Last handler of a pooled connection: an HTTP/1.1 connection that the server talks on while
+     * no exchange is using it is closed; on an h2 connection it swallows connection-level frames.
      */
-    private static final class IdleGuard extends ChannelInboundHandlerAdapter {
+    private static final class UnaskedReadGuard extends ChannelInboundHandlerAdapter {
         private final boolean closeOnRead;
 
-        IdleGuard(boolean closeOnRead) {
+        UnaskedReadGuard(boolean closeOnRead) {
             this.closeOnRead = closeOnRead;
-        }
-
-        @Override
-        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof IdleStateEvent) {
-                ctx.close();
-                return;
-            }
-            ctx.fireUserEventTriggered(evt);
         }
 
         @Override

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ward.proxy.Sidecar;
 import dev.ward.proxy.testing.Clients;
+import dev.ward.proxy.testing.InboundFixture;
 import dev.ward.proxy.testing.Sidecars;
 import dev.ward.proxy.testing.TestApp;
 import dev.ward.proxy.testing.TestPki;
@@ -29,35 +30,12 @@ import org.junit.jupiter.params.provider.ValueSource;
  * App A → sidecar A (outbound) → mTLS → sidecar B (inbound) → app B, all real sockets on
  * loopback, each case over HTTP/1.1 and HTTP/2 between the sidecars.
  */
-class DataPathIT {
+class DataPathIT extends InboundFixture {
 
-    @TempDir
-    Path tmp;
 
-    TestPki pki;
-    TestApp app;
-    Sidecar b;
-    Sidecar a;
-
-    @BeforeEach
-    void setUp() throws Exception {
-        pki = new TestPki(tmp);
-        app = new TestApp();
-        b = Sidecars.inbound(pki.issue("orders"), app.port(), "", TestPki.id("frontend"));
-    }
-
-    @AfterEach
-    void tearDown() {
-        if (a != null) {
-            a.close();
-        }
-        b.close();
-        app.close();
-    }
 
     private HttpClient startA(String protocol) throws Exception {
-        a = Sidecars.outbound(pki.issue("frontend"), b.port("inbound"), TestPki.id("orders"), protocol);
-        return Clients.viaProxy(a.port("outbound"));
+        return Clients.viaProxy(startFrontend(protocol).port("outbound"));
     }
 
     @ParameterizedTest
@@ -163,7 +141,7 @@ class DataPathIT {
 
     @Test
     void directHttp2ClientWithACertificateIsServedOverH2() throws Exception {
-        HttpClient client = Clients.mtlsClient(pki.issue("frontend"), HttpClient.Version.HTTP_2);
+        HttpClient client = Clients.mtlsClient(frontendCerts, HttpClient.Version.HTTP_2);
         HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + b.port("inbound") + "/echo"))
                 .build(), HttpResponse.BodyHandlers.ofString());
         assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_2);
@@ -186,7 +164,7 @@ class DataPathIT {
     @Test
     void upstreamWithTheWrongIdentityIsRefusedWith502AndNeverUsed() throws Exception {
         // Sidecar A expects "payments" at B's address, but B proves it is "orders".
-        a = Sidecars.outbound(pki.issue("frontend"), b.port("inbound"), TestPki.id("payments"), "h2");
+        a = Sidecars.outbound(frontendCerts, b.port("inbound"), TestPki.id("payments"), "h2");
         HttpResponse<String> r = Clients.viaProxy(a.port("outbound")).send(
                 HttpRequest.newBuilder(URI.create("http://orders/echo")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).isEqualTo(502);
@@ -200,7 +178,7 @@ class DataPathIT {
         try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
             closedPort = s.getLocalPort();
         }
-        a = Sidecars.outbound(pki.issue("frontend"), closedPort, TestPki.id("orders"), "h2");
+        a = Sidecars.outbound(frontendCerts, closedPort, TestPki.id("orders"), "h2");
         HttpResponse<String> r = Clients.viaProxy(a.port("outbound")).send(
                 HttpRequest.newBuilder(URI.create("http://orders/echo")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).isEqualTo(502);

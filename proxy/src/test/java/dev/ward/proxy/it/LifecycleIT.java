@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ward.proxy.Sidecar;
 import dev.ward.proxy.testing.Clients;
+import dev.ward.proxy.testing.InboundFixture;
 import dev.ward.proxy.testing.Sidecars;
 import dev.ward.proxy.testing.TestApp;
 import dev.ward.proxy.testing.TestPki;
@@ -39,35 +40,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Certificate rotation, bad requests, graceful drain and raw TCP mode, through real sockets. */
-class LifecycleIT {
+class LifecycleIT extends InboundFixture {
 
-    @TempDir
-    Path tmp;
 
-    TestPki pki;
-    TestApp app;
-    Sidecar b;
-    Sidecar a;
-    Path ordersCerts;
-    Path frontendCerts;
-
-    @BeforeEach
-    void setUp() throws Exception {
-        pki = new TestPki(tmp);
-        app = new TestApp();
-        ordersCerts = pki.issue("orders");
-        frontendCerts = pki.issue("frontend");
-        b = Sidecars.inbound(ordersCerts, app.port(), "", TestPki.id("frontend"));
-    }
-
-    @AfterEach
-    void tearDown() {
-        if (a != null) {
-            a.close();
-        }
-        b.close();
-        app.close();
-    }
 
     private BigInteger servedSerial() throws Exception {
         try (SSLSocket s = Clients.handshake(Clients.mtls(frontendCerts), b.port("inbound"))) {
@@ -84,7 +59,7 @@ class LifecycleIT {
 
     @Test
     void rotatesCertificatesUnderTrafficWithoutAFailedRequest() throws Exception {
-        a = Sidecars.outbound(frontendCerts, b.port("inbound"), TestPki.id("orders"), "h2");
+        startFrontend("h2");
         HttpClient client = Clients.viaProxy(a.port("outbound"));
         BigInteger before = servedSerial();
         AtomicBoolean stop = new AtomicBoolean();
@@ -162,11 +137,7 @@ class LifecycleIT {
     }
 
     private String request(javax.net.ssl.SSLContext ctx) throws IOException {
-        try (SSLSocket s = Clients.handshake(ctx, b.port("inbound"))) {
-            s.getOutputStream().write("GET /echo HTTP/1.1\r\nHost: orders\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-            s.getOutputStream().flush();
-            return new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1).lines().findFirst().orElse("");
-        }
+        return Clients.tlsGet(ctx, b.port("inbound"));
     }
 
     /** Sends raw bytes to a plain listener and reads until the server closes. */
@@ -181,7 +152,7 @@ class LifecycleIT {
 
     @Test
     void malformedRequestsGet400AndTheConnectionClosesAndNothingIsForwarded() throws Exception {
-        a = Sidecars.outbound(frontendCerts, b.port("inbound"), TestPki.id("orders"), "h2");
+        startFrontend("h2");
         int port = a.port("outbound");
         assertThat(raw(port, "GET /echo HTTP/1.1\r\nHost: orders\r\nContent-Length: abc\r\n\r\n")).startsWith("HTTP/1.1 400 ");
         assertThat(raw(port, "GET /echo HTTP/1.1\r\nHost: orders\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"))
@@ -220,7 +191,7 @@ class LifecycleIT {
 
     @Test
     void gracefulShutdownFinishesInFlightRequestsAndRefusesNewConnections() throws Exception {
-        a = Sidecars.outbound(frontendCerts, b.port("inbound"), TestPki.id("orders"), "h2");
+        startFrontend("h2");
         HttpClient client = Clients.viaProxy(a.port("outbound"));
         CompletableFuture<HttpResponse<String>> slow = client.sendAsync(
                 HttpRequest.newBuilder(URI.create("http://orders/slow?ms=1500")).build(), HttpResponse.BodyHandlers.ofString());
@@ -228,7 +199,8 @@ class LifecycleIT {
         int inboundPort = b.port("inbound");
         CompletableFuture<Boolean> drained = CompletableFuture.supplyAsync(() -> b.shutdown(Duration.ofSeconds(10)));
         awaitTrue(() -> {
-            try (Socket s = new Socket("127.0.0.1", inboundPort)) {
+            try {
+                new Socket("127.0.0.1", inboundPort).close();
                 return false;
             } catch (IOException e) {
                 return e instanceof ConnectException;

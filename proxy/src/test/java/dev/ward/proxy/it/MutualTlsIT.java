@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.ward.proxy.Sidecar;
 import dev.ward.proxy.certs.DevCertificateAuthority;
 import dev.ward.proxy.testing.Clients;
+import dev.ward.proxy.testing.InboundFixture;
 import dev.ward.proxy.testing.Sidecars;
 import dev.ward.proxy.testing.TestApp;
 import dev.ward.proxy.testing.TestPki;
@@ -27,43 +28,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Who may complete a handshake with the inbound listener, tried with real TLS clients. */
-class MutualTlsIT {
+class MutualTlsIT extends InboundFixture {
 
-    @TempDir
-    Path tmp;
 
-    TestPki pki;
-    TestApp app;
-    Sidecar b;
-    Path ordersCerts;
 
-    @BeforeEach
-    void setUp() throws Exception {
-        pki = new TestPki(tmp);
-        app = new TestApp();
-        ordersCerts = pki.issue("orders");
-        b = Sidecars.inbound(ordersCerts, app.port(), "", TestPki.id("frontend"));
-    }
-
-    @AfterEach
-    void tearDown() {
-        b.close();
-        app.close();
-    }
-
-    /** Sends one request on a fresh TLS connection; returns the status line, or throws if refused. */
     private String request(SSLContext ctx) throws IOException {
-        try (SSLSocket s = Clients.handshake(ctx, b.port("inbound"))) {
-            s.getOutputStream().write("GET /echo HTTP/1.1\r\nHost: orders\r\nConnection: close\r\n\r\n"
-                    .getBytes(StandardCharsets.US_ASCII));
-            s.getOutputStream().flush();
-            InputStream in = s.getInputStream();
-            String response = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
-            if (response.isEmpty()) {
-                throw new IOException("connection closed without a response");
-            }
-            return response.lines().findFirst().orElseThrow();
-        }
+        return Clients.tlsGet(ctx, b.port("inbound"));
     }
 
     /** Reads the files as they are (no validation: the point is to present bad certificates). */
@@ -82,7 +52,7 @@ class MutualTlsIT {
 
     @Test
     void allowedPeerWithAValidCertificateIsServed() throws Exception {
-        assertThat(request(Clients.mtls(pki.issue("frontend")))).isEqualTo("HTTP/1.1 200 OK");
+        assertThat(request(Clients.mtls(frontendCerts))).isEqualTo("HTTP/1.1 200 OK");
         assertThat(app.requests.get()).isEqualTo(1);
     }
 
@@ -124,7 +94,7 @@ class MutualTlsIT {
         assertThatThrownBy(() -> request(ctx)).isInstanceOf(IOException.class);
         assertThat(refused("wrong_trust_domain")).isEqualTo(1);
         // The same federated bundle still admits its own domain.
-        assertThat(request(Clients.mtls(pki.issue("frontend")))).isEqualTo("HTTP/1.1 200 OK");
+        assertThat(request(Clients.mtls(frontendCerts))).isEqualTo("HTTP/1.1 200 OK");
     }
 
     @Test
@@ -163,7 +133,7 @@ class MutualTlsIT {
 
     @Test
     void inboundSpeaksOnlyTls12AndUp() throws Exception {
-        SSLContext ctx = Clients.mtls(pki.issue("frontend"));
+        SSLContext ctx = Clients.mtls(frontendCerts);
         try (SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket("127.0.0.1", b.port("inbound"))) {
             s.setEnabledProtocols(new String[] {"TLSv1.1"});
             assertThatThrownBy(s::startHandshake).isInstanceOf(IOException.class);

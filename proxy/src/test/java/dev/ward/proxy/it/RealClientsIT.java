@@ -3,6 +3,7 @@ package dev.ward.proxy.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ward.proxy.Sidecar;
+import dev.ward.proxy.testing.InboundFixture;
 import dev.ward.proxy.testing.Sidecars;
 import dev.ward.proxy.testing.TestApp;
 import dev.ward.proxy.testing.TestPki;
@@ -21,29 +22,9 @@ import org.junit.jupiter.api.io.TempDir;
  * The sidecar seen by the real {@code curl} and {@code openssl s_client} binaries (installed by
  * .ci/run): what a person trying Ward by hand would run.
  */
-class RealClientsIT {
+class RealClientsIT extends InboundFixture {
 
-    @TempDir
-    Path tmp;
 
-    TestPki pki;
-    TestApp app;
-    Sidecar b;
-    Path frontend;
-
-    @BeforeEach
-    void setUp() throws Exception {
-        pki = new TestPki(tmp);
-        app = new TestApp();
-        frontend = pki.issue("frontend");
-        b = Sidecars.inbound(pki.issue("orders"), app.port(), "", TestPki.id("frontend"));
-    }
-
-    @AfterEach
-    void tearDown() {
-        b.close();
-        app.close();
-    }
 
     record Result(int exit, String out) {}
 
@@ -68,9 +49,9 @@ class RealClientsIT {
     @Test
     void curlWithAClientCertificateIsServedOverHttp2AndHttp11() throws Exception {
         String url = "https://127.0.0.1:" + b.port("inbound") + "/echo";
-        Result h2 = run("", curl(frontend, "--http2", "-w", "\n%{http_version} %{http_code}", url).toArray(String[]::new));
+        Result h2 = run("", curl(frontendCerts, "--http2", "-w", "\n%{http_version} %{http_code}", url).toArray(String[]::new));
         assertThat(h2.out()).isEqualTo("hello " + TestPki.id("frontend") + " GET /echo\n2 200");
-        Result h1 = run("", curl(frontend, "--http1.1", "-w", "\n%{http_version} %{http_code}", url).toArray(String[]::new));
+        Result h1 = run("", curl(frontendCerts, "--http1.1", "-w", "\n%{http_version} %{http_code}", url).toArray(String[]::new));
         assertThat(h1.out()).isEqualTo("hello " + TestPki.id("frontend") + " GET /echo\n1.1 200");
     }
 
@@ -83,7 +64,7 @@ class RealClientsIT {
 
     @Test
     void curlThroughTheOutboundProxy() throws Exception {
-        Sidecar a = Sidecars.outbound(frontend, b.port("inbound"), TestPki.id("orders"), "h2");
+        Sidecar a = Sidecars.outbound(frontendCerts, b.port("inbound"), TestPki.id("orders"), "h2");
         try {
             Result r = run("", "curl", "-sS", "--max-time", "10", "-x", "http://127.0.0.1:" + a.port("outbound"),
                     "-w", "\n%{http_code}", "http://orders/echo?q=1");
@@ -97,18 +78,18 @@ class RealClientsIT {
     void opensslSeesTls13AndAlpnAndIsRefusedWithoutACertificate() throws Exception {
         String connect = "127.0.0.1:" + b.port("inbound");
         Result withCert = run("GET /echo HTTP/1.1\r\nHost: orders\r\nConnection: close\r\n\r\n", "openssl", "s_client",
-                "-connect", connect, "-alpn", "h2,http/1.1", "-cert", frontend.resolve("tls.crt").toString(),
-                "-key", frontend.resolve("tls.key").toString(), "-CAfile", frontend.resolve("ca.crt").toString(),
+                "-connect", connect, "-alpn", "h2,http/1.1", "-cert", frontendCerts.resolve("tls.crt").toString(),
+                "-key", frontendCerts.resolve("tls.key").toString(), "-CAfile", frontendCerts.resolve("ca.crt").toString(),
                 "-verify_return_error", "-ign_eof");
         assertThat(withCert.out()).contains("New, TLSv1.3, Cipher is TLS_", "ALPN protocol: h2", "Verify return code: 0 (ok)");
 
         Result noCert = run("GET /echo HTTP/1.1\r\nHost: orders\r\n\r\n", "openssl", "s_client", "-connect", connect,
-                "-alpn", "http/1.1", "-CAfile", frontend.resolve("ca.crt").toString(), "-ign_eof");
+                "-alpn", "http/1.1", "-CAfile", frontendCerts.resolve("ca.crt").toString(), "-ign_eof");
         assertThat(noCert.out()).containsIgnoringCase("alert certificate required");
         assertThat(app.requests.get()).isZero();
 
-        Result tls12 = run("", "openssl", "s_client", "-connect", connect, "-tls1_2", "-cert", frontend.resolve("tls.crt").toString(),
-                "-key", frontend.resolve("tls.key").toString(), "-CAfile", frontend.resolve("ca.crt").toString());
+        Result tls12 = run("", "openssl", "s_client", "-connect", connect, "-tls1_2", "-cert", frontendCerts.resolve("tls.crt").toString(),
+                "-key", frontendCerts.resolve("tls.key").toString(), "-CAfile", frontendCerts.resolve("ca.crt").toString());
         assertThat(tls12.out()).contains("New, TLSv1.2, Cipher is ECDHE-ECDSA-").containsPattern("Cipher +: ECDHE-ECDSA-(AES\\d+-GCM|CHACHA20)");
         Result tls11 = run("", "openssl", "s_client", "-connect", connect, "-tls1_1");
         assertThat(tls11.exit()).isNotZero();

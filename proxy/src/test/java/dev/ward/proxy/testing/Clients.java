@@ -39,6 +39,23 @@ public final class Clients {
         return HttpClient.newBuilder().sslContext(mtls(certs)).version(version).connectTimeout(Duration.ofSeconds(5)).build();
     }
 
+    /**
+     * One {@code GET /echo} over a fresh TLS connection with {@code Connection: close}; returns the
+     * status line, or throws if the connection was refused or closed without a response.
+     */
+    public static String tlsGet(SSLContext ctx, int port) throws IOException {
+        try (SSLSocket s = handshake(ctx, port)) {
+            s.getOutputStream().write("GET /echo HTTP/1.1\r\nHost: orders\r\nConnection: close\r\n\r\n"
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            String response = new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
+            if (response.isEmpty()) {
+                throw new IOException("connection closed without a response");
+            }
+            return response.lines().findFirst().orElseThrow();
+        }
+    }
+
     /** Opens a TLS socket and completes the handshake (TLS 1.3 may still refuse the client on first read). */
     public static SSLSocket handshake(SSLContext ctx, int port) throws IOException {
         SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket("127.0.0.1", port);
