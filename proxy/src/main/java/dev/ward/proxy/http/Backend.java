@@ -22,4 +22,11 @@ public interface Backend {
 
     /** Gives the channel back; {@code reusable} is false if the exchange did not end cleanly. */
     void release(Channel ch, boolean reusable);
+
+    /**
+     * The connection behind {@code ch} refuses new requests (e.g. its server is draining and
+     * answered REFUSED_STREAM): hand out no more from it. Requests on it may finish.
+     */
+    default void retire(Channel ch) {
+    }
 }

@@ -54,6 +54,12 @@ public final class ConnectionPool implements Backend {
     private static final Logger log = LoggerFactory.getLogger(ConnectionPool.class);
     /** Name of the last handler of a pooled connection; exchange handlers go before it. */
     static final String GUARD = "guard";
+    /**
+     * True on a channel that rides a connection which already carried requests (an idle HTTP/1.1
+     * connection taken from the pool, or a stream on an existing h2 connection). Such a
+     * connection may have been closed by the server just as it was reused.
+     */
+    public static final io.netty.util.AttributeKey<Boolean> REUSED = io.netty.util.AttributeKey.valueOf("ward.reused");
 
     /** How connections are made. {@code tls} null: plain TCP (the local app). */
     public record Settings(String name, InetSocketAddress address, Supplier<SslContext> tls, SpiffeId expectedId,
@@ -97,6 +103,16 @@ public final class ConnectionPool implements Backend {
         }
     }
 
+    @Override
+    public void retire(Channel ch) {
+        if (ch instanceof Http2StreamChannel && ch.parent() != null) {
+            LoopPool p = loops.get(ch.eventLoop());
+            if (p != null && p.h2 == ch.parent()) {
+                p.h2 = null; // the next acquire connects anew; streams on the old one may finish
+            }
+        }
+    }
+
     /** Closes every pooled connection. */
     public void close() {
         for (LoopPool p : loops.values()) {
@@ -134,13 +150,14 @@ public final class ConnectionPool implements Backend {
             Promise<Channel> p = loop.newPromise();
             if (h2 != null) {
                 if (h2.isActive() && canOpenStream(h2)) {
-                    openStream(h2, p);
+                    openStream(h2, p, true);
                     return p;
                 }
                 h2 = null;
             }
             for (Channel ch; (ch = idle.pollLast()) != null; ) {
                 if (ch.isActive()) {
+                    ch.attr(REUSED).set(Boolean.TRUE);
                     return p.setSuccess(ch);
                 }
             }
@@ -170,7 +187,7 @@ public final class ConnectionPool implements Backend {
             Channel ch = (Channel) f.getNow();
             if (h2 == ch) {
                 for (Promise<Channel> p : w) {
-                    openStream(ch, p);
+                    openStream(ch, p, false);
                 }
                 return;
             }
@@ -256,7 +273,7 @@ public final class ConnectionPool implements Backend {
             return codec != null && codec.connection().local().canOpenStream() && !codec.connection().goAwayReceived();
         }
 
-        private void openStream(Channel parent, Promise<Channel> p) {
+        private void openStream(Channel parent, Promise<Channel> p, boolean reused) {
             new Http2StreamChannelBootstrap(parent).handler(new ChannelInitializer<Channel>() {
                 @Override
                 protected void initChannel(Channel c) {
@@ -264,7 +281,9 @@ public final class ConnectionPool implements Backend {
                 }
             }).open().addListener(f -> {
                 if (f.isSuccess()) {
-                    p.trySuccess((Channel) f.getNow());
+                    Channel stream = (Channel) f.getNow();
+                    stream.attr(REUSED).set(reused);
+                    p.trySuccess(stream);
                 } else {
                     p.tryFailure(unavailable(f.cause()));
                 }

@@ -22,6 +22,7 @@ import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
@@ -95,6 +96,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         boolean informational;
         boolean backendKeepAlive = true;
         boolean ended;
+        /** No body: the request object is held (one extra reference) so it can be sent again once. */
+        boolean replayable;
+        boolean retried;
+        boolean reusedConnection;
+        boolean refusedStream;
         int status;
 
         Exchange(HttpRequest request, Backend backend, boolean keepAlive) {
@@ -202,6 +208,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         if (full) {
             e.requestDone = true;
         }
+        if (!hasBody) {
+            e.replayable = true;
+            ReferenceCountUtil.retain(req);
+        }
         // Hold the downstream until the backend is ready; later body pieces wait in `early`.
         ctx.channel().config().setAutoRead(false);
         Future<Channel> f = backend.acquire(ctx.channel().eventLoop());
@@ -228,6 +238,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         Channel bc = f.getNow();
         e.backendCh = bc;
+        e.reusedConnection = Boolean.TRUE.equals(bc.attr(ConnectionPool.REUSED).get());
         if (bc.pipeline().get(ConnectionPool.GUARD) != null) {
             bc.pipeline().addBefore(ConnectionPool.GUARD, RELAY, new ResponseRelay(e));
         } else {
@@ -398,6 +409,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         e.ended = true;
+        if (e.replayable) {
+            e.replayable = false;
+            ReferenceCountUtil.release(e.request); // the reference held for a replay that was not needed
+        }
         if (ex == e) {
             ex = null;
         }
@@ -433,6 +448,43 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         to.flush();
         if (to.isWritable()) {
             from.config().setAutoRead(true);
+        }
+    }
+
+    /**
+     * A request may be sent again, once, on a fresh connection when it provably was not processed
+     * (the server refused the stream) or when it is idempotent, has no body, and its connection was
+     * a reused one that the server closed before answering: the keep-alive race every HTTP client
+     * meets. Nothing of the response may have been relayed yet.
+     */
+    private boolean mayRetry(Exchange e) {
+        if (e.retried || !e.replayable || e.responseStarted || !ctx.channel().isActive()) {
+            return false;
+        }
+        return e.refusedStream || (e.reusedConnection && isIdempotent(e.request.method()));
+    }
+
+    private static boolean isIdempotent(HttpMethod m) {
+        return HttpMethod.GET.equals(m) || HttpMethod.HEAD.equals(m) || HttpMethod.OPTIONS.equals(m)
+                || HttpMethod.PUT.equals(m) || HttpMethod.DELETE.equals(m) || HttpMethod.TRACE.equals(m);
+    }
+
+    private void retry(Exchange e) {
+        log.debug("{}: {} closed a {} connection before answering {} {}; sending it once more on a fresh one",
+                direction, e.backend.name(), e.refusedStream ? "refusing" : "reused", e.method, e.path);
+        releaseBackend(e, false);
+        e.retried = true;
+        e.replayable = false;      // the held reference is spent on the second write
+        e.requestWritten = false;
+        e.refusedStream = false;
+        if (!(e.request instanceof LastHttpContent)) {
+            e.early.add(LastHttpContent.EMPTY_LAST_CONTENT);
+        }
+        Future<Channel> f = e.backend.acquire(ctx.channel().eventLoop());
+        if (f.isDone()) {
+            onBackend(e, f);
+        } else {
+            f.addListener(x -> onBackend(e, f));
         }
     }
 
@@ -543,7 +595,21 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
 
         @Override
+        public void userEventTriggered(ChannelHandlerContext bctx, Object evt) {
+            if (evt instanceof Http2ResetFrame rst && rst.errorCode() == Http2Error.REFUSED_STREAM.code()) {
+                e.refusedStream = true;
+                e.backend.retire(bctx.channel());
+            }
+            bctx.fireUserEventTriggered(evt);
+        }
+
+        @Override
         public void channelInactive(ChannelHandlerContext bctx) {
+            if (e == ex && !e.responseDone && mayRetry(e)) {
+                bctx.fireChannelInactive();
+                retry(e);
+                return;
+            }
             if (e == ex && !e.responseDone) {
                 log.info("{}: {} closed the connection during {} {} ({})", direction, e.backend.name(), e.method, e.path,
                         e.responseStarted ? "response truncated" : "no response");

@@ -28,7 +28,13 @@ public final class Sidecars {
 
     /** An outbound-only sidecar with one upstream {@code orders} at {@code upstreamPort}. */
     public static Sidecar outbound(Path certs, int upstreamPort, SpiffeId expected, String protocol) throws Exception {
-        return start(identity(certs) + """
+        return outbound(certs, upstreamPort, expected, protocol, "");
+    }
+
+    /** The same, with more YAML appended (e.g. {@code workers: 1}). */
+    public static Sidecar outbound(Path certs, int upstreamPort, SpiffeId expected, String protocol, String extraYaml)
+            throws Exception {
+        return start(extraYaml + identity(certs) + """
                 inbound: { enabled: false }
                 outbound:
                   listen: 127.0.0.1:0
