@@ -136,6 +136,14 @@ public final class Sidecar implements AutoCloseable {
                 byHost.put(h.toLowerCase(), p);
             }
         });
+        for (var l : outboundListeners()) {
+            java.net.InetAddress ip = l.getValue().toSocketAddress().getAddress();
+            if (ip == null || !ip.isLoopbackAddress()) {
+                log.warn("{} listens on {}, which is not loopback: anyone who reaches it can call upstreams with this "
+                        + "sidecar's identity ({}). Bind it to 127.0.0.1 unless that is intended.", l.getKey(), l.getValue(),
+                        tls.localId());
+            }
+        }
         OutboundServer out = new OutboundServer("outbound", limits, drain, OutboundRouter.byHost(Map.copyOf(byHost)), exchangeLog);
         limiters.put("outbound", out.limiter());
         bind("outbound", config.outbound().listen(), out);
@@ -154,6 +162,17 @@ public final class Sidecar implements AutoCloseable {
                         new AdminServer(() -> adminState()));
             }
         });
+    }
+
+    private List<Map.Entry<String, HostPort>> outboundListeners() {
+        List<Map.Entry<String, HostPort>> l = new ArrayList<>();
+        l.add(Map.entry("outbound.listen", config.outbound().listen()));
+        config.outbound().upstreams().forEach((n, u) -> {
+            if (u.listen() != null) {
+                l.add(Map.entry("outbound.upstreams." + n + ".listen", u.listen()));
+            }
+        });
+        return l;
     }
 
     private ExchangeLog exchangeLog() {

@@ -87,7 +87,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         final String method;
         final String path;
         final long start = System.nanoTime();
-        final ArrayDeque<HttpContent> early = new ArrayDeque<>();
+        /** Body pieces that arrived before the backend channel; allocated only when needed. */
+        ArrayDeque<HttpContent> early;
         Channel backendCh;
         boolean requestWritten;
         boolean requestDone;
@@ -246,8 +247,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         e.requestWritten = true;
         bc.write(e.request).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
-        for (HttpContent c; (c = e.early.poll()) != null; ) {
-            bc.write(c).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+        if (e.early != null) {
+            for (HttpContent c; (c = e.early.poll()) != null; ) {
+                bc.write(c).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+            }
         }
         bc.flush();
         bc.config().setAutoRead(true);
@@ -263,6 +266,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             e.requestDone = true;
         }
         if (e.backendCh == null) {
+            if (e.early == null) {
+                e.early = new ArrayDeque<>(4);
+            }
             e.early.add(content);
             return;
         }
@@ -383,8 +389,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void releaseEarly(Exchange e) {
-        for (HttpContent c; (c = e.early.poll()) != null; ) {
-            c.release();
+        if (e.early != null) {
+            for (HttpContent c; (c = e.early.poll()) != null; ) {
+                c.release();
+            }
         }
         if (!e.requestWritten) {
             e.requestWritten = true; // released once, here
@@ -478,6 +486,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         e.requestWritten = false;
         e.refusedStream = false;
         if (!(e.request instanceof LastHttpContent)) {
+            e.early = new ArrayDeque<>(1);
             e.early.add(LastHttpContent.EMPTY_LAST_CONTENT);
         }
         Future<Channel> f = e.backend.acquire(ctx.channel().eventLoop());
