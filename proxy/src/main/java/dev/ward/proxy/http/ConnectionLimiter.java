@@ -19,6 +19,7 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
     private final String listener;
     private final int max;
     private final AtomicInteger open = new AtomicInteger();
+    private static final io.netty.util.AttributeKey<Boolean> REFUSED = io.netty.util.AttributeKey.valueOf("ward.overLimit");
 
     public ConnectionLimiter(String listener, int max) {
         this.listener = listener;
@@ -28,6 +29,8 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         if (open.incrementAndGet() > max) {
+            open.decrementAndGet(); // a refused connection never counts as open
+            ctx.channel().attr(REFUSED).set(Boolean.TRUE);
             log.warn("{}: refusing connection from {}: {} connections open (limits.maxConnections)",
                     listener, ctx.channel().remoteAddress(), max);
             ctx.close();
@@ -38,7 +41,9 @@ public final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        open.decrementAndGet();
+        if (ctx.channel().attr(REFUSED).get() == null) {
+            open.decrementAndGet();
+        }
         ctx.fireChannelInactive();
     }
 
