@@ -60,6 +60,8 @@ public final class Sidecar implements AutoCloseable {
     private final Map<String, InetSocketAddress> bound = new LinkedHashMap<>();
     private final Map<String, dev.ward.proxy.http.ConnectionLimiter> limiters = new LinkedHashMap<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
+    private final dev.ward.telemetry.AuditLog audit = new dev.ward.telemetry.AuditLog(System.out, Clock.systemUTC());
+    private dev.ward.proxy.policy.PolicySource policy;
     private volatile boolean ready;
     private volatile boolean closed;
 
@@ -92,12 +94,21 @@ public final class Sidecar implements AutoCloseable {
         }
         Sidecar s = new Sidecar(config, tls);
         try {
+            s.policy = config.policy().file() != null
+                    ? dev.ward.proxy.policy.PolicySource.fromFile(config.policy().file(), s.audit)
+                    : dev.ward.proxy.policy.PolicySource.fromAllowList(config.inbound().allow(), s.audit);
+        } catch (dev.ward.authz.policy.PolicyException e) {
+            s.close();
+            throw new StartupException("policy: " + e.getMessage(), e);
+        }
+        try {
             s.bindAll();
         } catch (RuntimeException | InterruptedException e) {
             s.close();
             throw new StartupException(e.getMessage(), e);
         }
         tls.watch();
+        s.policy.watch(config.policy().reloadInterval());
         s.ready = true;
         StringBuilder ports = new StringBuilder();
         s.bound.forEach((k, v) -> ports.append(ports.length() == 0 ? "" : ", ").append(k).append(' ').append(hostPort(v)));
@@ -111,13 +122,13 @@ public final class Sidecar implements AutoCloseable {
         SidecarConfig.Limits limits = config.limits();
         if (config.inbound().enabled()) {
             AllowList allow = AllowList.of(config.inbound().allow());
-            if (allow.patterns().isEmpty()) {
-                log.warn("inbound.allow is empty: every caller will be denied (default deny)");
+            if (allow.patterns().isEmpty() && config.policy().file() == null) {
+                log.warn("inbound.allow is empty and there is no policy.file: every caller will be denied (default deny)");
             }
             ConnectionPool app = pool(new ConnectionPool.Settings("app", config.inbound().app().toSocketAddress(), null,
                     null, Duration.ofSeconds(2), config.tls().handshakeTimeout(), limits.idleTimeout(),
                     limits.maxHeaderSize(), Transports.channel(), "app_unavailable"));
-            InboundRouter router = new InboundRouter(() -> allow, tls.localId(), app);
+            InboundRouter router = new InboundRouter(policy, tls.localId(), app, audit);
             InboundServer in = new InboundServer(config, tls, drain, () -> allow, router, exchangeLog);
             limiters.put("inbound", in.limiter());
             bind("inbound", config.inbound().listen(), in);
@@ -220,6 +231,27 @@ public final class Sidecar implements AutoCloseable {
                     return "draining";
                 }
                 return ready ? null : "starting";
+            }
+
+            @Override
+            public String policyJson() {
+                var mapper = ConfigLoader.jsonWriter();
+                ObjectNode root = mapper.createObjectNode();
+                var p = policy.get().policy();
+                var st = policy.status();
+                root.put("service", p.service());
+                root.put("version", p.version());
+                root.put("mode", p.mode().name().toLowerCase());
+                root.put("default", p.defaultAllow() ? "allow" : "deny");
+                root.put("rules", p.rules().size());
+                root.put("source", st.source());
+                root.put("loadedAt", String.valueOf(st.loadedAt()));
+                if (st.lastError() != null) {
+                    root.put("lastRefusedChange", st.lastError());
+                }
+                var names = root.putArray("ruleNames");
+                p.rules().forEach(r -> names.add(r.name()));
+                return root.toPrettyString();
             }
 
             @Override
@@ -326,6 +358,9 @@ public final class Sidecar implements AutoCloseable {
             p.close();
         }
         tls.close();
+        if (policy != null) {
+            policy.close();
+        }
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         stopped.countDown();

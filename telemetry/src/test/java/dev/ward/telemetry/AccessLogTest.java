@@ -28,7 +28,7 @@ class AccessLogTest {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         AccessLog log = new AccessLog(AccessLog.Mode.ERRORS, out, clock);
         log.record("inbound", null, "GET", "/ok", 200, 0, "app", null);
-        log.record("inbound", null, "GET", "/denied", 403, 0, null, "peer_not_allowed");
+        log.record("inbound", null, "GET", "/denied", 403, 0, null, "identity_not_allowed");
         log.record("outbound", null, "GET", "/fail", 502, 0, "orders", null);
         assertThat(out.toString(StandardCharsets.UTF_8).lines())
                 .hasSize(2)

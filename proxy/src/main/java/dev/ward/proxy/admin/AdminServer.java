@@ -18,7 +18,8 @@ import java.util.function.Supplier;
 /**
  * The local admin endpoints: {@code /healthz} (the process serves), {@code /readyz} (listeners
  * bound and identity loaded; 503 with the reason otherwise) and {@code /config} (the effective
- * config as JSON, with the identity in force; key material is never shown). GET and HEAD only.
+ * config as JSON, with the identity in force; key material is never shown) and {@code /policy}
+ * (the policy in force: service, version, mode, rules, where it came from, the last refused change). GET and HEAD only.
  */
 public final class AdminServer extends SimpleChannelInboundHandler<FullHttpRequest> {
 
@@ -28,6 +29,8 @@ public final class AdminServer extends SimpleChannelInboundHandler<FullHttpReque
         String notReadyReason();
 
         String configJson();
+
+        String policyJson();
     }
 
     private final Supplier<State> state;
@@ -59,8 +62,9 @@ public final class AdminServer extends SimpleChannelInboundHandler<FullHttpReque
                 }
             }
             case "/config" -> send(ctx, req, HttpResponseStatus.OK, "application/json", s.configJson() + "\n", true);
+            case "/policy" -> send(ctx, req, HttpResponseStatus.OK, "application/json", s.policyJson() + "\n", true);
             default -> send(ctx, req, HttpResponseStatus.NOT_FOUND, "text/plain",
-                    "not found; try /healthz, /readyz or /config\n", true);
+                    "not found; try /healthz, /readyz, /config or /policy\n", true);
         }
     }
 

@@ -65,7 +65,10 @@ public final class ConfigLoader {
         SidecarConfig.Identity i = c.identity();
         SidecarConfig.Identity resolved = new SidecarConfig.Identity(dir.resolve(i.cert()).normalize(),
                 dir.resolve(i.key()).normalize(), dir.resolve(i.bundle()).normalize(), i.trustDomain(), i.reloadInterval());
-        return new SidecarConfig(resolved, c.tls(), c.inbound(), c.outbound(), c.admin(), c.limits(), c.accessLog(), c.workers());
+        SidecarConfig.PolicyFile policy = c.policy().file() == null ? c.policy()
+                : new SidecarConfig.PolicyFile(dir.resolve(c.policy().file()).normalize(), c.policy().reloadInterval());
+        return new SidecarConfig(resolved, c.tls(), c.inbound(), c.outbound(), c.admin(), c.limits(), c.accessLog(), c.workers(),
+                policy);
     }
 
     public static SidecarConfig parse(String text, String source) throws ConfigException {
@@ -182,6 +185,17 @@ public final class ConfigLoader {
             AllowList.of(c.inbound().allow());
         } catch (IllegalArgumentException e) {
             p.add("inbound." + e.getMessage());
+        }
+        if (c.policy().file() != null) {
+            if (!c.inbound().allow().isEmpty()) {
+                p.add("inbound.allow: not used when policy.file is set (put these callers in a policy rule instead)");
+            }
+            if (c.inbound().protocol() == SidecarConfig.Protocol.TCP) {
+                p.add("policy.file: applies to protocol: http; a tcp listener authorizes by inbound.allow only");
+            }
+        }
+        if (c.policy().reloadInterval().isNegative()) {
+            p.add("policy.reloadInterval: must not be negative");
         }
         Map<String, String> hostOwners = new HashMap<>();
         Map<String, String> listenOwners = new HashMap<>();

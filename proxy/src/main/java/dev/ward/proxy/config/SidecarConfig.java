@@ -24,7 +24,8 @@ public record SidecarConfig(
         Admin admin,
         Limits limits,
         AccessLogMode accessLog,
-        Integer workers) {
+        Integer workers,
+        PolicyFile policy) {
 
     public SidecarConfig {
         identity = identity != null ? identity : new Identity(null, null, null, null, null);
@@ -35,11 +36,23 @@ public record SidecarConfig(
         limits = limits != null ? limits : new Limits(null, null, null, null, null, null, null);
         accessLog = accessLog != null ? accessLog : AccessLogMode.ERRORS;
         workers = workers != null ? workers : Math.min(2, Runtime.getRuntime().availableProcessors());
+        policy = policy != null ? policy : new PolicyFile(null, null);
+    }
+
+    /**
+     * Where the authorization policy comes from. {@code file} absent: {@code inbound.allow} is the
+     * policy (those callers may make any request). The file is polled every {@code reloadInterval}
+     * ({@code 0s}: never) and a valid new version replaces the old one atomically.
+     */
+    public record PolicyFile(Path file, Duration reloadInterval) {
+        public PolicyFile {
+            reloadInterval = reloadInterval != null ? reloadInterval : Duration.ofSeconds(2);
+        }
     }
 
     /** All defaults. */
     public static SidecarConfig defaults() {
-        return new SidecarConfig(null, null, null, null, null, null, null, null);
+        return new SidecarConfig(null, null, null, null, null, null, null, null, null);
     }
 
     /**

@@ -52,7 +52,7 @@ public final class TcpForwarder extends ChannelInboundHandlerAdapter {
         if (evt instanceof SslHandshakeCompletionEvent e && e.isSuccess()) {
             SpiffeId peer = PeerIdentity.of(ctx.channel());
             if (!allow.allows(peer)) {
-                log.warn("denied tcp connection from {} ({}): peer_not_allowed", peer, ctx.channel().remoteAddress());
+                log.warn("denied tcp connection from {} ({}): identity_not_allowed", peer, ctx.channel().remoteAddress());
                 ctx.close();
                 return;
             }

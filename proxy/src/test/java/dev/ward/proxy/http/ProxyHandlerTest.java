@@ -38,20 +38,20 @@ class ProxyHandlerTest {
 
     @Test
     void deniedRequestGetsTheReplyAndKeepAliveSurvives() {
-        EmbeddedChannel ch = channel((c, r) -> new Route.Reply(HttpResponseStatus.FORBIDDEN, "peer_not_allowed", "no"));
+        EmbeddedChannel ch = channel((c, r) -> new Route.Reply(HttpResponseStatus.FORBIDDEN, "identity_not_allowed", "no"));
         ch.writeInbound(bytes("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
         String out = readAll(ch);
-        assertThat(out).startsWith("HTTP/1.1 403 Forbidden").contains("x-ward-reason: peer_not_allowed")
-                .endsWith("{\"error\":\"peer_not_allowed\",\"message\":\"no\"}\n");
+        assertThat(out).startsWith("HTTP/1.1 403 Forbidden").contains("x-ward-reason: identity_not_allowed")
+                .endsWith("{\"error\":\"identity_not_allowed\",\"message\":\"no\"}\n");
         assertThat(ch.isOpen()).isTrue();
-        assertThat(log).containsExactly("403 GET /a peer_not_allowed");
+        assertThat(log).containsExactly("403 GET /a identity_not_allowed");
         assertThat(drain.inFlight()).isZero();
         assertThat(ch.finishAndReleaseAll()).isFalse();
     }
 
     @Test
     void deniedRequestWithABodyClosesRatherThanReadingIt() {
-        EmbeddedChannel ch = channel((c, r) -> new Route.Reply(HttpResponseStatus.FORBIDDEN, "peer_not_allowed", "no"));
+        EmbeddedChannel ch = channel((c, r) -> new Route.Reply(HttpResponseStatus.FORBIDDEN, "identity_not_allowed", "no"));
         ch.writeInbound(bytes("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345"));
         assertThat(readAll(ch)).startsWith("HTTP/1.1 403 Forbidden").contains("connection: close");
         assertThat(ch.isOpen()).isFalse();

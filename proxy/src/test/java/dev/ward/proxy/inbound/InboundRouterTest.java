@@ -2,15 +2,20 @@ package dev.ward.proxy.inbound;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.ward.authz.identity.AllowList;
 import dev.ward.authz.identity.SpiffeId;
 import dev.ward.proxy.http.Route;
+import dev.ward.proxy.policy.PolicySource;
 import dev.ward.proxy.tls.PeerIdentity;
+import dev.ward.telemetry.AuditLog;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -19,8 +24,14 @@ class InboundRouterTest {
     static final SpiffeId ORDERS = SpiffeId.parse("spiffe://td/ns/shop/sa/orders");
     static final SpiffeId FRONTEND = SpiffeId.parse("spiffe://td/ns/shop/sa/frontend");
 
-    final InboundRouter router = new InboundRouter(() -> AllowList.of(List.of(FRONTEND.toString())), ORDERS,
-            dev.ward.proxy.outbound.OutboundRouterTest.ORDERS);
+    final ByteArrayOutputStream auditOut = new ByteArrayOutputStream();
+    final AuditLog audit = new AuditLog(auditOut, Clock.systemUTC());
+    final InboundRouter router;
+
+    InboundRouterTest() throws Exception {
+        router = new InboundRouter(PolicySource.fromAllowList(List.of(FRONTEND.toString()), audit), ORDERS,
+                dev.ward.proxy.outbound.OutboundRouterTest.ORDERS, audit);
+    }
 
     EmbeddedChannel peer(SpiffeId id) {
         EmbeddedChannel ch = new EmbeddedChannel();
@@ -28,31 +39,38 @@ class InboundRouterTest {
         return ch;
     }
 
+    static HttpRequest get(String uri) {
+        return new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, uri);
+    }
+
     @Test
-    void allowedPeerIsForwardedWithItsIdentityAndForgedHeadersReplaced() {
-        HttpRequest r = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/orders/1");
+    void allowedPeerIsForwardedWithItsIdentityAndTheNormalizedTarget() {
+        HttpRequest r = get("/orders/./1//items/../?q=%2F");
         r.headers().add("X-Ward-Peer-Identity", "spiffe://td/ns/shop/sa/admin");
         r.headers().add("x-forwarded-client-cert", "URI=spiffe://td/ns/shop/sa/admin");
         assertThat(router.route(peer(FRONTEND), r)).isInstanceOf(Route.Forward.class);
+        assertThat(r.uri()).isEqualTo("/orders/1/?q=%2F");
         assertThat(r.headers().getAll("x-ward-peer-identity")).containsExactly(FRONTEND.toString());
         assertThat(r.headers().getAll("x-forwarded-client-cert")).containsExactly("By=" + ORDERS + ";URI=" + FRONTEND);
     }
 
     @Test
-    void peerNotOnTheListAndUnauthenticatedChannelsAreDenied() {
-        HttpRequest r = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/orders/1");
+    void peerNotAllowedIsDeniedAndAudited() {
+        HttpRequest r = get("/orders/1?secret=x");
         Route denied = router.route(peer(SpiffeId.parse("spiffe://td/ns/shop/sa/intruder")), r);
-        assertThat(denied).isEqualTo(new Route.Reply(io.netty.handler.codec.http.HttpResponseStatus.FORBIDDEN,
-                "peer_not_allowed", "this caller is not allowed to call this service"));
-        assertThat(router.route(new EmbeddedChannel(), r)).isInstanceOf(Route.Reply.class);
+        assertThat(denied).isEqualTo(new Route.Reply(HttpResponseStatus.FORBIDDEN, "identity_not_allowed",
+                "the service's policy does not allow this request"));
         assertThat(r.headers().contains("x-ward-peer-identity")).isFalse();
+        String line = auditOut.toString(StandardCharsets.UTF_8).lines().filter(l -> l.contains("\"deny\"")).findFirst().orElseThrow();
+        assertThat(line).contains("\"peer\":\"spiffe://td/ns/shop/sa/intruder\"", "\"path\":\"/orders/1\"",
+                "\"reason\":\"identity_not_allowed\"").doesNotContain("secret");
+        assertThat(router.route(new EmbeddedChannel(), get("/x"))).isInstanceOf(Route.Reply.class);
     }
 
     @Test
-    void onlyOriginFormTargetsAreAccepted() {
-        HttpRequest abs = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "http://orders/x");
-        assertThat(((Route.Reply) router.route(peer(FRONTEND), abs)).reason()).isEqualTo("bad_request_target");
-        HttpRequest star = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.OPTIONS, "*");
-        assertThat(router.route(peer(FRONTEND), star)).isInstanceOf(Route.Forward.class);
+    void targetsThatCannotBeNormalizedSafelyAre400() {
+        assertThat(((Route.Reply) router.route(peer(FRONTEND), get("http://orders/x"))).reason()).isEqualTo("not_origin_form");
+        assertThat(((Route.Reply) router.route(peer(FRONTEND), get("/admin;x"))).reason()).isEqualTo("matrix_parameter");
+        assertThat(((Route.Reply) router.route(peer(FRONTEND), get("/admin%2f"))).status().code()).isEqualTo(400);
     }
 }

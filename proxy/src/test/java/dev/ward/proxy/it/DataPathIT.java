@@ -156,8 +156,8 @@ class DataPathIT extends InboundFixture {
         HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + b.port("inbound") + "/echo"))
                 .POST(HttpRequest.BodyPublishers.ofString("payload")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).isEqualTo(403);
-        assertThat(r.headers().firstValue("x-ward-reason")).hasValue("peer_not_allowed");
-        assertThat(r.body()).contains("\"error\":\"peer_not_allowed\"").doesNotContain("frontend");
+        assertThat(r.headers().firstValue("x-ward-reason")).hasValue("identity_not_allowed");
+        assertThat(r.body()).contains("\"error\":\"identity_not_allowed\"").doesNotContain("frontend");
         assertThat(app.requests.get()).isZero();
     }
 

@@ -184,7 +184,7 @@ class LifecycleIT extends InboundFixture {
                     .getBytes(StandardCharsets.US_ASCII));
             s.getOutputStream().flush();
             assertThat(new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1))
-                    .startsWith("HTTP/1.1 400 ").contains("bad_request_target");
+                    .startsWith("HTTP/1.1 400 ").contains("not_origin_form");
         }
         assertThat(app.requests.get()).isZero();
     }

@@ -96,7 +96,7 @@ class ProcessIT {
         }
         String text = o.toString(StandardCharsets.UTF_8);
         assertThat(exit).as(text).isZero();
-        assertThat(text).contains("Allowed.", "403 {\"error\":\"peer_not_allowed\"", "The app never saw the request",
+        assertThat(text).contains("Allowed.", "403 {\"error\":\"identity_not_allowed\"", "The app never saw the request",
                 "refused during the TLS handshake", "Demo complete");
     }
 }

@@ -1,0 +1,156 @@
+package dev.ward.proxy.policy;
+
+import dev.ward.authz.engine.PolicyEngine;
+import dev.ward.authz.policy.Policy;
+import dev.ward.authz.policy.PolicyException;
+import dev.ward.authz.policy.PolicyParser;
+import dev.ward.telemetry.AuditLog;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Supplies the compiled policy in force. From a file, it is polled and a valid new version is
+ * swapped in atomically (each request reads the engine once, so in-flight requests finish under
+ * the policy they started with, and long-lived connections pick up the new one at their next
+ * request); an invalid version is refused with the validator's messages and the old one stays.
+ * From {@code inbound.allow}, it is a fixed one-rule policy.
+ */
+public final class PolicySource implements Supplier<PolicyEngine>, AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(PolicySource.class);
+
+    /** What {@code /policy} shows. */
+    public record Status(String source, Instant loadedAt, String lastError) {}
+
+    private final Path file;
+    private final AuditLog audit;
+    private final AtomicReference<PolicyEngine> engine = new AtomicReference<>();
+    private volatile String fingerprint;
+    private volatile String failedFingerprint;
+    private volatile Instant loadedAt;
+    private volatile String lastError;
+    private ScheduledExecutorService watcher;
+
+    private PolicySource(Path file, AuditLog audit) {
+        this.file = file;
+        this.audit = audit;
+    }
+
+    /** Loads {@code file} now; fails with every problem if it is not a valid policy this build can enforce. */
+    public static PolicySource fromFile(Path file, AuditLog audit) throws PolicyException {
+        PolicySource s = new PolicySource(file, audit);
+        String fp = s.fingerprintOrNull();
+        s.install(load(file), fp);
+        return s;
+    }
+
+    /** {@code inbound.allow} as a policy: those callers may make any request; everyone else is denied. */
+    public static PolicySource fromAllowList(List<String> allow, AuditLog audit) throws PolicyException {
+        StringBuilder yaml = new StringBuilder("service: inbound\nversion: inbound.allow\n");
+        if (!allow.isEmpty()) {
+            yaml.append("rules:\n  - name: inbound-allow\n    methods: [\"*\"]\n    paths: [\"/*\"]\n    from:\n");
+            for (String a : allow) {
+                yaml.append("      - \"").append(a.replace("\"", "")).append("\"\n");
+            }
+        }
+        PolicySource s = new PolicySource(null, audit);
+        s.install(PolicyParser.parse(yaml.toString(), "inbound.allow"), null);
+        return s;
+    }
+
+    private static Policy load(Path file) throws PolicyException {
+        Policy p = PolicyParser.load(file);
+        if (!p.tokens().isEmpty()) {
+            throw new PolicyException(file.toString(), List.of("tokens: bearer-token verification is not in this build yet;"
+                    + " remove 'tokens' (and 'token: required') or run a build that verifies JWTs. Refusing rather than"
+                    + " ignoring them."));
+        }
+        return p;
+    }
+
+    private void install(Policy p, String fp) {
+        engine.set(PolicyEngine.compile(p));
+        fingerprint = fp;
+        loadedAt = Instant.now();
+        lastError = null;
+        audit.policy("policy_loaded", p.service(), p.version(), source(), p.rules().size() + " rules, mode "
+                + p.mode().name().toLowerCase() + ", default " + (p.defaultAllow() ? "allow" : "deny"));
+    }
+
+    /** Starts polling the file every {@code interval} ({@code 0s}: never). */
+    public synchronized void watch(Duration interval) {
+        if (file == null || watcher != null || interval.isZero()) {
+            return;
+        }
+        watcher = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "ward-policy-watch");
+            t.setDaemon(true);
+            return t;
+        });
+        watcher.scheduleWithFixedDelay(this::reloadIfChanged, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Reloads if the file changed; returns true if a new policy is in force. */
+    public boolean reloadIfChanged() {
+        String fp = fingerprintOrNull();
+        if (fp == null || fp.equals(fingerprint) || fp.equals(failedFingerprint)) {
+            return false;
+        }
+        try {
+            Policy p = load(file);
+            install(p, fp);
+            failedFingerprint = null;
+            log.info("policy reloaded from {}: service {}, version {}, {} rules", file, p.service(), p.version(), p.rules().size());
+            return true;
+        } catch (PolicyException e) {
+            failedFingerprint = fp;
+            lastError = e.getMessage();
+            log.error("policy change refused, keeping the policy in force: {}", e.getMessage());
+            audit.policy("policy_refused", null, null, source(), String.join("; ", e.problems()));
+            return false;
+        }
+    }
+
+    private String fingerprintOrNull() {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+        } catch (IOException | NoSuchAlgorithmException e) {
+            return null;
+        }
+    }
+
+    private String source() {
+        return file == null ? "inbound.allow" : file.toString();
+    }
+
+    @Override
+    public PolicyEngine get() {
+        return engine.get();
+    }
+
+    public Status status() {
+        return new Status(source(), loadedAt, lastError);
+    }
+
+    @Override
+    public synchronized void close() {
+        if (watcher != null) {
+            watcher.shutdownNow();
+            watcher = null;
+        }
+    }
+}

@@ -1,0 +1,94 @@
+package dev.ward.telemetry;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.Objects;
+
+/**
+ * The audit log: one JSON line per authorization deny (and per deny that audit mode let
+ * through) and per policy change. Always on, separate from the access log ({@code "log":"audit"}).
+ * Never contains tokens, cookies or bodies. A write failure is swallowed: auditing can never fail
+ * a request, and the deny itself still happens.
+ */
+public final class AuditLog {
+
+    private static final JsonFactory JSON = new JsonFactory();
+
+    private final OutputStream out;
+    private final Clock clock;
+
+    public AuditLog(OutputStream out, Clock clock) {
+        this.out = Objects.requireNonNull(out, "out");
+        this.clock = Objects.requireNonNull(clock, "clock");
+    }
+
+    /**
+     * Records a decision that denied (or, with {@code enforced} false, would have denied).
+     * {@code peer} may be null.
+     */
+    public void deny(boolean enforced, String service, String policyVersion, String peer, String method, String path,
+                     String rule, String reason) {
+        write(g -> {
+            g.writeStringField("event", enforced ? "deny" : "audit_would_deny");
+            g.writeStringField("service", service);
+            if (policyVersion != null) {
+                g.writeStringField("policy_version", policyVersion);
+            }
+            if (peer != null) {
+                g.writeStringField("peer", peer);
+            }
+            g.writeStringField("method", method);
+            g.writeStringField("path", path);
+            g.writeStringField("rule", rule);
+            g.writeStringField("reason", reason);
+        });
+    }
+
+    /** Records a policy change: {@code event} is {@code policy_loaded} or {@code policy_refused}. */
+    public void policy(String event, String service, String version, String source, String detail) {
+        write(g -> {
+            g.writeStringField("event", event);
+            if (service != null) {
+                g.writeStringField("service", service);
+            }
+            if (version != null) {
+                g.writeStringField("policy_version", version);
+            }
+            g.writeStringField("source", source);
+            if (detail != null) {
+                g.writeStringField("detail", detail);
+            }
+        });
+    }
+
+    private interface Fields {
+        void write(JsonGenerator g) throws IOException;
+    }
+
+    private void write(Fields fields) {
+        StringWriter w = new StringWriter(192);
+        try (JsonGenerator g = JSON.createGenerator(w)) {
+            g.writeStartObject();
+            g.writeStringField("time", clock.instant().toString());
+            g.writeStringField("log", "audit");
+            fields.write(g);
+            g.writeEndObject();
+        } catch (IOException e) {
+            return;
+        }
+        byte[] bytes = w.append('\n').toString().getBytes(StandardCharsets.UTF_8);
+        try {
+            synchronized (out) {
+                out.write(bytes);
+                out.flush();
+            }
+        } catch (IOException e) {
+            // never fail a request because the log is unwritable
+        }
+    }
+}
