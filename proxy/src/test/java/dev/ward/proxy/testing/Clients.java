@@ -44,8 +44,13 @@ public final class Clients {
      * status line, or throws if the connection was refused or closed without a response.
      */
     public static String tlsGet(SSLContext ctx, int port) throws IOException {
+        return tlsRequest(ctx, port, "GET", "/echo");
+    }
+
+    /** Like {@link #tlsGet}, with the method and request-target sent exactly as given (no client-side cleanup). */
+    public static String tlsRequest(SSLContext ctx, int port, String method, String target) throws IOException {
         try (SSLSocket s = handshake(ctx, port)) {
-            s.getOutputStream().write("GET /echo HTTP/1.1\r\nHost: orders\r\nConnection: close\r\n\r\n"
+            s.getOutputStream().write((method + " " + target + " HTTP/1.1\r\nHost: orders\r\nConnection: close\r\n\r\n")
                     .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
             s.getOutputStream().flush();
             String response = new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);

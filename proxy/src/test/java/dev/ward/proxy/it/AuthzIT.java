@@ -1,0 +1,204 @@
+package dev.ward.proxy.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.ward.proxy.Sidecar;
+import dev.ward.proxy.testing.Clients;
+import dev.ward.proxy.testing.Sidecars;
+import dev.ward.proxy.testing.TestApp;
+import dev.ward.proxy.testing.TestPki;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import javax.net.ssl.SSLContext;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Authorization through a live sidecar with a policy file, with real mTLS clients. */
+class AuthzIT {
+
+    static final String POLICY = """
+            service: orders
+            version: "1"
+            rules:
+              - name: frontend-reads-orders
+                from: [%s]
+                methods: [GET]
+                paths: [/orders, /orders/*]
+              - name: anyone-public
+                from: ["*"]
+                methods: [GET]
+                paths: [/public/*]
+            """;
+
+    @TempDir
+    Path tmp;
+
+    TestPki pki;
+    TestApp app;
+    Sidecar b;
+    Path policyFile;
+    final ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+    PrintStream realOut;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        realOut = System.out;
+        System.setOut(new PrintStream(stdout, true, StandardCharsets.UTF_8)); // the audit log goes to stdout
+        pki = new TestPki(tmp);
+        app = new TestApp();
+        policyFile = Files.writeString(tmp.resolve("policy.yaml"), POLICY.formatted(TestPki.id("frontend")));
+        b = Sidecars.start(Sidecars.identity(pki.issue("orders"))
+                + "inbound: { listen: 127.0.0.1:0, app: 127.0.0.1:" + app.port() + " }\n"
+                + "outbound: { listen: 127.0.0.1:0 }\n"
+                + "policy: { file: " + policyFile + ", reloadInterval: 100ms }\n");
+    }
+
+    @AfterEach
+    void tearDown() {
+        b.close();
+        app.close();
+        System.setOut(realOut);
+    }
+
+    private String audit() {
+        return stdout.toString(StandardCharsets.UTF_8);
+    }
+
+    private HttpResponse<String> get(Path certs, HttpClient.Version v, String path) throws Exception {
+        return Clients.mtlsClient(certs, v).send(HttpRequest.newBuilder(
+                URI.create("https://127.0.0.1:" + b.port("inbound") + path)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"HTTP_1_1", "HTTP_2"})
+    void allowsByRuleAndDeniesByIdentityAndByPath(String version) throws Exception {
+        HttpClient.Version v = HttpClient.Version.valueOf(version);
+        Path frontend = pki.issue("frontend");
+        Path intruder = pki.issue("intruder");
+        assertThat(get(frontend, v, "/orders/7").statusCode()).isEqualTo(200);
+        assertThat(get(intruder, v, "/public/x").statusCode()).isEqualTo(200);
+        assertThat(app.requests.get()).isEqualTo(2);
+
+        HttpResponse<String> byIdentity = get(intruder, v, "/orders/7");
+        assertThat(byIdentity.statusCode()).isEqualTo(403);
+        assertThat(byIdentity.body()).isEqualTo("{\"error\":\"identity_not_allowed\",\"message\":\"the service's policy does not allow this request\"}\n");
+        HttpResponse<String> byPath = get(frontend, v, "/admin");
+        assertThat(byPath.statusCode()).isEqualTo(403);
+        assertThat(byPath.headers().firstValue("x-ward-reason")).hasValue("no_matching_rule");
+        assertThat(app.requests.get()).isEqualTo(2); // the app saw neither deny
+        assertThat(audit()).contains("\"event\":\"deny\"", "\"peer\":\"" + TestPki.id("intruder") + "\"", "\"path\":\"/admin\"",
+                "\"reason\":\"no_matching_rule\"", "\"policy_version\":\"1\"");
+    }
+
+    @Test
+    void knownBypassesNeverReachTheAppAndTheAppGetsTheNormalizedPath() throws Exception {
+        SSLContext intruder = Clients.mtls(pki.issue("intruder"));
+        int port = b.port("inbound");
+        assertThat(Clients.tlsRequest(intruder, port, "GET", "/public/../orders/7")).startsWith("HTTP/1.1 403");
+        assertThat(Clients.tlsRequest(intruder, port, "GET", "/public/%2e%2e/orders/7")).startsWith("HTTP/1.1 403");
+        assertThat(Clients.tlsRequest(intruder, port, "GET", "//orders/7")).startsWith("HTTP/1.1 403");
+        assertThat(Clients.tlsRequest(intruder, port, "GET", "/public/x;/../../orders/7")).startsWith("HTTP/1.1 400");
+        assertThat(Clients.tlsRequest(intruder, port, "GET", "/public/..%2forders/7")).startsWith("HTTP/1.1 400");
+        assertThat(app.requests.get()).isZero();
+
+        assertThat(Clients.tlsRequest(intruder, port, "GET", "/public/a/./b//c/../d?x=%2e")).startsWith("HTTP/1.1 200");
+        assertThat(app.lastPath.get()).isEqualTo("/public/a/b/d");
+    }
+
+    @Test
+    void auditModeAllowsAndRecordsWhatWouldHaveBeenDenied() throws Exception {
+        Files.writeString(policyFile, "mode: audit\n" + POLICY.formatted(TestPki.id("frontend")));
+        awaitPolicy("\"policy_loaded\"", 2);
+        assertThat(get(pki.issue("intruder"), HttpClient.Version.HTTP_1_1, "/orders/7").statusCode()).isEqualTo(200);
+        assertThat(audit()).contains("\"event\":\"audit_would_deny\"", "\"reason\":\"identity_not_allowed\"");
+    }
+
+    private void awaitPolicy(String marker, int times) throws InterruptedException {
+        for (int i = 0; i < 100 && count(audit(), marker) < times; i++) {
+            Thread.sleep(50);
+        }
+        assertThat(count(audit(), marker)).isGreaterThanOrEqualTo(times);
+    }
+
+    private static int count(String s, String what) {
+        return s.split(java.util.regex.Pattern.quote(what), -1).length - 1;
+    }
+
+    @Test
+    void policyReloadUnderTrafficSwapsAtomicallyAndRefusesABadVersion() throws Exception {
+        HttpClient client = Clients.mtlsClient(pki.issue("frontend"), HttpClient.Version.HTTP_2);
+        URI orders = URI.create("https://127.0.0.1:" + b.port("inbound") + "/orders/7");
+        List<String> unexpected = Collections.synchronizedList(new ArrayList<>());
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread load = new Thread(() -> {
+            while (!stop.get()) {
+                try {
+                    int s = client.send(HttpRequest.newBuilder(orders).build(), HttpResponse.BodyHandlers.ofString()).statusCode();
+                    if (s != 200 && s != 403) {
+                        unexpected.add("status " + s);
+                    }
+                } catch (Exception e) {
+                    unexpected.add(e.toString()); // a reset or closed connection: never acceptable
+                }
+            }
+        });
+        load.start();
+        try {
+            // A broken version is refused; the policy in force stays.
+            Files.writeString(policyFile, "service: orders\nrules: [ { name: x, from: [nope] } ]\n");
+            awaitPolicy("\"policy_refused\"", 1);
+            assertThat(client.send(HttpRequest.newBuilder(orders).build(), HttpResponse.BodyHandlers.ofString()).statusCode())
+                    .isEqualTo(200);
+            String status = Clients.plain().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + b.port("admin") + "/policy"))
+                    .build(), HttpResponse.BodyHandlers.ofString()).body();
+            assertThat(status).contains("\"version\" : \"1\"", "lastRefusedChange", "rules[0].from[0]");
+
+            // A valid version that no longer lets frontend read orders takes over on the same connections.
+            Files.writeString(policyFile, POLICY.formatted(TestPki.id("frontend")).replace("version: \"1\"", "version: \"2\"")
+                    .replace("paths: [/orders, /orders/*]", "paths: [/orders]"));
+            awaitPolicy("\"policy_loaded\"", 2);
+            for (int i = 0; i < 100 && client.send(HttpRequest.newBuilder(orders).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode() != 403; i++) {
+                Thread.sleep(20);
+            }
+            assertThat(client.send(HttpRequest.newBuilder(orders).build(), HttpResponse.BodyHandlers.ofString()).statusCode())
+                    .isEqualTo(403);
+        } finally {
+            stop.set(true);
+            load.join();
+        }
+        assertThat(unexpected).isEmpty();
+    }
+
+    @Test
+    void aPolicyThisBuildCannotEnforceIsAStartupError() throws Exception {
+        Path withTokens = Files.writeString(tmp.resolve("tokens.yaml"), """
+                service: orders
+                tokens: [ { issuer: https://auth.example, jwks: { file: j.json }, audiences: [orders] } ]
+                rules: []
+                """);
+        assertThatThrownBy(() -> Sidecars.start(Sidecars.identity(pki.issue("x"))
+                + "inbound: { listen: 127.0.0.1:0 }\noutbound: { listen: 127.0.0.1:0 }\npolicy: { file: " + withTokens + " }\n"))
+                .isInstanceOf(Sidecar.StartupException.class).hasMessageContaining("tokens: bearer-token verification is not in this build");
+        Path bad = Files.writeString(tmp.resolve("bad.yaml"), "service: orders\nrules: [ { name: r } ]\n");
+        assertThatThrownBy(() -> Sidecars.start(Sidecars.identity(pki.issue("y"))
+                + "inbound: { listen: 127.0.0.1:0 }\noutbound: { listen: 127.0.0.1:0 }\npolicy: { file: " + bad + " }\n"))
+                .hasMessageContaining("rules[0].from: required").hasMessageContaining("rules[0].paths: required");
+    }
+}
