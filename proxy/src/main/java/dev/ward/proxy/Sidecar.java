@@ -234,6 +234,24 @@ public final class Sidecar implements AutoCloseable {
             }
 
             @Override
+            public String explainJson(String body) {
+                com.fasterxml.jackson.databind.JsonNode q;
+                try {
+                    q = ConfigLoader.jsonWriter().readTree(body);
+                } catch (IOException e) {
+                    throw new IllegalArgumentException("the body must be JSON: {\"from\": ..., \"method\": ..., \"path\": ...}");
+                }
+                if (q == null || !q.isObject()) {
+                    throw new IllegalArgumentException("the body must be a JSON object");
+                }
+                Map<String, String> headers = new LinkedHashMap<>();
+                q.path("headers").fields().forEachRemaining(e -> headers.put(e.getKey(), e.getValue().asText()));
+                return dev.ward.proxy.policy.Explainer.explain(policy.get(), new dev.ward.proxy.policy.Explainer.Question(
+                        q.path("from").asText(null), q.path("method").asText("GET"), q.path("path").asText(null), headers))
+                        .toPrettyString();
+            }
+
+            @Override
             public String policyJson() {
                 var mapper = ConfigLoader.jsonWriter();
                 ObjectNode root = mapper.createObjectNode();

@@ -31,6 +31,9 @@ public final class AdminServer extends SimpleChannelInboundHandler<FullHttpReque
         String configJson();
 
         String policyJson();
+
+        /** Answers {@code POST /explain}; throws IllegalArgumentException for a malformed question. */
+        String explainJson(String requestBody);
     }
 
     private final Supplier<State> state;
@@ -45,12 +48,16 @@ public final class AdminServer extends SimpleChannelInboundHandler<FullHttpReque
             send(ctx, req, HttpResponseStatus.BAD_REQUEST, "text/plain", "bad request\n", false);
             return;
         }
+        String path = req.uri().split("\\?", 2)[0];
+        State s = state.get();
+        if (path.equals("/explain")) {
+            explain(ctx, req, s);
+            return;
+        }
         if (!HttpMethod.GET.equals(req.method()) && !HttpMethod.HEAD.equals(req.method())) {
             send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, "text/plain", "GET or HEAD only\n", true);
             return;
         }
-        String path = req.uri().split("\\?", 2)[0];
-        State s = state.get();
         switch (path) {
             case "/healthz" -> send(ctx, req, HttpResponseStatus.OK, "text/plain", "ok\n", true);
             case "/readyz" -> {
@@ -66,6 +73,30 @@ public final class AdminServer extends SimpleChannelInboundHandler<FullHttpReque
             default -> send(ctx, req, HttpResponseStatus.NOT_FOUND, "text/plain",
                     "not found; try /healthz, /readyz, /config or /policy\n", true);
         }
+    }
+
+    private static void explain(ChannelHandlerContext ctx, FullHttpRequest req, State s) {
+        var remote = ctx.channel().remoteAddress();
+        if (!(remote instanceof java.net.InetSocketAddress a) || !a.getAddress().isLoopbackAddress()) {
+            send(ctx, req, HttpResponseStatus.FORBIDDEN, "text/plain", "POST /explain is answered on loopback only\n", false);
+            return;
+        }
+        if (!HttpMethod.POST.equals(req.method())) {
+            send(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, "text/plain",
+                    "POST a JSON question: {\"from\": \"spiffe://...\", \"method\": \"GET\", \"path\": \"/x\"}\n", true);
+            return;
+        }
+        try {
+            String answer = s.explainJson(req.content().toString(java.nio.charset.StandardCharsets.UTF_8));
+            send(ctx, req, HttpResponseStatus.OK, "application/json", answer + "\n", true);
+        } catch (IllegalArgumentException e) {
+            send(ctx, req, HttpResponseStatus.BAD_REQUEST, "application/json",
+                    "{\"error\":\"bad_question\",\"message\":" + quote(e.getMessage()) + "}\n", true);
+        }
+    }
+
+    private static String quote(String s) {
+        return "\"" + new String(com.fasterxml.jackson.core.io.JsonStringEncoder.getInstance().quoteAsString(s)) + "\"";
     }
 
     private static void send(ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status, String type,

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 /** {@code ward}: the command line. Each subcommand is its own class. */
 @Command(name = "ward", mixinStandardHelpOptions = true, versionProvider = WardCli.VersionProvider.class,
         description = "Ward: a zero-trust sidecar proxy (mTLS with SPIFFE identities) for east-west traffic.",
-        subcommands = {ProxyCommand.class, CertsCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {ProxyCommand.class, CertsCommand.class, PolicyCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Start with: ward demo    Docs: README.md and docs/ in the repository."})
 public final class WardCli implements Runnable {
 

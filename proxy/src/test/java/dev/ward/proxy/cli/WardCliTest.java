@@ -73,6 +73,30 @@ class WardCliTest {
     }
 
     @Test
+    void policyValidateAndExplain() throws Exception {
+        Path policy = Files.writeString(tmp.resolve("policy.yaml"), """
+                service: orders
+                rules:
+                  - { name: reads, from: [spiffe://td/ns/shop/sa/frontend], methods: [GET], paths: [/orders/*] }
+                """);
+        assertThat(run("policy", "validate", policy.toString())).isZero();
+        assertThat(captured[0]).contains("ok (service orders, 1 rules");
+        Path bad = Files.writeString(tmp.resolve("bad.yaml"), "service: orders\nrules: [ { name: r, from: ['*'] } ]\n");
+        assertThat(run("policy", "validate", bad.toString())).isEqualTo(2);
+        assertThat(captured[1]).contains("rules[0].methods: required");
+
+        assertThat(run("policy", "explain", "--policy", policy.toString(), "--from", "spiffe://td/ns/shop/sa/frontend",
+                "--method", "POST", "--path", "/orders/../orders/1")).isZero();
+        assertThat(captured[0]).startsWith("DENY (403) by the policy default: no_matching_rule")
+                .contains("normalized path: /orders/1", "close: rule 'reads' failed on methods");
+        assertThat(run("policy", "explain", "--policy", policy.toString(), "--from", "spiffe://td/ns/shop/sa/frontend",
+                "--path", "/orders/1", "--json")).isZero();
+        assertThat(captured[0]).contains("\"decision\" : \"allow\"", "\"rule\" : \"reads\"");
+        assertThat(run("policy", "explain", "--policy", policy.toString(), "--from", "not-an-id", "--path", "/x")).isEqualTo(1);
+        assertThat(captured[1]).startsWith("ward: from: spiffe id: not-an-id");
+    }
+
+    @Test
     void helpAndVersion() {
         assertThat(run("--help")).isZero();
         assertThat(captured[0]).contains("proxy", "certs", "demo");

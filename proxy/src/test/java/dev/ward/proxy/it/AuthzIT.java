@@ -187,6 +187,22 @@ class AuthzIT {
     }
 
     @Test
+    void adminExplainsWithoutSending() throws Exception {
+        URI explain = URI.create("http://127.0.0.1:" + b.port("admin") + "/explain");
+        HttpResponse<String> r = Clients.plain().send(HttpRequest.newBuilder(explain).POST(HttpRequest.BodyPublishers.ofString(
+                "{\"from\": \"" + TestPki.id("intruder") + "\", \"method\": \"GET\", \"path\": \"/public/../orders/7\"}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).contains("\"decision\" : \"deny\"", "\"normalizedPath\" : \"/orders/7\"",
+                "\"reason\" : \"identity_not_allowed\"", "\"rule\" : \"frontend-reads-orders\"", "\"from\"");
+        assertThat(app.requests.get()).isZero();
+        HttpResponse<String> bad = Clients.plain().send(HttpRequest.newBuilder(explain).POST(HttpRequest.BodyPublishers.ofString(
+                "{\"from\": \"nope\", \"path\": \"/x\"}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(bad.body()).contains("bad_question", "from: spiffe id: nope");
+    }
+
+    @Test
     void aPolicyThisBuildCannotEnforceIsAStartupError() throws Exception {
         Path withTokens = Files.writeString(tmp.resolve("tokens.yaml"), """
                 service: orders
