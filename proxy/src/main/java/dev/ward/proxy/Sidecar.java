@@ -128,7 +128,7 @@ public final class Sidecar implements AutoCloseable {
             ConnectionPool app = pool(new ConnectionPool.Settings("app", config.inbound().app().toSocketAddress(), null,
                     null, Duration.ofSeconds(2), config.tls().handshakeTimeout(), limits.idleTimeout(),
                     limits.maxHeaderSize(), Transports.channel(), "app_unavailable"));
-            InboundRouter router = new InboundRouter(policy, tls.localId(), app, audit);
+            InboundRouter router = new InboundRouter(policy::active, tls.localId(), app, audit);
             InboundServer in = new InboundServer(config, tls, drain, () -> allow, router, exchangeLog);
             limiters.put("inbound", in.limiter());
             bind("inbound", config.inbound().listen(), in);
@@ -230,7 +230,15 @@ public final class Sidecar implements AutoCloseable {
                 if (closed || drain.isDraining()) {
                     return "draining";
                 }
-                return ready ? null : "starting";
+                if (!ready) {
+                    return "starting";
+                }
+                for (var e : policy.active().tokens().health().entrySet()) {
+                    if (!e.getValue().everLoaded()) {
+                        return "keys of token issuer " + e.getKey() + " were never loaded (" + e.getValue().lastError() + ")";
+                    }
+                }
+                return null;
             }
 
             @Override
@@ -269,6 +277,17 @@ public final class Sidecar implements AutoCloseable {
                 }
                 var names = root.putArray("ruleNames");
                 p.rules().forEach(r -> names.add(r.name()));
+                var issuers = root.putObject("tokenIssuers");
+                policy.active().tokens().health().forEach((iss, h) -> {
+                    ObjectNode o = issuers.putObject(iss);
+                    o.put("keysFrom", h.source());
+                    o.put("lastSuccess", String.valueOf(h.lastSuccess()));
+                    var kids = o.putArray("keyIds");
+                    h.keyIds().forEach(kids::add);
+                    if (h.lastError() != null) {
+                        o.put("lastError", h.lastError());
+                    }
+                });
                 return root.toPrettyString();
             }
 

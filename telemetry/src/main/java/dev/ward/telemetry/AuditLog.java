@@ -33,6 +33,12 @@ public final class AuditLog {
      */
     public void deny(boolean enforced, String service, String policyVersion, String peer, String method, String path,
                      String rule, String reason) {
+        deny(enforced, service, policyVersion, peer, method, path, rule, reason, null, null);
+    }
+
+    /** The same, with the verified token's {@code sub} and {@code iss} (never the token itself); both may be null. */
+    public void deny(boolean enforced, String service, String policyVersion, String peer, String method, String path,
+                     String rule, String reason, String tokenSubject, String tokenIssuer) {
         write(g -> {
             g.writeStringField("event", enforced ? "deny" : "audit_would_deny");
             g.writeStringField("service", service);
@@ -46,6 +52,12 @@ public final class AuditLog {
             g.writeStringField("path", path);
             g.writeStringField("rule", rule);
             g.writeStringField("reason", reason);
+            if (tokenSubject != null) {
+                g.writeStringField("token_sub", tokenSubject);
+            }
+            if (tokenIssuer != null) {
+                g.writeStringField("token_iss", tokenIssuer);
+            }
         });
     }
 

@@ -195,7 +195,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             boolean close = !http2Stream && (!keepAlive || (!full && hasBody));
             long start = System.nanoTime();
             drain.exchangeStarted();
-            localReply(r.status(), r.reason(), r.message(), close);
+            localReply(r.status(), r.reason(), r.message(), close, r.headers());
             drain.exchangeEnded();
             exchangeLog.record(direction, PeerIdentity.of(ctx.channel()), method, path, r.status().code(),
                     System.nanoTime() - start, null, r.reason());
@@ -355,7 +355,13 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void localReply(HttpResponseStatus status, String reason, String message, boolean close) {
+        localReply(status, reason, message, close, java.util.Map.of());
+    }
+
+    private void localReply(HttpResponseStatus status, String reason, String message, boolean close,
+                            java.util.Map<String, String> headers) {
         HttpResponse r = LocalReplies.json(ctx.alloc(), status, reason, message);
+        headers.forEach((k, v) -> r.headers().set(k, v));
         boolean closing = close || (!http2Stream && drain.isDraining());
         if (closing && !http2Stream) {
             r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);

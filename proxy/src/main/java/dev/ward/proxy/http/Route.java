@@ -8,8 +8,12 @@ public sealed interface Route {
     /** Forward to {@code backend}. */
     record Forward(Backend backend) implements Route {}
 
-    /** Answer with a local reply; the request goes nowhere. */
-    record Reply(HttpResponseStatus status, String reason, String message) implements Route {}
+    /** Answer with a local reply; the request goes nowhere. {@code headers} are added to it. */
+    record Reply(HttpResponseStatus status, String reason, String message, java.util.Map<String, String> headers) implements Route {
+        public Reply(HttpResponseStatus status, String reason, String message) {
+            this(status, reason, message, java.util.Map.of());
+        }
+    }
 
     /** Picks the route for a request and rewrites its headers for the next hop. */
     @FunctionalInterface

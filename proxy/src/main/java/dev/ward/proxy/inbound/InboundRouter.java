@@ -13,6 +13,8 @@ import dev.ward.proxy.http.Route;
 import dev.ward.proxy.tls.PeerIdentity;
 import dev.ward.telemetry.AuditLog;
 import io.netty.channel.Channel;
+import dev.ward.proxy.policy.PolicySource;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.util.EnumMap;
@@ -24,7 +26,9 @@ import java.util.function.Supplier;
  * (a target that cannot be normalized safely gets 400 with the normalizer's reason), the
  * {@link PolicyEngine} decides on the caller's SPIFFE id, the method, the normalized path and the
  * headers, and an allowed request goes to the app <em>with the normalized target</em>, so the app
- * serves exactly what was authorized. The caller's id goes in {@code x-ward-peer-identity} and
+ * serves exactly what was authorized. A bearer token, if the policy names token issuers, is
+ * verified first; token problems are 401 with an RFC 6750 challenge, and verified claims reach
+ * the app as {@code x-ward-jwt-sub} and {@code x-ward-jwt-iss} (incoming ones are stripped). The caller's id goes in {@code x-ward-peer-identity} and
  * {@code x-forwarded-client-cert}, after any such header from outside was removed. A deny is 403
  * with the reason code and nothing else about the policy, and one audit line; the app never
  * sees it. In audit mode the request is allowed and the would-be deny is audited.
@@ -39,12 +43,14 @@ public final class InboundRouter implements Route.Router {
         }
     }
 
-    private final Supplier<PolicyEngine> policy;
+    private static final String JWT_HEADER_PREFIX = "x-ward-jwt-";
+
+    private final Supplier<PolicySource.Active> policy;
     private final SpiffeId local;
     private final Backend app;
     private final AuditLog audit;
 
-    public InboundRouter(Supplier<PolicyEngine> policy, SpiffeId local, Backend app, AuditLog audit) {
+    public InboundRouter(Supplier<PolicySource.Active> policy, SpiffeId local, Backend app, AuditLog audit) {
         this.policy = policy;
         this.local = local;
         this.app = app;
@@ -53,7 +59,8 @@ public final class InboundRouter implements Route.Router {
 
     @Override
     public Route route(Channel downstream, HttpRequest req) {
-        PolicyEngine engine = policy.get(); // read once: the whole request is decided under one policy
+        PolicySource.Active active = policy.get(); // read once: the whole request is decided under one policy
+        PolicyEngine engine = active.engine();
         Policy p = engine.policy();
         PathNormalizer.Result r = NORMALIZERS.get(p.encodedSlashes()).normalize(req.uri());
         if (r instanceof PathNormalizer.Result.Rejected rej) {
@@ -62,19 +69,50 @@ public final class InboundRouter implements Route.Router {
         PathNormalizer.Result.Normalized target = (PathNormalizer.Result.Normalized) r;
         SpiffeId peer = PeerIdentity.of(downstream);
         String method = req.method().name();
-        Decision d = engine.decide(new RequestFacts(peer, method, target.path(), req.headers()::get, TokenFacts.NONE));
+        // Without token issuers Ward does not read Authorization at all: it belongs to the app.
+        TokenFacts token = active.tokens().hasIssuers()
+                ? active.tokens().verify(req.headers().getAll(HttpHeaderNames.AUTHORIZATION)) : TokenFacts.NONE;
+        Decision d = engine.decide(new RequestFacts(peer, method, target.path(), req.headers()::get, token));
         if (!d.allowed() || d.audited()) {
+            TokenFacts.Valid v = token instanceof TokenFacts.Valid ok ? ok : null;
             audit.deny(!d.audited(), p.service(), p.version(), peer == null ? null : peer.toString(), method, target.path(),
-                    d.rule(), d.reason());
+                    d.rule(), d.reason(), v == null ? null : v.subject(), v == null ? null : v.issuer());
         }
         if (!d.allowed()) {
+            if (d.isTokenProblem() && !"token_forbidden".equals(d.reason())) {
+                // RFC 6750 3.1: no error code when no token was sent; invalid_token otherwise.
+                String challenge = "Bearer realm=\"" + p.service() + "\""
+                        + ("token_missing".equals(d.reason()) ? "" : ", error=\"invalid_token\"");
+                return new Route.Reply(HttpResponseStatus.UNAUTHORIZED, d.reason(), "a valid bearer token is required",
+                        Map.of("www-authenticate", challenge));
+            }
             return new Route.Reply(HttpResponseStatus.FORBIDDEN, d.reason(), "the service's policy does not allow this request");
         }
         req.setUri(target.target());
+        stripJwtHeaders(req);
+        if (token instanceof TokenFacts.Valid v) {
+            if (v.subject() != null) {
+                req.headers().set(JWT_HEADER_PREFIX + "sub", v.subject());
+            }
+            req.headers().set(JWT_HEADER_PREFIX + "iss", v.issuer());
+        }
         req.headers().remove(Headers.PEER_IDENTITY).remove(Headers.FORWARDED_CLIENT_CERT);
         String id = peer.toString();
         req.headers().set(Headers.PEER_IDENTITY, id);
         req.headers().set(Headers.FORWARDED_CLIENT_CERT, "By=" + local + ";URI=" + id);
         return new Route.Forward(app);
+    }
+
+    /** Claims headers are Ward's to set: any arriving from outside are removed first. */
+    private static void stripJwtHeaders(HttpRequest req) {
+        java.util.List<String> names = null;
+        for (Map.Entry<String, String> h : req.headers()) {
+            if (h.getKey().regionMatches(true, 0, JWT_HEADER_PREFIX, 0, JWT_HEADER_PREFIX.length())) {
+                (names == null ? names = new java.util.ArrayList<>() : names).add(h.getKey());
+            }
+        }
+        if (names != null) {
+            names.forEach(req.headers()::remove);
+        }
     }
 }

@@ -4,7 +4,12 @@ import dev.ward.authz.engine.PolicyEngine;
 import dev.ward.authz.policy.Policy;
 import dev.ward.authz.policy.PolicyException;
 import dev.ward.authz.policy.PolicyParser;
+import dev.ward.authz.jwt.JwksSource;
+import dev.ward.authz.jwt.TokenVerifier;
 import dev.ward.telemetry.AuditLog;
+import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,7 +43,10 @@ public final class PolicySource implements Supplier<PolicyEngine>, AutoCloseable
 
     private final Path file;
     private final AuditLog audit;
-    private final AtomicReference<PolicyEngine> engine = new AtomicReference<>();
+    /** The policy in force: its compiled engine and its token verifier, swapped together. */
+    public record Active(PolicyEngine engine, TokenVerifier tokens) {}
+
+    private final AtomicReference<Active> active = new AtomicReference<>();
     private volatile String fingerprint;
     private volatile String failedFingerprint;
     private volatile Instant loadedAt;
@@ -74,16 +82,32 @@ public final class PolicySource implements Supplier<PolicyEngine>, AutoCloseable
 
     private static Policy load(Path file) throws PolicyException {
         Policy p = PolicyParser.load(file);
-        if (!p.tokens().isEmpty()) {
-            throw new PolicyException(file.toString(), List.of("tokens: bearer-token verification is not in this build yet;"
-                    + " remove 'tokens' (and 'token: required') or run a build that verifies JWTs. Refusing rather than"
-                    + " ignoring them."));
+        List<String> problems = new java.util.ArrayList<>();
+        for (int i = 0; i < p.tokens().size(); i++) {
+            Policy.TokenIssuer t = p.tokens().get(i);
+            if (t.jwksUrl() != null) {
+                problems.add("tokens[" + i + "].jwks.url: fetching keys over HTTPS is not in this build yet; use jwks.file"
+                        + " (refusing rather than running without the issuer's keys)");
+            } else if (!Files.isRegularFile(t.jwksFile())) {
+                problems.add("tokens[" + i + "].jwks.file: " + t.jwksFile() + ": no such file");
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new PolicyException(file.toString(), problems);
         }
         return p;
     }
 
+    private static TokenVerifier verifierFor(Policy p) {
+        Map<Policy.TokenIssuer, JwksSource> issuers = new LinkedHashMap<>();
+        for (Policy.TokenIssuer t : p.tokens()) {
+            issuers.put(t, new JwksSource.FromFile(t.jwksFile(), Clock.systemUTC(), Duration.ofSeconds(1)));
+        }
+        return new TokenVerifier(issuers, Clock.systemUTC());
+    }
+
     private void install(Policy p, String fp) {
-        engine.set(PolicyEngine.compile(p));
+        active.set(new Active(PolicyEngine.compile(p), verifierFor(p)));
         fingerprint = fp;
         loadedAt = Instant.now();
         lastError = null;
@@ -139,7 +163,12 @@ public final class PolicySource implements Supplier<PolicyEngine>, AutoCloseable
 
     @Override
     public PolicyEngine get() {
-        return engine.get();
+        return active.get().engine();
+    }
+
+    /** Engine and token verifier of the policy in force, read together. */
+    public Active active() {
+        return active.get();
     }
 
     public Status status() {

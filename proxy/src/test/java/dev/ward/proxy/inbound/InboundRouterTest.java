@@ -29,7 +29,7 @@ class InboundRouterTest {
     final InboundRouter router;
 
     InboundRouterTest() throws Exception {
-        router = new InboundRouter(PolicySource.fromAllowList(List.of(FRONTEND.toString()), audit), ORDERS,
+        router = new InboundRouter(PolicySource.fromAllowList(List.of(FRONTEND.toString()), audit)::active, ORDERS,
                 dev.ward.proxy.outbound.OutboundRouterTest.ORDERS, audit);
     }
 

@@ -187,6 +187,69 @@ class AuthzIT {
     }
 
     @Test
+    void bearerTokensAreVerifiedAndTheirClaimsReachTheApp() throws Exception {
+        com.nimbusds.jose.jwk.RSAKey key = new com.nimbusds.jose.jwk.gen.RSAKeyGenerator(2048).keyID("k1").generate();
+        Path jwks = Files.writeString(tmp.resolve("jwks.json"), new com.nimbusds.jose.jwk.JWKSet(key).toPublicJWKSet().toString());
+        Files.writeString(policyFile, """
+                service: orders
+                version: "tokens"
+                tokens:
+                  - { issuer: https://auth.example, jwks: { file: %s }, audiences: [orders] }
+                rules:
+                  - name: pay-with-token
+                    from: [%s]
+                    methods: [GET]
+                    paths: [/pay]
+                    token: required
+                """.formatted(jwks, TestPki.id("frontend")));
+        awaitPolicy("\"policy_loaded\"", 2);
+        HttpClient client = Clients.mtlsClient(pki.issue("frontend"), HttpClient.Version.HTTP_2);
+        URI pay = URI.create("https://127.0.0.1:" + b.port("inbound") + "/pay");
+
+        HttpResponse<String> missing = client.send(HttpRequest.newBuilder(pay).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(missing.statusCode()).isEqualTo(401);
+        assertThat(missing.headers().firstValue("www-authenticate")).hasValue("Bearer realm=\"orders\"");
+        assertThat(missing.headers().firstValue("x-ward-reason")).hasValue("token_missing");
+
+        HttpResponse<String> ok = client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + jwt(key, "orders"))
+                .header("x-ward-jwt-sub", "mallory").build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(ok.statusCode()).isEqualTo(200);
+        assertThat(app.lastHeaders.get().get("x-ward-jwt-sub")).containsExactly("alice");
+        assertThat(app.lastHeaders.get().getFirst("x-ward-jwt-iss")).isEqualTo("https://auth.example");
+
+        HttpResponse<String> wrongAud = client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + jwt(key, "payments"))
+                .build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(wrongAud.statusCode()).isEqualTo(401);
+        assertThat(wrongAud.headers().firstValue("www-authenticate")).hasValue("Bearer realm=\"orders\", error=\"invalid_token\"");
+        assertThat(wrongAud.headers().firstValue("x-ward-reason")).hasValue("token_audience");
+
+        com.nimbusds.jose.jwk.RSAKey stranger = new com.nimbusds.jose.jwk.gen.RSAKeyGenerator(2048).keyID("k2").generate();
+        assertThat(client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + jwt(stranger, "orders")).build(),
+                HttpResponse.BodyHandlers.ofString()).headers().firstValue("x-ward-reason")).hasValue("token_signature");
+        // The issuer rotates: k2 published, k1 withdrawn.
+        Files.writeString(jwks, new com.nimbusds.jose.jwk.JWKSet(stranger).toPublicJWKSet().toString());
+        String oldToken = jwt(key, "orders");
+        for (int i = 0; i < 100 && client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + jwt(stranger, "orders"))
+                .build(), HttpResponse.BodyHandlers.ofString()).statusCode() != 200; i++) {
+            Thread.sleep(50);
+        }
+        assertThat(client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + jwt(stranger, "orders")).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+        assertThat(client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + oldToken).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(401);
+        assertThat(audit()).contains("\"reason\":\"token_missing\"", "\"reason\":\"token_audience\"").doesNotContain(oldToken);
+    }
+
+    static String jwt(com.nimbusds.jose.jwk.RSAKey key, String audience) throws Exception {
+        com.nimbusds.jwt.SignedJWT t = new com.nimbusds.jwt.SignedJWT(
+                new com.nimbusds.jose.JWSHeader.Builder(com.nimbusds.jose.JWSAlgorithm.RS256).keyID(key.getKeyID()).build(),
+                new com.nimbusds.jwt.JWTClaimsSet.Builder().issuer("https://auth.example").subject("alice").audience(audience)
+                        .expirationTime(new java.util.Date(System.currentTimeMillis() + 300_000)).build());
+        t.sign(new com.nimbusds.jose.crypto.RSASSASigner(key));
+        return t.serialize();
+    }
+
+    @Test
     void adminExplainsWithoutSending() throws Exception {
         URI explain = URI.create("http://127.0.0.1:" + b.port("admin") + "/explain");
         HttpResponse<String> r = Clients.plain().send(HttpRequest.newBuilder(explain).POST(HttpRequest.BodyPublishers.ofString(
@@ -204,14 +267,18 @@ class AuthzIT {
 
     @Test
     void aPolicyThisBuildCannotEnforceIsAStartupError() throws Exception {
-        Path withTokens = Files.writeString(tmp.resolve("tokens.yaml"), """
+        Path withUrl = Files.writeString(tmp.resolve("tokens.yaml"), """
                 service: orders
-                tokens: [ { issuer: https://auth.example, jwks: { file: j.json }, audiences: [orders] } ]
+                tokens:
+                  - { issuer: https://auth.example, jwks: { url: "https://auth.example/jwks" }, audiences: [orders] }
+                  - { issuer: https://other.example, jwks: { file: missing.json }, audiences: [orders] }
                 rules: []
                 """);
         assertThatThrownBy(() -> Sidecars.start(Sidecars.identity(pki.issue("x"))
-                + "inbound: { listen: 127.0.0.1:0 }\noutbound: { listen: 127.0.0.1:0 }\npolicy: { file: " + withTokens + " }\n"))
-                .isInstanceOf(Sidecar.StartupException.class).hasMessageContaining("tokens: bearer-token verification is not in this build");
+                + "inbound: { listen: 127.0.0.1:0 }\noutbound: { listen: 127.0.0.1:0 }\npolicy: { file: " + withUrl + " }\n"))
+                .isInstanceOf(Sidecar.StartupException.class)
+                .hasMessageContaining("tokens[0].jwks.url: fetching keys over HTTPS is not in this build yet")
+                .hasMessageContaining("tokens[1].jwks.file: " + tmp.resolve("missing.json") + ": no such file");
         Path bad = Files.writeString(tmp.resolve("bad.yaml"), "service: orders\nrules: [ { name: r } ]\n");
         assertThatThrownBy(() -> Sidecars.start(Sidecars.identity(pki.issue("y"))
                 + "inbound: { listen: 127.0.0.1:0 }\noutbound: { listen: 127.0.0.1:0 }\npolicy: { file: " + bad + " }\n"))
