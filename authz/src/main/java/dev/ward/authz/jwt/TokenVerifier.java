@@ -36,7 +36,8 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class TokenVerifier {
 
     public static final Duration SKEW = Duration.ofSeconds(60);
-    private static final int MAX_CACHED = 10_000;
+    /** Default bound on cached verified tokens. */
+    public static final int DEFAULT_CACHE_ENTRIES = 10_000;
 
     private record Issuer(Policy.TokenIssuer config, JwksSource keys, Set<JWSAlgorithm> algorithms) {}
 
@@ -45,9 +46,16 @@ public final class TokenVerifier {
     private final Map<String, Issuer> issuers = new HashMap<>();
     private final Map<String, Cached> cache = new ConcurrentHashMap<>();
     private final Clock clock;
+    private final int cacheEntries;
 
     public TokenVerifier(Map<Policy.TokenIssuer, JwksSource> issuers, Clock clock) {
+        this(issuers, clock, DEFAULT_CACHE_ENTRIES);
+    }
+
+    /** {@code cacheEntries} 0: verify every token every time. */
+    public TokenVerifier(Map<Policy.TokenIssuer, JwksSource> issuers, Clock clock, int cacheEntries) {
         this.clock = clock;
+        this.cacheEntries = cacheEntries;
         issuers.forEach((cfg, src) -> {
             Set<JWSAlgorithm> algs = new LinkedHashSet<>();
             cfg.algorithms().forEach(a -> algs.add(JWSAlgorithm.parse(a)));
@@ -144,10 +152,12 @@ public final class TokenVerifier {
             return new TokenFacts.Invalid("token_audience");
         }
         TokenFacts.Valid valid = new TokenFacts.Valid(iss, claims.getSubject());
-        if (cache.size() >= MAX_CACHED) {
-            cache.clear(); // crude but bounded; a miss only costs a signature check
+        if (cacheEntries > 0) {
+            if (cache.size() >= cacheEntries) {
+                cache.clear(); // crude but bounded; a miss only costs a signature check
+            }
+            cache.put(key, new Cached(valid, exp.toInstant(), keys));
         }
-        cache.put(key, new Cached(valid, exp.toInstant(), keys));
         return valid;
     }
 

@@ -1,0 +1,32 @@
+package dev.ward.perf;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Collection;
+import org.junit.jupiter.api.Test;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.Options;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+/** Runs every benchmark once, briefly and in-process, so the harness cannot rot. Not a measurement. */
+class BenchmarksSmokeTest {
+
+    @Test
+    void everyBenchmarkRuns() throws Exception {
+        Options opt = new OptionsBuilder()
+                .include("dev\\.ward\\.perf\\..*Benchmark")
+                .param("rules", "10")
+                .param("alg", "ES256")
+                .forks(0)
+                .warmupIterations(0)
+                .measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(50))
+                .shouldFailOnError(true)
+                .build();
+        Collection<RunResult> results = new Runner(opt).run();
+        assertThat(results).hasSize(5); // decideAllowed, decideDenied, normalizePath, cached, uncached
+        assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
+    }
+}
