@@ -127,6 +127,12 @@ public final class TokenVerifier {
         JWKSet keys = issuer.keys().current();
         JwsVerifier.Result r = JwsVerifier.verify(token, keys, issuer.algorithms());
         if (r instanceof JwsVerifier.Result.Refused refused) {
+            if ("token_signature".equals(refused.reason())) {
+                String kid = headerKid(token);
+                if (kid != null && keys.getKeyByKeyId(kid) == null) {
+                    issuer.keys().unknownKey(kid); // the issuer may have rotated: refresh in the background
+                }
+            }
             return new TokenFacts.Invalid(refused.reason());
         }
         JWTClaimsSet claims;
@@ -159,6 +165,19 @@ public final class TokenVerifier {
             cache.put(key, new Cached(valid, exp.toInstant(), keys));
         }
         return valid;
+    }
+
+    private static String headerKid(String token) {
+        try {
+            return JWSObject.parse(token).getHeader().getKeyID();
+        } catch (ParseException e) {
+            return null;
+        }
+    }
+
+    /** Stops the key sources' background work. */
+    public void close() {
+        issuers.values().forEach(i -> i.keys().close());
     }
 
     private static String sha256(String s) {

@@ -48,8 +48,15 @@ public record Policy(String service, String version, Mode mode, boolean defaultA
 
     /**
      * A token issuer: {@code iss} must equal {@code issuer} exactly; {@code aud} must contain one of
-     * {@code audiences}; keys from {@code jwksFile} or {@code jwksUrl} (exactly one); signed with one
-     * of {@code algorithms} (absent: RS256, ES256, EdDSA).
+     * {@code audiences}; keys from {@code jwksFile} or {@code jwksUrl} (exactly one; for a URL,
+     * {@code jwksCa} optionally names the PEM CA file that signs the key server's certificate, absent:
+     * the JDK's trust store); signed with one of {@code algorithms} (absent: RS256, ES256, EdDSA).
      */
-    public record TokenIssuer(String issuer, Path jwksFile, URI jwksUrl, List<String> audiences, List<String> algorithms) {}
+    public record TokenIssuer(String issuer, Path jwksFile, URI jwksUrl, Path jwksCa, List<String> audiences,
+                              List<String> algorithms) {
+        /** Without a CA file for {@code jwksUrl} (the JDK's trust store is used). */
+        public TokenIssuer(String issuer, Path jwksFile, URI jwksUrl, List<String> audiences, List<String> algorithms) {
+            this(issuer, jwksFile, jwksUrl, null, audiences, algorithms);
+        }
+    }
 }

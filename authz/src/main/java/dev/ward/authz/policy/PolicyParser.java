@@ -33,7 +33,7 @@ public final class PolicyParser {
     private static final Set<String> ROOT = Set.of("service", "version", "mode", "default", "encodedSlashes", "tokens", "rules");
     private static final Set<String> RULE = Set.of("name", "from", "methods", "paths", "headers", "token");
     private static final Set<String> TOKEN = Set.of("issuer", "jwks", "audiences", "algorithms");
-    private static final Set<String> JWKS = Set.of("file", "url");
+    private static final Set<String> JWKS = Set.of("file", "url", "ca");
     /** Asymmetric JWS algorithms only: never "none", never HMAC (a public key must not be a shared secret). */
     public static final Set<String> ALGORITHMS = new LinkedHashSet<>(List.of(
             "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"));
@@ -254,6 +254,7 @@ public final class PolicyParser {
             String issuer = string(n, "issuer", at + ".issuer", true);
             Path file = null;
             URI url = null;
+            Path ca = null;
             JsonNode j = n.get("jwks");
             if (j == null || j.isNull()) {
                 p.add(at + ".jwks: required (expected: { file: PATH } or { url: https://... })");
@@ -268,6 +269,13 @@ public final class PolicyParser {
                 }
                 if (f != null) {
                     file = baseDir == null ? Path.of(f) : baseDir.resolve(f).normalize();
+                }
+                String c = string(j, "ca", at + ".jwks.ca", false);
+                if (c != null) {
+                    if (u == null) {
+                        p.add(at + ".jwks.ca: only used with jwks.url");
+                    }
+                    ca = baseDir == null ? Path.of(c) : baseDir.resolve(c).normalize();
                 }
                 if (u != null) {
                     try {
@@ -296,7 +304,8 @@ public final class PolicyParser {
             } else {
                 algorithms.addAll(DEFAULT_ALGORITHMS);
             }
-            return p.size() > before ? null : new Policy.TokenIssuer(issuer, file, url, List.copyOf(audiences), List.copyOf(algorithms));
+            return p.size() > before ? null
+                    : new Policy.TokenIssuer(issuer, file, url, ca, List.copyOf(audiences), List.copyOf(algorithms));
         }
 
         /** A required, non-empty list of strings; entries are returned with their location. */

@@ -86,8 +86,9 @@ public final class PolicySource implements Supplier<PolicyEngine>, AutoCloseable
         for (int i = 0; i < p.tokens().size(); i++) {
             Policy.TokenIssuer t = p.tokens().get(i);
             if (t.jwksUrl() != null) {
-                problems.add("tokens[" + i + "].jwks.url: fetching keys over HTTPS is not in this build yet; use jwks.file"
-                        + " (refusing rather than running without the issuer's keys)");
+                if (t.jwksCa() != null && !Files.isRegularFile(t.jwksCa())) {
+                    problems.add("tokens[" + i + "].jwks.ca: " + t.jwksCa() + ": no such file");
+                }
             } else if (!Files.isRegularFile(t.jwksFile())) {
                 problems.add("tokens[" + i + "].jwks.file: " + t.jwksFile() + ": no such file");
             }
@@ -98,16 +99,36 @@ public final class PolicySource implements Supplier<PolicyEngine>, AutoCloseable
         return p;
     }
 
-    private static TokenVerifier verifierFor(Policy p) {
+    /** How often keys fetched from a URL are refreshed, and how often an unknown kid may trigger a fetch. */
+    static final Duration JWKS_REFRESH = Duration.ofMinutes(5);
+    static final Duration JWKS_MIN_INTERVAL = Duration.ofSeconds(30);
+
+    private static TokenVerifier verifierFor(Policy p, String source) throws PolicyException {
         Map<Policy.TokenIssuer, JwksSource> issuers = new LinkedHashMap<>();
         for (Policy.TokenIssuer t : p.tokens()) {
-            issuers.put(t, new JwksSource.FromFile(t.jwksFile(), Clock.systemUTC(), Duration.ofSeconds(1)));
+            if (t.jwksUrl() != null) {
+                javax.net.ssl.SSLContext tls = null;
+                if (t.jwksCa() != null) {
+                    try {
+                        tls = JwksSource.FromUrl.trusting(t.jwksCa());
+                    } catch (IOException e) {
+                        issuers.values().forEach(JwksSource::close);
+                        throw new PolicyException(source, List.of("tokens: " + t.issuer() + ": jwks.ca: " + e.getMessage()));
+                    }
+                }
+                issuers.put(t, new JwksSource.FromUrl(t.jwksUrl(), tls, Clock.systemUTC(), JWKS_REFRESH, JWKS_MIN_INTERVAL));
+            } else {
+                issuers.put(t, new JwksSource.FromFile(t.jwksFile(), Clock.systemUTC(), Duration.ofSeconds(1)));
+            }
         }
         return new TokenVerifier(issuers, Clock.systemUTC());
     }
 
-    private void install(Policy p, String fp) {
-        active.set(new Active(PolicyEngine.compile(p), verifierFor(p)));
+    private void install(Policy p, String fp) throws PolicyException {
+        Active old = active.getAndSet(new Active(PolicyEngine.compile(p), verifierFor(p, source())));
+        if (old != null) {
+            old.tokens().close(); // stop the old key fetchers; in-flight requests still read their keys
+        }
         fingerprint = fp;
         loadedAt = Instant.now();
         lastError = null;
@@ -177,6 +198,10 @@ public final class PolicySource implements Supplier<PolicyEngine>, AutoCloseable
 
     @Override
     public synchronized void close() {
+        Active a = active.get();
+        if (a != null) {
+            a.tokens().close();
+        }
         if (watcher != null) {
             watcher.shutdownNow();
             watcher = null;

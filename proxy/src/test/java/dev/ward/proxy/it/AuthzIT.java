@@ -270,14 +270,14 @@ class AuthzIT {
         Path withUrl = Files.writeString(tmp.resolve("tokens.yaml"), """
                 service: orders
                 tokens:
-                  - { issuer: https://auth.example, jwks: { url: "https://auth.example/jwks" }, audiences: [orders] }
+                  - { issuer: https://auth.example, jwks: { url: "https://auth.example/jwks", ca: nope.pem }, audiences: [orders] }
                   - { issuer: https://other.example, jwks: { file: missing.json }, audiences: [orders] }
                 rules: []
                 """);
         assertThatThrownBy(() -> Sidecars.start(Sidecars.identity(pki.issue("x"))
                 + "inbound: { listen: 127.0.0.1:0 }\noutbound: { listen: 127.0.0.1:0 }\npolicy: { file: " + withUrl + " }\n"))
                 .isInstanceOf(Sidecar.StartupException.class)
-                .hasMessageContaining("tokens[0].jwks.url: fetching keys over HTTPS is not in this build yet")
+                .hasMessageContaining("tokens[0].jwks.ca: " + tmp.resolve("nope.pem") + ": no such file")
                 .hasMessageContaining("tokens[1].jwks.file: " + tmp.resolve("missing.json") + ": no such file");
         Path bad = Files.writeString(tmp.resolve("bad.yaml"), "service: orders\nrules: [ { name: r } ]\n");
         assertThatThrownBy(() -> Sidecars.start(Sidecars.identity(pki.issue("y"))
