@@ -192,9 +192,9 @@ public final class Sidecar implements AutoCloseable {
             return ExchangeLog.NONE;
         }
         AccessLog access = new AccessLog(mode, System.out, Clock.systemUTC());
-        return (direction, peer, method, path, status, nanos, upstream, reason) -> {
+        return (direction, peer, method, path, status, nanos, upstream, reason, rule) -> {
             if (access.wants(status, reason)) {
-                access.record(direction, peer == null ? null : peer.toString(), method, path, status, nanos, upstream, reason);
+                access.record(direction, peer == null ? null : peer.toString(), method, path, status, nanos, upstream, reason, rule);
             }
         };
     }
@@ -254,9 +254,10 @@ public final class Sidecar implements AutoCloseable {
                 }
                 Map<String, String> headers = new LinkedHashMap<>();
                 q.path("headers").fields().forEachRemaining(e -> headers.put(e.getKey(), e.getValue().asText()));
-                return dev.ward.proxy.policy.Explainer.explain(policy.get(), new dev.ward.proxy.policy.Explainer.Question(
-                        q.path("from").asText(null), q.path("method").asText("GET"), q.path("path").asText(null), headers))
-                        .toPrettyString();
+                var active = policy.active();
+                return dev.ward.proxy.policy.Explainer.explain(active.engine(), active.tokens(),
+                        new dev.ward.proxy.policy.Explainer.Question(q.path("from").asText(null), q.path("method").asText("GET"),
+                                q.path("path").asText(null), headers, q.path("token").asText(null))).toPrettyString();
             }
 
             @Override

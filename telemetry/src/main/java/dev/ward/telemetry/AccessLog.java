@@ -46,10 +46,16 @@ public final class AccessLog {
     /** Writes one line if {@link #wants} says so. {@code peer}, {@code upstream}, {@code reason} may be null. */
     public void record(String direction, String peer, String method, String path, int status, long nanos,
                        String upstream, String reason) {
+        record(direction, peer, method, path, status, nanos, upstream, reason, null);
+    }
+
+    /** The same, with the policy rule that allowed the request ({@code rule}, may be null). */
+    public void record(String direction, String peer, String method, String path, int status, long nanos,
+                       String upstream, String reason, String rule) {
         if (!wants(status, reason)) {
             return;
         }
-        String line = format(direction, peer, method, path, status, nanos, upstream, reason);
+        String line = format(direction, peer, method, path, status, nanos, upstream, reason, rule);
         byte[] bytes = line.getBytes(StandardCharsets.UTF_8);
         try {
             synchronized (out) {
@@ -62,7 +68,7 @@ public final class AccessLog {
     }
 
     String format(String direction, String peer, String method, String path, int status, long nanos,
-                  String upstream, String reason) {
+                  String upstream, String reason, String rule) {
         StringWriter w = new StringWriter(192);
         try (JsonGenerator g = JSON.createGenerator(w)) {
             g.writeStartObject();
@@ -80,6 +86,9 @@ public final class AccessLog {
             }
             if (reason != null) {
                 g.writeStringField("reason", reason);
+            }
+            if (rule != null) {
+                g.writeStringField("rule", rule);
             }
             g.writeEndObject();
         } catch (IOException e) {

@@ -33,12 +33,15 @@ public final class AuditLog {
      */
     public void deny(boolean enforced, String service, String policyVersion, String peer, String method, String path,
                      String rule, String reason) {
-        deny(enforced, service, policyVersion, peer, method, path, rule, reason, null, null);
+        deny(enforced, service, policyVersion, peer, method, path, rule, reason, null, null, null);
     }
 
-    /** The same, with the verified token's {@code sub} and {@code iss} (never the token itself); both may be null. */
+    /**
+     * The same, with the verified token's {@code sub} and {@code iss} (never the token itself) and
+     * the W3C trace id of the request; each may be null.
+     */
     public void deny(boolean enforced, String service, String policyVersion, String peer, String method, String path,
-                     String rule, String reason, String tokenSubject, String tokenIssuer) {
+                     String rule, String reason, String tokenSubject, String tokenIssuer, String traceId) {
         write(g -> {
             g.writeStringField("event", enforced ? "deny" : "audit_would_deny");
             g.writeStringField("service", service);
@@ -58,6 +61,9 @@ public final class AuditLog {
             if (tokenIssuer != null) {
                 g.writeStringField("token_iss", tokenIssuer);
             }
+            if (traceId != null) {
+                g.writeStringField("trace_id", traceId);
+            }
         });
     }
 
@@ -76,6 +82,24 @@ public final class AuditLog {
                 g.writeStringField("detail", detail);
             }
         });
+    }
+
+    /**
+     * The trace id of a W3C {@code traceparent} header ({@code 00-<32 hex>-<16 hex>-<2 hex>}), or
+     * null when absent or malformed (an invalid header is ignored, as the spec requires).
+     */
+    public static String traceId(String traceparent) {
+        if (traceparent == null || traceparent.length() < 55 || traceparent.charAt(2) != '-' || traceparent.charAt(35) != '-') {
+            return null;
+        }
+        String id = traceparent.substring(3, 35);
+        for (int i = 0; i < id.length(); i++) {
+            char c = id.charAt(i);
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+                return null;
+            }
+        }
+        return id.equals("00000000000000000000000000000000") ? null : id;
     }
 
     private interface Fields {

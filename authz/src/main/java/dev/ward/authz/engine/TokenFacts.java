@@ -9,8 +9,12 @@ public sealed interface TokenFacts {
     /** No {@code Authorization} header. */
     record None() implements TokenFacts {}
 
-    /** A token whose signature, issuer, audience and times were verified. */
-    record Valid(String issuer, String subject) implements TokenFacts {}
+    /** A token whose signature, issuer, audience and times were verified, with its claims. */
+    record Valid(String issuer, String subject, java.util.Map<String, Object> claims) implements TokenFacts {
+        public Valid(String issuer, String subject) {
+            this(issuer, subject, java.util.Map.of());
+        }
+    }
 
     /** A token was presented but refused: {@code token_expired}, {@code token_audience}, ... */
     record Invalid(String reason) implements TokenFacts {}

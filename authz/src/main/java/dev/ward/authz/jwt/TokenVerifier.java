@@ -157,7 +157,7 @@ public final class TokenVerifier {
         if (aud == null || aud.stream().noneMatch(issuer.config().audiences()::contains)) {
             return new TokenFacts.Invalid("token_audience");
         }
-        TokenFacts.Valid valid = new TokenFacts.Valid(iss, claims.getSubject());
+        TokenFacts.Valid valid = new TokenFacts.Valid(iss, claims.getSubject(), java.util.Collections.unmodifiableMap(claims.getClaims()));
         if (cacheEntries > 0) {
             if (cache.size() >= cacheEntries) {
                 cache.clear(); // crude but bounded; a miss only costs a signature check
@@ -172,6 +172,19 @@ public final class TokenVerifier {
             return JWSObject.parse(token).getHeader().getKeyID();
         } catch (ParseException e) {
             return null;
+        }
+    }
+
+    /** Waits up to {@code max} until every issuer's keys were loaded once (for tools; never on a request path). */
+    public void awaitKeys(Duration max) {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (System.nanoTime() < deadline && issuers.values().stream().anyMatch(i -> !i.keys().health().everLoaded())) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 

@@ -17,9 +17,15 @@ import java.util.Set;
  * @param defaultAllow the action when no rule matches; {@code false} (deny) unless the document says
  *                   {@code default: allow}
  * @param encodedSlashes what the path normalizer does with {@code %2F} and {@code \}; default reject
+ * @param claimHeaders claim name to the request header that carries it to the app (string,
+ *                   number and list claims); absent: {@link #DEFAULT_CLAIM_HEADERS}; empty: none
  */
 public record Policy(String service, String version, Mode mode, boolean defaultAllow,
-                     PathNormalizer.SlashAction encodedSlashes, List<TokenIssuer> tokens, List<Rule> rules) {
+                     PathNormalizer.SlashAction encodedSlashes, List<TokenIssuer> tokens, List<Rule> rules,
+                     Map<String, String> claimHeaders) {
+
+    /** Absent {@code claimHeaders}: the verified token's {@code sub} and {@code iss}. */
+    public static final Map<String, String> DEFAULT_CLAIM_HEADERS = Map.of("sub", "x-ward-jwt-sub", "iss", "x-ward-jwt-iss");
 
     public enum Mode { ENFORCE, AUDIT }
 

@@ -30,7 +30,8 @@ import java.util.regex.Pattern;
 public final class PolicyParser {
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
-    private static final Set<String> ROOT = Set.of("service", "version", "mode", "default", "encodedSlashes", "tokens", "rules");
+    private static final Set<String> ROOT = Set.of("service", "version", "mode", "default", "encodedSlashes", "tokens", "rules",
+            "claimHeaders");
     private static final Set<String> RULE = Set.of("name", "from", "methods", "paths", "headers", "token");
     private static final Set<String> TOKEN = Set.of("issuer", "jwks", "audiences", "algorithms");
     private static final Set<String> JWKS = Set.of("file", "url", "ca");
@@ -163,7 +164,26 @@ public final class PolicyParser {
                     }
                 }
             }
-            return new Policy(service, version, mode, defaultAllow, slashes, List.copyOf(tokens), List.copyOf(rules));
+            Map<String, String> claimHeaders = Policy.DEFAULT_CLAIM_HEADERS;
+            JsonNode ch = root.get("claimHeaders");
+            if (ch != null && !ch.isNull()) {
+                if (!ch.isObject()) {
+                    p.add("claimHeaders: must be a mapping of claim name to header name (found " + kind(ch) + ")");
+                } else {
+                    claimHeaders = new LinkedHashMap<>();
+                    for (Iterator<Map.Entry<String, JsonNode>> it = ch.fields(); it.hasNext(); ) {
+                        var f = it.next();
+                        String h = f.getValue().isTextual() ? f.getValue().asText().trim().toLowerCase(Locale.ROOT) : "";
+                        if (!h.startsWith("x-") || !TOKEN_CHARS.matcher(h).matches()) {
+                            p.add("claimHeaders." + f.getKey() + ": '" + f.getValue().asText() + "' (expected: a header name starting with x-)");
+                        } else {
+                            claimHeaders.put(f.getKey(), h);
+                        }
+                    }
+                    claimHeaders = Map.copyOf(claimHeaders);
+                }
+            }
+            return new Policy(service, version, mode, defaultAllow, slashes, List.copyOf(tokens), List.copyOf(rules), claimHeaders);
         }
 
         Policy.Rule rule(JsonNode n, String at, boolean haveIssuers) {
@@ -322,7 +342,7 @@ public final class PolicyParser {
                 return out;
             }
             if (l.isEmpty()) {
-                p.add(loc + ": empty, so the rule could never match (expected: " + expected + ")");
+                p.add(loc + ": empty, so nothing could ever match (expected: " + expected + ")");
                 return out;
             }
             for (int i = 0; i < l.size(); i++) {

@@ -75,11 +75,11 @@ class PolicyParserTest {
                     headers: { authorization: x }
                 """, "orders.yaml"))
                 .isInstanceOfSatisfying(PolicyException.class, e -> assertThat(e.problems()).containsExactlyInAnyOrder(
-                        "defualt: unknown field (expected one of: default, encodedSlashes, mode, rules, service, tokens, version)",
+                        "defualt: unknown field (expected one of: claimHeaders, default, encodedSlashes, mode, rules, service, tokens, version)",
                         "mode: 'strict' (expected: enforce or audit)",
                         "tokens[0].jwks: give exactly one of file or url",
                         "tokens[0].jwks.url: 'http://keys' (expected: an https:// URL)",
-                        "tokens[0].audiences: empty, so the rule could never match (expected: accepted audiences, e.g. [orders])",
+                        "tokens[0].audiences: empty, so nothing could ever match (expected: accepted audiences, e.g. [orders])",
                         "tokens[0].algorithms[0]: 'HS256' is not allowed (expected one of [RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA]; never none or HMAC)",
                         "tokens[0].algorithms[1]: 'none' is not allowed (expected one of [RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA]; never none or HMAC)",
                         "rules[0].from[0]: spiffe id: dns:frontend (expected: scheme spiffe://)",
@@ -89,7 +89,7 @@ class PolicyParserTest {
                         "rules[0].paths[2]: must not contain '.' or '..' segments",
                         "rules[1].methods: required (expected: HTTP methods, e.g. [GET, HEAD], or [\"*\"] for any)",
                         "rules[1].token: 'sometimes' (expected: required, optional or forbidden)",
-                        "rules[2].methods: empty, so the rule could never match (expected: HTTP methods, e.g. [GET, HEAD], or [\"*\"] for any)",
+                        "rules[2].methods: empty, so nothing could ever match (expected: HTTP methods, e.g. [GET, HEAD], or [\"*\"] for any)",
                         "rules[2].headers.authorization: use 'token' to require a bearer token, not a header match"));
     }
 
@@ -109,6 +109,17 @@ class PolicyParserTest {
         assertThatThrownBy(() -> PolicyParser.parse("[1, 2]", "t")).hasMessageContaining("must be a mapping (found a list)");
         assertThatThrownBy(() -> PolicyParser.parse("service: [", "t")).hasMessageContaining("not valid YAML or JSON at line");
         assertThatThrownBy(() -> PolicyParser.parse("version: 1", "t")).hasMessageContaining("service: required");
+    }
+
+    @Test
+    void claimHeaders() throws Exception {
+        assertThat(PolicyParser.parse("service: s", "t").claimHeaders()).isEqualTo(Policy.DEFAULT_CLAIM_HEADERS);
+        assertThat(PolicyParser.parse("service: s\nclaimHeaders: {}", "t").claimHeaders()).isEmpty();
+        assertThat(PolicyParser.parse("service: s\nclaimHeaders: { tenant: X-Tenant }", "t").claimHeaders())
+                .containsExactly(java.util.Map.entry("tenant", "x-tenant"));
+        assertThatThrownBy(() -> PolicyParser.parse("service: s\nclaimHeaders: { sub: authorization, tid: 'x bad' }", "t"))
+                .hasMessageContaining("claimHeaders.sub: 'authorization' (expected: a header name starting with x-)")
+                .hasMessageContaining("claimHeaders.tid");
     }
 
     @Test

@@ -74,21 +74,36 @@ final class PolicyCommand implements Runnable {
         @Option(names = "--header", paramLabel = "NAME=VALUE", description = "A request header; repeatable.")
         Map<String, String> headers = new LinkedHashMap<>();
 
+        @Option(names = "--token", paramLabel = "JWT", description = "A bearer token (without 'Bearer'), verified with the policy's issuers.")
+        String token;
+
         @Option(names = "--json", description = "Print JSON instead of text.")
         boolean json;
 
         @Override
         public Integer call() throws Exception {
             PolicyEngine engine;
+            dev.ward.authz.jwt.TokenVerifier tokens = null;
             try {
-                engine = PolicyEngine.compile(load(policy));
+                Policy p = load(policy);
+                engine = PolicyEngine.compile(p);
+                if (token != null) {
+                    tokens = dev.ward.proxy.policy.PolicySource.verifierFor(p, policy.toString());
+                    tokens.awaitKeys(java.time.Duration.ofSeconds(5));
+                }
             } catch (PolicyException e) {
                 System.err.println(e.getMessage());
                 return 2;
             }
-            var answer = Explainer.explain(engine, new Explainer.Question(from, method, path, headers));
-            System.out.print(json ? answer.toPrettyString() + "\n" : Explainer.text(answer));
-            return 0;
+            try {
+                var answer = Explainer.explain(engine, tokens, new Explainer.Question(from, method, path, headers, token));
+                System.out.print(json ? answer.toPrettyString() + "\n" : Explainer.text(answer));
+                return 0;
+            } finally {
+                if (tokens != null) {
+                    tokens.close();
+                }
+            }
         }
     }
 }

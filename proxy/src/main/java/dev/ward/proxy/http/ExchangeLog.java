@@ -6,9 +6,12 @@ import dev.ward.authz.identity.SpiffeId;
 @FunctionalInterface
 public interface ExchangeLog {
 
-    ExchangeLog NONE = (direction, peer, method, path, status, nanos, upstream, reason) -> { };
+    ExchangeLog NONE = (direction, peer, method, path, status, nanos, upstream, reason, rule) -> { };
 
-    /** {@code reason} is the local reply's reason code, or null when the backend answered. */
+    /**
+     * {@code reason} is the local reply's reason code, or null when the backend answered;
+     * {@code rule} is the policy rule that allowed the request, or null.
+     */
     void record(String direction, SpiffeId peer, String method, String path, int status, long nanos,
-                String upstream, String reason);
+                String upstream, String reason, String rule);
 }

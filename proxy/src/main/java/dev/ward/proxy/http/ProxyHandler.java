@@ -86,6 +86,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         final boolean head;
         final String method;
         final String path;
+        final String rule;
         final long start = System.nanoTime();
         /** Body pieces that arrived before the backend channel; allocated only when needed. */
         ArrayDeque<HttpContent> early;
@@ -104,9 +105,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         boolean refusedStream;
         int status;
 
-        Exchange(HttpRequest request, Backend backend, boolean keepAlive) {
+        Exchange(HttpRequest request, Backend backend, boolean keepAlive, String rule) {
             this.request = request;
             this.backend = backend;
+            this.rule = rule;
             this.keepAlive = keepAlive;
             this.head = HttpMethod.HEAD.equals(request.method());
             this.method = request.method().name();
@@ -198,11 +200,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             localReply(r.status(), r.reason(), r.message(), close, r.headers());
             drain.exchangeEnded();
             exchangeLog.record(direction, PeerIdentity.of(ctx.channel()), method, path, r.status().code(),
-                    System.nanoTime() - start, null, r.reason());
+                    System.nanoTime() - start, null, r.reason(), null);
             return;
         }
-        Backend backend = ((Route.Forward) route).backend();
-        Exchange e = new Exchange(req, backend, keepAlive);
+        Route.Forward forward = (Route.Forward) route;
+        Backend backend = forward.backend();
+        Exchange e = new Exchange(req, backend, keepAlive, forward.rule());
         ex = e;
         drain.exchangeStarted();
         Headers.prepareForNextHop(req, hasBody);
@@ -351,7 +354,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         log.debug("{}: malformed request from {}: {}", direction, ctx.channel().remoteAddress(), cause.toString());
         discarding = true;
         localReply(status, reason, "malformed request", true);
-        exchangeLog.record(direction, PeerIdentity.of(ctx.channel()), "-", "-", status.code(), 0, null, reason);
+        exchangeLog.record(direction, PeerIdentity.of(ctx.channel()), "-", "-", status.code(), 0, null, reason, null);
     }
 
     private void localReply(HttpResponseStatus status, String reason, String message, boolean close) {
@@ -432,7 +435,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         drain.exchangeEnded();
         exchangeLog.record(direction, PeerIdentity.of(ctx.channel()), e.method, e.path, status,
-                System.nanoTime() - e.start, e.backend.name(), reason);
+                System.nanoTime() - e.start, e.backend.name(), reason, e.rule);
     }
 
     private void resumeAfterExchange() {

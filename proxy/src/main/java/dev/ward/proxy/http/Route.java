@@ -5,8 +5,12 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 /** What a router decided for one request: forward it to a backend, or answer it locally. */
 public sealed interface Route {
 
-    /** Forward to {@code backend}. */
-    record Forward(Backend backend) implements Route {}
+    /** Forward to {@code backend}; {@code rule}, if not null, is the policy rule that allowed it (for logs). */
+    record Forward(Backend backend, String rule) implements Route {
+        public Forward(Backend backend) {
+            this(backend, null);
+        }
+    }
 
     /** Answer with a local reply; the request goes nowhere. {@code headers} are added to it. */
     record Reply(HttpResponseStatus status, String reason, String message, java.util.Map<String, String> headers) implements Route {

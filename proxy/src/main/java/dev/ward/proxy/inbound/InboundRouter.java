@@ -76,7 +76,8 @@ public final class InboundRouter implements Route.Router {
         if (!d.allowed() || d.audited()) {
             TokenFacts.Valid v = token instanceof TokenFacts.Valid ok ? ok : null;
             audit.deny(!d.audited(), p.service(), p.version(), peer == null ? null : peer.toString(), method, target.path(),
-                    d.rule(), d.reason(), v == null ? null : v.subject(), v == null ? null : v.issuer());
+                    d.rule(), d.reason(), v == null ? null : v.subject(), v == null ? null : v.issuer(),
+                    AuditLog.traceId(req.headers().get("traceparent")));
         }
         if (!d.allowed()) {
             if (d.isTokenProblem() && !"token_forbidden".equals(d.reason())) {
@@ -90,17 +91,37 @@ public final class InboundRouter implements Route.Router {
         }
         req.setUri(target.target());
         stripJwtHeaders(req);
+        p.claimHeaders().values().forEach(req.headers()::remove);
         if (token instanceof TokenFacts.Valid v) {
-            if (v.subject() != null) {
-                req.headers().set(JWT_HEADER_PREFIX + "sub", v.subject());
-            }
-            req.headers().set(JWT_HEADER_PREFIX + "iss", v.issuer());
+            p.claimHeaders().forEach((claim, header) -> {
+                String value = headerValue(claim.equals("iss") ? v.issuer() : claim.equals("sub") ? v.subject() : v.claims().get(claim));
+                if (value != null) {
+                    req.headers().set(header, value);
+                }
+            });
         }
         req.headers().remove(Headers.PEER_IDENTITY).remove(Headers.FORWARDED_CLIENT_CERT);
         String id = peer.toString();
         req.headers().set(Headers.PEER_IDENTITY, id);
         req.headers().set(Headers.FORWARDED_CLIENT_CERT, "By=" + local + ";URI=" + id);
-        return new Route.Forward(app);
+        return new Route.Forward(app, d.rule());
+    }
+
+    /** A claim as one header value: strings and numbers as they are, lists joined by commas; else none. */
+    private static String headerValue(Object claim) {
+        String v = claim instanceof String str ? str : claim instanceof Number n ? n.toString()
+                : claim instanceof java.util.List<?> l && !l.isEmpty() && l.stream().allMatch(x -> x instanceof String || x instanceof Number)
+                ? String.join(",", l.stream().map(String::valueOf).toList()) : null;
+        if (v == null) {
+            return null;
+        }
+        for (int i = 0; i < v.length(); i++) {
+            char c = v.charAt(i);
+            if (c < 0x20 || c == 0x7f) {
+                return null; // a claim may not smuggle header syntax
+            }
+        }
+        return v;
     }
 
     /** Claims headers are Ward's to set: any arriving from outside are removed first. */

@@ -24,10 +24,19 @@ public final class Explainer {
     private Explainer() {}
 
     /** A hypothetical request; {@code headers} keys are matched case-insensitively. */
-    public record Question(String from, String method, String path, Map<String, String> headers) {}
+    public record Question(String from, String method, String path, Map<String, String> headers, String token) {
+        public Question(String from, String method, String path, Map<String, String> headers) {
+            this(from, method, path, headers, null);
+        }
+    }
 
     /** @throws IllegalArgumentException naming the bad field of the question */
     public static ObjectNode explain(PolicyEngine engine, Question q) {
+        return explain(engine, null, q);
+    }
+
+    /** With the policy's token verifier, so {@code q.token()} (a bare JWT) is verified as a request's would be. */
+    public static ObjectNode explain(PolicyEngine engine, dev.ward.authz.jwt.TokenVerifier tokens, Question q) {
         if (q.method() == null || q.method().isBlank()) {
             throw new IllegalArgumentException("method: required (e.g. GET)");
         }
@@ -58,10 +67,16 @@ public final class Explainer {
         String path = ((PathNormalizer.Result.Normalized) r).path();
         Map<String, String> headers = new java.util.HashMap<>();
         q.headers().forEach((k, v) -> headers.put(k.toLowerCase(Locale.ROOT), v));
-        Decision d = engine.explain(new RequestFacts(peer, q.method().toUpperCase(Locale.ROOT), path, headers::get, TokenFacts.NONE));
+        TokenFacts token = TokenFacts.NONE;
+        if (q.token() != null && !q.token().isBlank()) {
+            token = tokens == null || !tokens.hasIssuers() ? new TokenFacts.Invalid("token_issuer") : tokens.verifyToken(q.token().trim());
+            out.put("token", token instanceof TokenFacts.Valid v ? "valid (sub " + v.subject() + ", iss " + v.issuer() + ")"
+                    : ((TokenFacts.Invalid) token).reason());
+        }
+        Decision d = engine.explain(new RequestFacts(peer, q.method().toUpperCase(Locale.ROOT), path, headers::get, token));
         out.put("normalizedPath", path);
         out.put("decision", d.audited() ? "allow (audit mode; enforce would deny)" : d.allowed() ? "allow" : "deny");
-        out.put("status", d.allowed() ? 200 : 403);
+        out.put("status", d.allowed() ? 200 : d.isTokenProblem() && !"token_forbidden".equals(d.reason()) ? 401 : 403);
         out.put("rule", d.rule());
         out.put("reason", d.reason());
         if (!d.nearMisses().isEmpty()) {
@@ -90,6 +105,9 @@ public final class Explainer {
         sb.append('\n');
         if (a.has("normalizedPath")) {
             sb.append("  normalized path: ").append(a.path("normalizedPath").asText()).append('\n');
+        }
+        if (a.has("token")) {
+            sb.append("  token: ").append(a.path("token").asText()).append('\n');
         }
         for (var n : a.path("nearMisses")) {
             sb.append("  close: rule '").append(n.path("rule").asText()).append("' failed on ");

@@ -103,7 +103,8 @@ public final class PolicySource implements Supplier<PolicyEngine>, AutoCloseable
     static final Duration JWKS_REFRESH = Duration.ofMinutes(5);
     static final Duration JWKS_MIN_INTERVAL = Duration.ofSeconds(30);
 
-    private static TokenVerifier verifierFor(Policy p, String source) throws PolicyException {
+    /** The token verifier for a policy's issuers (starts URL fetchers; close it when done). */
+    public static TokenVerifier verifierFor(Policy p, String source) throws PolicyException {
         Map<Policy.TokenIssuer, JwksSource> issuers = new LinkedHashMap<>();
         for (Policy.TokenIssuer t : p.tokens()) {
             if (t.jwksUrl() != null) {

@@ -94,6 +94,23 @@ class WardCliTest {
         assertThat(captured[0]).contains("\"decision\" : \"allow\"", "\"rule\" : \"reads\"");
         assertThat(run("policy", "explain", "--policy", policy.toString(), "--from", "not-an-id", "--path", "/x")).isEqualTo(1);
         assertThat(captured[1]).startsWith("ward: from: spiffe id: not-an-id");
+
+        com.nimbusds.jose.jwk.RSAKey key = new com.nimbusds.jose.jwk.gen.RSAKeyGenerator(2048).keyID("k").generate();
+        Files.writeString(tmp.resolve("jwks.json"), new com.nimbusds.jose.jwk.JWKSet(key).toPublicJWKSet().toString());
+        Path withTokens = Files.writeString(tmp.resolve("tokens.yaml"), """
+                service: orders
+                tokens: [ { issuer: https://auth.example, jwks: { file: jwks.json }, audiences: [orders] } ]
+                rules:
+                  - { name: pay, from: [spiffe://td/ns/shop/sa/frontend], methods: [POST], paths: [/pay], token: required }
+                """);
+        assertThat(run("policy", "explain", "--policy", withTokens.toString(), "--from", "spiffe://td/ns/shop/sa/frontend",
+                "--method", "POST", "--path", "/pay", "--token", dev.ward.proxy.testing.Tokens.jwt(key, "orders"))).isZero();
+        assertThat(captured[0]).startsWith("ALLOW (200) by rule 'pay'").contains("token: valid (sub alice, iss https://auth.example)");
+        assertThat(run("policy", "explain", "--policy", withTokens.toString(), "--from", "spiffe://td/ns/shop/sa/frontend",
+                "--method", "POST", "--path", "/pay", "--token", dev.ward.proxy.testing.Tokens.jwt(key, "payments"))).isZero();
+        assertThat(captured[0]).startsWith("DENY (401)").contains("token: token_audience");
+        assertThat(run("policy", "explain", "--policy", policy.toString(), "--from", "not-an-id", "--path", "/x")).isEqualTo(1);
+        assertThat(captured[1]).startsWith("ward: from: spiffe id: not-an-id");
     }
 
     @Test

@@ -19,7 +19,7 @@ class ProxyHandlerTest {
     final Drain drain = new Drain();
 
     EmbeddedChannel channel(Route.Router router) {
-        ExchangeLog exchangeLog = (d, peer, m, p, status, nanos, up, reason) -> log.add(status + " " + m + " " + p + " " + reason);
+        ExchangeLog exchangeLog = (d, peer, m, p, status, nanos, up, reason, rule) -> log.add(status + " " + m + " " + p + " " + reason);
         return new EmbeddedChannel(new HttpServerCodec(), new ProxyHandler(router, false, "test", drain, exchangeLog));
     }
 

@@ -8,6 +8,7 @@ import dev.ward.proxy.testing.Clients;
 import dev.ward.proxy.testing.Sidecars;
 import dev.ward.proxy.testing.TestApp;
 import dev.ward.proxy.testing.TestPki;
+import dev.ward.proxy.testing.Tokens;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
@@ -66,7 +67,7 @@ class AuthzIT {
         b = Sidecars.start(Sidecars.identity(pki.issue("orders"))
                 + "inbound: { listen: 127.0.0.1:0, app: 127.0.0.1:" + app.port() + " }\n"
                 + "outbound: { listen: 127.0.0.1:0 }\n"
-                + "policy: { file: " + policyFile + ", reloadInterval: 100ms }\n");
+                + "policy: { file: " + policyFile + ", reloadInterval: 100ms }\naccessLog: all\n");
     }
 
     @AfterEach
@@ -98,12 +99,16 @@ class AuthzIT {
         HttpResponse<String> byIdentity = get(intruder, v, "/orders/7");
         assertThat(byIdentity.statusCode()).isEqualTo(403);
         assertThat(byIdentity.body()).isEqualTo("{\"error\":\"identity_not_allowed\",\"message\":\"the service's policy does not allow this request\"}\n");
-        HttpResponse<String> byPath = get(frontend, v, "/admin");
+        HttpResponse<String> byPath = Clients.mtlsClient(frontend, v).send(HttpRequest.newBuilder(
+                URI.create("https://127.0.0.1:" + b.port("inbound") + "/admin"))
+                .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").build(), HttpResponse.BodyHandlers.ofString());
         assertThat(byPath.statusCode()).isEqualTo(403);
         assertThat(byPath.headers().firstValue("x-ward-reason")).hasValue("no_matching_rule");
         assertThat(app.requests.get()).isEqualTo(2); // the app saw neither deny
         assertThat(audit()).contains("\"event\":\"deny\"", "\"peer\":\"" + TestPki.id("intruder") + "\"", "\"path\":\"/admin\"",
-                "\"reason\":\"no_matching_rule\"", "\"policy_version\":\"1\"");
+                "\"reason\":\"no_matching_rule\"", "\"policy_version\":\"1\"", "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"");
+        // accessLog: all logs allowed requests with the rule that allowed them
+        assertThat(audit()).contains("\"path\":\"/orders/7\",\"status\":200").contains("\"rule\":\"frontend-reads-orders\"");
     }
 
     @Test
@@ -193,6 +198,7 @@ class AuthzIT {
         Files.writeString(policyFile, """
                 service: orders
                 version: "tokens"
+                claimHeaders: { sub: x-ward-jwt-sub, iss: x-ward-jwt-iss, scope: x-scope }
                 tokens:
                   - { issuer: https://auth.example, jwks: { file: %s }, audiences: [orders] }
                 rules:
@@ -211,42 +217,39 @@ class AuthzIT {
         assertThat(missing.headers().firstValue("www-authenticate")).hasValue("Bearer realm=\"orders\"");
         assertThat(missing.headers().firstValue("x-ward-reason")).hasValue("token_missing");
 
-        HttpResponse<String> ok = client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + jwt(key, "orders"))
+        HttpResponse<String> ok = client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + Tokens.jwt(key, "orders"))
                 .header("x-ward-jwt-sub", "mallory").build(), HttpResponse.BodyHandlers.ofString());
         assertThat(ok.statusCode()).isEqualTo(200);
         assertThat(app.lastHeaders.get().get("x-ward-jwt-sub")).containsExactly("alice");
         assertThat(app.lastHeaders.get().getFirst("x-ward-jwt-iss")).isEqualTo("https://auth.example");
+        assertThat(app.lastHeaders.get().getFirst("x-scope")).isEqualTo("read,write");
 
-        HttpResponse<String> wrongAud = client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + jwt(key, "payments"))
+        HttpResponse<String> otherIssuer = client.send(HttpRequest.newBuilder(pay)
+                .header("Authorization", "Bearer " + Tokens.jwt(key, "orders", "https://evil.example")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(otherIssuer.statusCode()).isEqualTo(401);
+        assertThat(otherIssuer.headers().firstValue("x-ward-reason")).hasValue("token_issuer");
+
+        HttpResponse<String> wrongAud = client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + Tokens.jwt(key, "payments"))
                 .build(), HttpResponse.BodyHandlers.ofString());
         assertThat(wrongAud.statusCode()).isEqualTo(401);
         assertThat(wrongAud.headers().firstValue("www-authenticate")).hasValue("Bearer realm=\"orders\", error=\"invalid_token\"");
         assertThat(wrongAud.headers().firstValue("x-ward-reason")).hasValue("token_audience");
 
         com.nimbusds.jose.jwk.RSAKey stranger = new com.nimbusds.jose.jwk.gen.RSAKeyGenerator(2048).keyID("k2").generate();
-        assertThat(client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + jwt(stranger, "orders")).build(),
+        assertThat(client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + Tokens.jwt(stranger, "orders")).build(),
                 HttpResponse.BodyHandlers.ofString()).headers().firstValue("x-ward-reason")).hasValue("token_signature");
         // The issuer rotates: k2 published, k1 withdrawn.
         Files.writeString(jwks, new com.nimbusds.jose.jwk.JWKSet(stranger).toPublicJWKSet().toString());
-        String oldToken = jwt(key, "orders");
-        for (int i = 0; i < 100 && client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + jwt(stranger, "orders"))
+        String oldToken = Tokens.jwt(key, "orders");
+        for (int i = 0; i < 100 && client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + Tokens.jwt(stranger, "orders"))
                 .build(), HttpResponse.BodyHandlers.ofString()).statusCode() != 200; i++) {
             Thread.sleep(50);
         }
-        assertThat(client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + jwt(stranger, "orders")).build(),
+        assertThat(client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + Tokens.jwt(stranger, "orders")).build(),
                 HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
         assertThat(client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + oldToken).build(),
                 HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(401);
         assertThat(audit()).contains("\"reason\":\"token_missing\"", "\"reason\":\"token_audience\"").doesNotContain(oldToken);
-    }
-
-    static String jwt(com.nimbusds.jose.jwk.RSAKey key, String audience) throws Exception {
-        com.nimbusds.jwt.SignedJWT t = new com.nimbusds.jwt.SignedJWT(
-                new com.nimbusds.jose.JWSHeader.Builder(com.nimbusds.jose.JWSAlgorithm.RS256).keyID(key.getKeyID()).build(),
-                new com.nimbusds.jwt.JWTClaimsSet.Builder().issuer("https://auth.example").subject("alice").audience(audience)
-                        .expirationTime(new java.util.Date(System.currentTimeMillis() + 300_000)).build());
-        t.sign(new com.nimbusds.jose.crypto.RSASSASigner(key));
-        return t.serialize();
     }
 
     @Test

@@ -167,7 +167,7 @@ class JwksUrlIT {
                 await(() -> status(readyz) == 200);
                 HttpResponse<String> r = Clients.mtlsClient(pki.issue("frontend"), HttpClient.Version.HTTP_2).send(
                         HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + b.port("inbound") + "/pay"))
-                                .header("Authorization", "Bearer " + AuthzIT.jwt(k1, "orders")).build(),
+                                .header("Authorization", "Bearer " + dev.ward.proxy.testing.Tokens.jwt(k1, "orders")).build(),
                         HttpResponse.BodyHandlers.ofString());
                 assertThat(r.statusCode()).isEqualTo(200);
                 assertThat(fetches.get()).isEqualTo(1);
