@@ -253,7 +253,7 @@ public final class Sidecar implements AutoCloseable {
                     throw new IllegalArgumentException("the body must be a JSON object");
                 }
                 Map<String, String> headers = new LinkedHashMap<>();
-                q.path("headers").fields().forEachRemaining(e -> headers.put(e.getKey(), e.getValue().asText()));
+                q.path("headers").properties().forEach(e -> headers.put(e.getKey(), e.getValue().asText()));
                 var active = policy.active();
                 return dev.ward.proxy.policy.Explainer.explain(active.engine(), active.tokens(),
                         new dev.ward.proxy.policy.Explainer.Question(q.path("from").asText(null), q.path("method").asText("GET"),

@@ -1,12 +1,8 @@
 package dev.ward.telemetry;
 
-import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.StringWriter;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.Objects;
 
@@ -22,15 +18,13 @@ public final class AccessLog {
     /** Which requests are logged. */
     public enum Mode { OFF, ERRORS, ALL }
 
-    private static final JsonFactory JSON = new JsonFactory();
-
     private final Mode mode;
-    private final OutputStream out;
+    private final JsonLines out;
     private final Clock clock;
 
     public AccessLog(Mode mode, OutputStream out, Clock clock) {
         this.mode = Objects.requireNonNull(mode, "mode");
-        this.out = Objects.requireNonNull(out, "out");
+        this.out = new JsonLines(out);
         this.clock = Objects.requireNonNull(clock, "clock");
     }
 
@@ -55,45 +49,28 @@ public final class AccessLog {
         if (!wants(status, reason)) {
             return;
         }
-        String line = format(direction, peer, method, path, status, nanos, upstream, reason, rule);
-        byte[] bytes = line.getBytes(StandardCharsets.UTF_8);
-        try {
-            synchronized (out) {
-                out.write(bytes);
-                out.flush();
-            }
-        } catch (IOException e) {
-            // Never fail a request because the log is unwritable.
-        }
+        out.write(g -> fields(g, direction, peer, method, path, status, nanos, upstream, reason, rule));
     }
 
-    String format(String direction, String peer, String method, String path, int status, long nanos,
-                  String upstream, String reason, String rule) {
-        StringWriter w = new StringWriter(192);
-        try (JsonGenerator g = JSON.createGenerator(w)) {
-            g.writeStartObject();
-            g.writeStringField("time", clock.instant().toString());
-            g.writeStringField("direction", direction);
-            if (peer != null) {
-                g.writeStringField("peer", peer);
-            }
-            g.writeStringField("method", method);
-            g.writeStringField("path", path);
-            g.writeNumberField("status", status);
-            g.writeNumberField("duration_ms", nanos / 1_000_000.0);
-            if (upstream != null) {
-                g.writeStringField("upstream", upstream);
-            }
-            if (reason != null) {
-                g.writeStringField("reason", reason);
-            }
-            if (rule != null) {
-                g.writeStringField("rule", rule);
-            }
-            g.writeEndObject();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+    private void fields(JsonGenerator g, String direction, String peer, String method, String path, int status, long nanos,
+                        String upstream, String reason, String rule) throws IOException {
+        g.writeStringField("time", clock.instant().toString());
+        g.writeStringField("direction", direction);
+        if (peer != null) {
+            g.writeStringField("peer", peer);
         }
-        return w.append('\n').toString();
+        g.writeStringField("method", method);
+        g.writeStringField("path", path);
+        g.writeNumberField("status", status);
+        g.writeNumberField("duration_ms", nanos / 1_000_000.0);
+        if (upstream != null) {
+            g.writeStringField("upstream", upstream);
+        }
+        if (reason != null) {
+            g.writeStringField("reason", reason);
+        }
+        if (rule != null) {
+            g.writeStringField("rule", rule);
+        }
     }
 }

@@ -1,11 +1,6 @@
 package dev.ward.telemetry;
 
-import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonGenerator;
-import java.io.IOException;
 import java.io.OutputStream;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.Objects;
 
@@ -17,13 +12,11 @@ import java.util.Objects;
  */
 public final class AuditLog {
 
-    private static final JsonFactory JSON = new JsonFactory();
-
-    private final OutputStream out;
+    private final JsonLines out;
     private final Clock clock;
 
     public AuditLog(OutputStream out, Clock clock) {
-        this.out = Objects.requireNonNull(out, "out");
+        this.out = new JsonLines(out);
         this.clock = Objects.requireNonNull(clock, "clock");
     }
 
@@ -102,29 +95,11 @@ public final class AuditLog {
         return id.equals("00000000000000000000000000000000") ? null : id;
     }
 
-    private interface Fields {
-        void write(JsonGenerator g) throws IOException;
-    }
-
-    private void write(Fields fields) {
-        StringWriter w = new StringWriter(192);
-        try (JsonGenerator g = JSON.createGenerator(w)) {
-            g.writeStartObject();
+    private void write(JsonLines.Fields fields) {
+        out.write(g -> {
             g.writeStringField("time", clock.instant().toString());
             g.writeStringField("log", "audit");
             fields.write(g);
-            g.writeEndObject();
-        } catch (IOException e) {
-            return;
-        }
-        byte[] bytes = w.append('\n').toString().getBytes(StandardCharsets.UTF_8);
-        try {
-            synchronized (out) {
-                out.write(bytes);
-                out.flush();
-            }
-        } catch (IOException e) {
-            // never fail a request because the log is unwritable
-        }
+        });
     }
 }

@@ -171,8 +171,7 @@ public final class PolicyParser {
                     p.add("claimHeaders: must be a mapping of claim name to header name (found " + kind(ch) + ")");
                 } else {
                     claimHeaders = new LinkedHashMap<>();
-                    for (Iterator<Map.Entry<String, JsonNode>> it = ch.fields(); it.hasNext(); ) {
-                        var f = it.next();
+                    for (Map.Entry<String, JsonNode> f : ch.properties()) {
                         String h = f.getValue().isTextual() ? f.getValue().asText().trim().toLowerCase(Locale.ROOT) : "";
                         if (!h.startsWith("x-") || !TOKEN_CHARS.matcher(h).matches()) {
                             p.add("claimHeaders." + f.getKey() + ": '" + f.getValue().asText() + "' (expected: a header name starting with x-)");
@@ -230,8 +229,7 @@ public final class PolicyParser {
                 if (!hn.isObject()) {
                     p.add(at + ".headers: must be a mapping of header name to value (found " + kind(hn) + ")");
                 } else {
-                    for (Iterator<Map.Entry<String, JsonNode>> it = hn.fields(); it.hasNext(); ) {
-                        var f = it.next();
+                    for (Map.Entry<String, JsonNode> f : hn.properties()) {
                         String hname = f.getKey().toLowerCase(Locale.ROOT);
                         if (!TOKEN_CHARS.matcher(hname).matches()) {
                             p.add(at + ".headers." + f.getKey() + ": not a valid header name");

@@ -19,9 +19,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -51,7 +48,7 @@ public final class PolicySource implements Supplier<PolicyEngine>, AutoCloseable
     private volatile String failedFingerprint;
     private volatile Instant loadedAt;
     private volatile String lastError;
-    private ScheduledExecutorService watcher;
+    private dev.ward.proxy.util.FilePoller watcher;
 
     private PolicySource(Path file, AuditLog audit) {
         this.file = file;
@@ -139,15 +136,9 @@ public final class PolicySource implements Supplier<PolicyEngine>, AutoCloseable
 
     /** Starts polling the file every {@code interval} ({@code 0s}: never). */
     public synchronized void watch(Duration interval) {
-        if (file == null || watcher != null || interval.isZero()) {
-            return;
+        if (file != null && watcher == null) {
+            watcher = dev.ward.proxy.util.FilePoller.every(interval, "ward-policy-watch", this::reloadIfChanged);
         }
-        watcher = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "ward-policy-watch");
-            t.setDaemon(true);
-            return t;
-        });
-        watcher.scheduleWithFixedDelay(this::reloadIfChanged, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** Reloads if the file changed; returns true if a new policy is in force. */
@@ -204,7 +195,7 @@ public final class PolicySource implements Supplier<PolicyEngine>, AutoCloseable
             a.tokens().close();
         }
         if (watcher != null) {
-            watcher.shutdownNow();
+            watcher.close();
             watcher = null;
         }
     }

@@ -20,9 +20,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
@@ -66,7 +63,7 @@ public final class TlsContexts implements AutoCloseable {
     private final AtomicReference<Contexts> current = new AtomicReference<>();
     private final HandshakeRefusals refusals = new HandshakeRefusals();
     private volatile String lastFailedFingerprint;
-    private ScheduledExecutorService watcher;
+    private dev.ward.proxy.util.FilePoller watcher;
 
     private TlsContexts(Settings settings, Clock clock) {
         this.settings = settings;
@@ -98,16 +95,9 @@ public final class TlsContexts implements AutoCloseable {
 
     /** Starts polling the identity files every {@code reloadInterval}. */
     public synchronized void watch() {
-        if (watcher != null || settings.reloadInterval().isZero()) {
-            return;
+        if (watcher == null) {
+            watcher = dev.ward.proxy.util.FilePoller.every(settings.reloadInterval(), "ward-identity-watch", this::reloadIfChanged);
         }
-        watcher = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "ward-identity-watch");
-            t.setDaemon(true);
-            return t;
-        });
-        long ms = settings.reloadInterval().toMillis();
-        watcher.scheduleWithFixedDelay(this::reloadIfChanged, ms, ms, TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -212,7 +202,7 @@ public final class TlsContexts implements AutoCloseable {
     @Override
     public synchronized void close() {
         if (watcher != null) {
-            watcher.shutdownNow();
+            watcher.close();
             watcher = null;
         }
     }

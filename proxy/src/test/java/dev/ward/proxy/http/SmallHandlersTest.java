@@ -33,7 +33,8 @@ class SmallHandlersTest {
         ch.advanceTimeBy(60, TimeUnit.SECONDS);
         ch.runScheduledPendingTasks();
         assertThat(ch.isOpen()).isTrue();
-        assertThat((Object) ch.readInbound()).isNotNull(); // the request was passed on
+        Object passedOn = ch.readInbound();
+        assertThat(passedOn).isNotNull(); // the request was passed on
         assertThat(ch.finishAndReleaseAll()).isFalse();
     }
 

@@ -9,6 +9,7 @@ import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
 import dev.ward.authz.jwt.JwksSource;
 import dev.ward.proxy.Sidecar;
+import dev.ward.proxy.testing.Await;
 import dev.ward.proxy.testing.Clients;
 import dev.ward.proxy.testing.Sidecars;
 import dev.ward.proxy.testing.TestApp;
@@ -109,27 +110,20 @@ class JwksUrlIT {
         server.stop(0);
     }
 
-    private static void await(java.util.function.BooleanSupplier c) throws InterruptedException {
-        for (int i = 0; i < 200 && !c.getAsBoolean(); i++) {
-            Thread.sleep(25);
-        }
-        assertThat(c.getAsBoolean()).isTrue();
-    }
-
     @Test
     void fetchesRefreshesOnAnUnknownKeyAndKeepsTheLastGoodKeys() throws Exception {
         JwksSource.FromUrl src = new JwksSource.FromUrl(url, JwksSource.FromUrl.trusting(caPem), Clock.systemUTC(),
                 Duration.ofHours(1), Duration.ZERO);
         try {
-            await(() -> src.health().everLoaded());
+            Await.until(() -> src.health().everLoaded());
             assertThat(src.health().keyIds()).containsExactly("k1");
             RSAKey k2 = new RSAKeyGenerator(2048).keyID("k2").generate();
             body.set(new JWKSet(List.of(k1, k2)).toPublicJWKSet().toString());
             src.unknownKey("k2");
-            await(() -> src.current().getKeyByKeyId("k2") != null);
+            Await.until(() -> src.current().getKeyByKeyId("k2") != null);
             status.set(500);
             src.unknownKey("k3");
-            await(() -> src.health().lastError() != null);
+            Await.until(() -> src.health().lastError() != null);
             assertThat(src.health().lastError()).contains("HTTP 500");
             assertThat(src.health().keyIds()).containsExactly("k1", "k2"); // kept
         } finally {
@@ -141,7 +135,7 @@ class JwksUrlIT {
     void refusesAKeyServerItDoesNotTrust() throws Exception {
         JwksSource.FromUrl src = new JwksSource.FromUrl(url, null, Clock.systemUTC(), Duration.ofHours(1), Duration.ZERO);
         try {
-            await(() -> src.health().lastError() != null);
+            Await.until(() -> src.health().lastError() != null);
             assertThat(src.health().everLoaded()).isFalse();
             assertThat(src.current().getKeys()).isEmpty();
         } finally {
@@ -164,7 +158,7 @@ class JwksUrlIT {
                     + app.port() + " }\noutbound: { listen: 127.0.0.1:0 }\npolicy: { file: " + policy + " }\n");
             try {
                 URI readyz = URI.create("http://127.0.0.1:" + b.port("admin") + "/readyz");
-                await(() -> status(readyz) == 200);
+                Await.until(() -> status(readyz) == 200);
                 HttpResponse<String> r = Clients.mtlsClient(pki.issue("frontend"), HttpClient.Version.HTTP_2).send(
                         HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + b.port("inbound") + "/pay"))
                                 .header("Authorization", "Bearer " + dev.ward.proxy.testing.Tokens.jwt(k1, "orders")).build(),

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ward.proxy.Sidecar;
+import dev.ward.proxy.testing.Await;
 import dev.ward.proxy.testing.Clients;
 import dev.ward.proxy.testing.InboundFixture;
 import dev.ward.proxy.testing.Sidecars;
@@ -50,13 +51,6 @@ class LifecycleIT extends InboundFixture {
         }
     }
 
-    private static void awaitTrue(java.util.function.BooleanSupplier cond) throws InterruptedException {
-        for (int i = 0; i < 200 && !cond.getAsBoolean(); i++) {
-            Thread.sleep(25);
-        }
-        assertThat(cond.getAsBoolean()).isTrue();
-    }
-
     @Test
     void rotatesCertificatesUnderTrafficWithoutAFailedRequest() throws Exception {
         startFrontend("h2");
@@ -84,13 +78,13 @@ class LifecycleIT extends InboundFixture {
                 }
             }));
         }
-        awaitTrue(() -> ok.get() > 50);
+        Await.until(() -> ok.get() > 50);
         // Rotate both sides (new keys, same identities) while requests flow.
         TestPki.rotate(pki.write("orders-next", pki.ca.issue(TestPki.id("orders"), Duration.ofHours(2))), ordersCerts);
         TestPki.rotate(pki.write("frontend-next", pki.ca.issue(TestPki.id("frontend"), Duration.ofHours(2))), frontendCerts);
-        awaitTrue(() -> !safeSerial().equals(before));
+        Await.until(() -> !safeSerial().equals(before));
         int atRotation = ok.get();
-        awaitTrue(() -> ok.get() > atRotation + 50);
+        Await.until(() -> ok.get() > atRotation + 50);
         stop.set(true);
         for (Future<?> f : loops) {
             f.get();
@@ -118,7 +112,7 @@ class LifecycleIT extends InboundFixture {
         assertThat(request(Clients.mtls(frontendCerts))).isEqualTo("HTTP/1.1 200 OK");
         // A later good rotation is picked up.
         TestPki.rotate(pki.write("orders-good", pki.ca.issue(TestPki.id("orders"), Duration.ofHours(2))), ordersCerts);
-        awaitTrue(() -> !safeSerial().equals(before));
+        Await.until(() -> !safeSerial().equals(before));
     }
 
     @Test
@@ -126,7 +120,7 @@ class LifecycleIT extends InboundFixture {
         try (SSLSocket s = Clients.handshake(Clients.mtls(frontendCerts), b.port("inbound"))) {
             BigInteger old = ((X509Certificate) s.getSession().getPeerCertificates()[0]).getSerialNumber();
             TestPki.rotate(pki.write("orders-next", pki.ca.issue(TestPki.id("orders"), Duration.ofHours(2))), ordersCerts);
-            awaitTrue(() -> !safeSerial().equals(old));
+            Await.until(() -> !safeSerial().equals(old));
             OutputStream out = s.getOutputStream();
             out.write("GET /echo HTTP/1.1\r\nHost: orders\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
             out.flush();
@@ -195,10 +189,10 @@ class LifecycleIT extends InboundFixture {
         HttpClient client = Clients.viaProxy(a.port("outbound"));
         CompletableFuture<HttpResponse<String>> slow = client.sendAsync(
                 HttpRequest.newBuilder(URI.create("http://orders/slow?ms=1500")).build(), HttpResponse.BodyHandlers.ofString());
-        awaitTrue(() -> b.inFlight() == 1);
+        Await.until(() -> b.inFlight() == 1);
         int inboundPort = b.port("inbound");
         CompletableFuture<Boolean> drained = CompletableFuture.supplyAsync(() -> b.shutdown(Duration.ofSeconds(10)));
-        awaitTrue(() -> {
+        Await.until(() -> {
             try {
                 new Socket("127.0.0.1", inboundPort).close();
                 return false;
@@ -217,7 +211,7 @@ class LifecycleIT extends InboundFixture {
         HttpClient client = Clients.mtlsClient(frontendCerts, HttpClient.Version.HTTP_1_1);
         CompletableFuture<HttpResponse<String>> slow = client.sendAsync(HttpRequest.newBuilder(
                 URI.create("https://127.0.0.1:" + b.port("inbound") + "/slow?ms=5000")).build(), HttpResponse.BodyHandlers.ofString());
-        awaitTrue(() -> b.inFlight() == 1);
+        Await.until(() -> b.inFlight() == 1);
         long t0 = System.nanoTime();
         assertThat(b.shutdown(Duration.ofMillis(300))).isFalse();
         assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(4));

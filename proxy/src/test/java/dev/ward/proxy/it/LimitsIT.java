@@ -81,6 +81,7 @@ class LimitsIT {
     @Test
     void connectionsOverTheLimitAreClosedAtOnce() throws Exception {
         try (Socket one = connect(); Socket two = connect()) {
+            assertThat(one.isConnected() && two.isConnected()).isTrue();
             for (int i = 0; i < 100 && a.openConnections("outbound") < 2; i++) {
                 Thread.sleep(10);
             }
