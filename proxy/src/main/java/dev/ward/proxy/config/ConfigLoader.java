@@ -66,7 +66,8 @@ public final class ConfigLoader {
         SidecarConfig.Identity resolved = new SidecarConfig.Identity(dir.resolve(i.cert()).normalize(),
                 dir.resolve(i.key()).normalize(), dir.resolve(i.bundle()).normalize(), i.trustDomain(), i.reloadInterval());
         SidecarConfig.PolicyFile policy = c.policy().file() == null ? c.policy()
-                : new SidecarConfig.PolicyFile(dir.resolve(c.policy().file()).normalize(), c.policy().reloadInterval());
+                : new SidecarConfig.PolicyFile(dir.resolve(c.policy().file()).normalize(), c.policy().reloadInterval(),
+                        c.policy().readyWithoutKeys());
         return new SidecarConfig(resolved, c.tls(), c.inbound(), c.outbound(), c.admin(), c.limits(), c.accessLog(), c.workers(),
                 policy);
     }

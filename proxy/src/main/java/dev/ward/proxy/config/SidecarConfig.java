@@ -36,17 +36,21 @@ public record SidecarConfig(
         limits = limits != null ? limits : new Limits(null, null, null, null, null, null, null);
         accessLog = accessLog != null ? accessLog : AccessLogMode.ERRORS;
         workers = workers != null ? workers : Math.min(2, Runtime.getRuntime().availableProcessors());
-        policy = policy != null ? policy : new PolicyFile(null, null);
+        policy = policy != null ? policy : new PolicyFile(null, null, null);
     }
 
     /**
      * Where the authorization policy comes from. {@code file} absent: {@code inbound.allow} is the
      * policy (those callers may make any request). The file is polled every {@code reloadInterval}
      * ({@code 0s}: never) and a valid new version replaces the old one atomically.
+     * {@code readyWithoutKeys}: absent or false, {@code /readyz} stays 503 while a token issuer's
+     * keys were never loaded; true, the sidecar reports ready anyway (tokens of that issuer are
+     * refused until its keys arrive).
      */
-    public record PolicyFile(Path file, Duration reloadInterval) {
+    public record PolicyFile(Path file, Duration reloadInterval, Boolean readyWithoutKeys) {
         public PolicyFile {
             reloadInterval = reloadInterval != null ? reloadInterval : Duration.ofSeconds(2);
+            readyWithoutKeys = readyWithoutKeys != null ? readyWithoutKeys : Boolean.FALSE;
         }
     }
 

@@ -181,6 +181,13 @@ class JwksUrlIT {
             } finally {
                 c.close();
             }
+            Sidecar d = Sidecars.start(Sidecars.identity(pki.issue("orders3")) + "inbound: { listen: 127.0.0.1:0, app: 127.0.0.1:"
+                    + app.port() + " }\noutbound: { listen: 127.0.0.1:0 }\npolicy: { file: " + policy + ", readyWithoutKeys: true }\n");
+            try {
+                assertThat(status(URI.create("http://127.0.0.1:" + d.port("admin") + "/readyz"))).isEqualTo(200);
+            } finally {
+                d.close();
+            }
         }
     }
 
