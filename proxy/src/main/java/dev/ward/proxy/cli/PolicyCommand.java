@@ -27,10 +27,6 @@ final class PolicyCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    static Policy load(Path file) throws PolicyException {
-        return PolicyParser.load(file);
-    }
-
     @Command(name = "validate", mixinStandardHelpOptions = true,
             description = "Check policy files; print every problem with its location. Exit 0 if all are valid.")
     static final class Validate implements Callable<Integer> {
@@ -42,7 +38,7 @@ final class PolicyCommand implements Runnable {
             int bad = 0;
             for (Path f : files) {
                 try {
-                    Policy p = load(f);
+                    Policy p = PolicyParser.load(f);
                     System.out.println(f + ": ok (service " + p.service() + ", " + p.rules().size() + " rules, mode "
                             + p.mode().name().toLowerCase() + ", default " + (p.defaultAllow() ? "allow" : "deny") + ")");
                 } catch (PolicyException e) {
@@ -85,7 +81,7 @@ final class PolicyCommand implements Runnable {
             PolicyEngine engine;
             dev.ward.authz.jwt.TokenVerifier tokens = null;
             try {
-                Policy p = load(policy);
+                Policy p = PolicyParser.load(policy);
                 engine = PolicyEngine.compile(p);
                 if (token != null) {
                     tokens = dev.ward.proxy.policy.PolicySource.verifierFor(p, policy.toString());

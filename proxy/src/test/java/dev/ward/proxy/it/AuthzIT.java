@@ -269,7 +269,7 @@ class AuthzIT {
     }
 
     @Test
-    void aPolicyThisBuildCannotEnforceIsAStartupError() throws Exception {
+    void aPolicyWhoseKeysCannotBeLoadedIsAStartupError() throws Exception {
         Path withUrl = Files.writeString(tmp.resolve("tokens.yaml"), """
                 service: orders
                 tokens:
