@@ -8,6 +8,7 @@ import dev.ward.proxy.config.ConfigLoader;
 import dev.ward.proxy.config.HostPort;
 import dev.ward.proxy.config.SidecarConfig;
 import dev.ward.proxy.http.ConnectionPool;
+import dev.ward.proxy.upstream.UpstreamCluster;
 import dev.ward.proxy.http.Drain;
 import dev.ward.proxy.http.ExchangeLog;
 import dev.ward.proxy.inbound.InboundRouter;
@@ -57,6 +58,7 @@ public final class Sidecar implements AutoCloseable {
     private final Drain drain = new Drain();
     private final List<Channel> listeners = new ArrayList<>();
     private final List<ConnectionPool> pools = new ArrayList<>();
+    private final Map<String, UpstreamCluster> clusters = new LinkedHashMap<>();
     private final Map<String, InetSocketAddress> bound = new LinkedHashMap<>();
     private final Map<String, dev.ward.proxy.http.ConnectionLimiter> limiters = new LinkedHashMap<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -133,18 +135,19 @@ public final class Sidecar implements AutoCloseable {
             limiters.put("inbound", in.limiter());
             bind("inbound", config.inbound().listen(), in);
         }
-        Map<String, ConnectionPool> byHost = new LinkedHashMap<>();
-        Map<String, ConnectionPool> byName = new LinkedHashMap<>();
+        Map<String, UpstreamCluster> byHost = new LinkedHashMap<>();
         config.outbound().upstreams().forEach((name, u) -> {
             boolean h2 = u.protocol() == SidecarConfig.UpstreamProtocol.H2;
-            ConnectionPool p = pool(new ConnectionPool.Settings(name, u.address().toSocketAddress(),
-                    () -> tls.client(h2), SpiffeId.parse(u.identity()), u.connectTimeout(),
-                    config.tls().handshakeTimeout(), limits.idleTimeout(), limits.maxHeaderSize(), Transports.channel(),
-                    "upstream_unavailable"));
-            byName.put(name, p);
-            byHost.put(name.toLowerCase(), p);
+            SpiffeId expected = SpiffeId.parse(u.identity());
+            UpstreamCluster c = new UpstreamCluster(name, u, address -> new ConnectionPool(new ConnectionPool.Settings(name,
+                    address, () -> tls.client(h2), expected, u.timeouts().connect(), config.tls().handshakeTimeout(),
+                    u.timeouts().idle(), limits.maxHeaderSize(), Transports.channel(), "upstream_unavailable")),
+                    java.net.InetAddress::getAllByName);
+            clusters.put(name, c);
+            c.start();
+            byHost.put(name.toLowerCase(), c);
             for (String h : u.hosts()) {
-                byHost.put(h.toLowerCase(), p);
+                byHost.put(h.toLowerCase(), c);
             }
         });
         for (var l : outboundListeners()) {
@@ -161,7 +164,7 @@ public final class Sidecar implements AutoCloseable {
         for (var e : config.outbound().upstreams().entrySet()) {
             if (e.getValue().listen() != null) {
                 String name = "upstream:" + e.getKey();
-                OutboundServer up = new OutboundServer(name, limits, drain, OutboundRouter.fixed(byName.get(e.getKey())), exchangeLog);
+                OutboundServer up = new OutboundServer(name, limits, drain, OutboundRouter.fixed(clusters.get(e.getKey())), exchangeLog);
                 limiters.put(name, up.limiter());
                 bind(name, e.getValue().listen(), up);
             }
@@ -239,6 +242,22 @@ public final class Sidecar implements AutoCloseable {
                     }
                 }
                 return null;
+            }
+
+            @Override
+            public String upstreamsJson(String name) {
+                var w = ConfigLoader.jsonWriter().writerWithDefaultPrettyPrinter();
+                try {
+                    if (name == null) {
+                        List<Map<String, Object>> all = new ArrayList<>();
+                        clusters.values().forEach(c -> all.add(c.snapshot()));
+                        return w.writeValueAsString(Map.of("upstreams", all));
+                    }
+                    UpstreamCluster c = clusters.get(name);
+                    return c == null ? null : w.writeValueAsString(c.snapshot());
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
             }
 
             @Override
@@ -337,6 +356,11 @@ public final class Sidecar implements AutoCloseable {
         return l.open();
     }
 
+    /** The upstreams of the outbound side, by name. */
+    public Map<String, UpstreamCluster> upstreams() {
+        return java.util.Collections.unmodifiableMap(clusters);
+    }
+
     public TlsContexts tls() {
         return tls;
     }
@@ -394,6 +418,9 @@ public final class Sidecar implements AutoCloseable {
         }
         for (ConnectionPool p : pools) {
             p.close();
+        }
+        for (UpstreamCluster c : clusters.values()) {
+            c.close();
         }
         tls.close();
         if (policy != null) {

@@ -19,7 +19,9 @@ import java.util.function.Supplier;
  * The local admin endpoints: {@code /healthz} (the process serves), {@code /readyz} (listeners
  * bound and identity loaded; 503 with the reason otherwise) and {@code /config} (the effective
  * config as JSON, with the identity in force; key material is never shown) and {@code /policy}
- * (the policy in force: service, version, mode, rules, where it came from, the last refused change). GET and HEAD only.
+ * (the policy in force: service, version, mode, rules, where it came from, the last refused change),
+ * {@code /upstreams} and {@code /upstreams/NAME} (endpoints, circuit breakers, in flight,
+ * rejections, retries). GET and HEAD, except {@code POST /explain}.
  */
 public final class AdminServer extends SimpleChannelInboundHandler<FullHttpRequest> {
 
@@ -31,6 +33,9 @@ public final class AdminServer extends SimpleChannelInboundHandler<FullHttpReque
         String configJson();
 
         String policyJson();
+
+        /** The outbound upstreams' state as JSON; {@code name} null: all of them. Null if there is no such upstream. */
+        String upstreamsJson(String name);
 
         /** Answers {@code POST /explain}; throws IllegalArgumentException for a malformed question. */
         String explainJson(String requestBody);
@@ -70,8 +75,23 @@ public final class AdminServer extends SimpleChannelInboundHandler<FullHttpReque
             }
             case "/config" -> send(ctx, req, HttpResponseStatus.OK, "application/json", s.configJson() + "\n", true);
             case "/policy" -> send(ctx, req, HttpResponseStatus.OK, "application/json", s.policyJson() + "\n", true);
-            default -> send(ctx, req, HttpResponseStatus.NOT_FOUND, "text/plain",
-                    "not found; try /healthz, /readyz, /config or /policy\n", true);
+            case "/upstreams" -> send(ctx, req, HttpResponseStatus.OK, "application/json", s.upstreamsJson(null) + "\n", true);
+            default -> {
+                if (path.startsWith("/upstreams/")) {
+                    String name = path.substring("/upstreams/".length());
+                    String json = s.upstreamsJson(name);
+                    if (json != null) {
+                        send(ctx, req, HttpResponseStatus.OK, "application/json", json + "\n", true);
+                    } else {
+                        send(ctx, req, HttpResponseStatus.NOT_FOUND, "application/json",
+                                "{\"error\":\"unknown_upstream\",\"message\":" + quote("no upstream named '" + name
+                                        + "'; GET /upstreams lists them") + "}\n", true);
+                    }
+                    return;
+                }
+                send(ctx, req, HttpResponseStatus.NOT_FOUND, "text/plain",
+                        "not found; try /healthz, /readyz, /config, /policy or /upstreams\n", true);
+            }
         }
     }
 

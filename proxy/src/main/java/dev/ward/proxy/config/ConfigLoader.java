@@ -214,11 +214,25 @@ public final class ConfigLoader {
             if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]*")) {
                 p.add(at + ": bad upstream name (expected: letters, digits, '.', '-', '_')");
             }
-            if (u.address() == null) {
-                p.add(at + ".address: required (expected: host:port of the upstream's inbound listener)");
-            } else if (u.address().port() == 0) {
-                p.add(at + ".address: port 0 (expected: the upstream's real port)");
+            if (u.address() == null && u.endpoints().isEmpty()) {
+                p.add(at + ".address: required (expected: host:port of the upstream's inbound listener, "
+                        + "or endpoints: [host:port, ...])");
+            } else if (u.address() != null && !u.endpoints().isEmpty()) {
+                p.add(at + ": address and endpoints both set (expected: one of them)");
             }
+            for (int i = 0; i < u.endpointEntries().size(); i++) {
+                HostPort hp = u.endpointEntries().get(i);
+                if (hp == null) {
+                    p.add(at + ".endpoints[" + i + "]: empty (expected: host:port)");
+                } else if (hp.port() == 0) {
+                    p.add(at + (u.address() != null ? ".address" : ".endpoints[" + i + "]")
+                            + ": port 0 (expected: the upstream's real port)");
+                }
+            }
+            if (u.resolveInterval().isNegative() || u.resolveInterval().isZero()) {
+                p.add(at + ".resolveInterval: must be positive");
+            }
+            UpstreamValidation.validate(at, u, p);
             if (u.identity() == null) {
                 p.add(at + ".identity: required (expected: the upstream's spiffe:// id)");
             } else {
@@ -227,9 +241,6 @@ public final class ConfigLoader {
                 } catch (IllegalArgumentException e) {
                     p.add(at + ".identity: " + e.getMessage());
                 }
-            }
-            if (u.connectTimeout().isNegative() || u.connectTimeout().isZero()) {
-                p.add(at + ".connectTimeout: must be positive");
             }
             if (u.listen() != null) {
                 claim(listenOwners, u.listen(), at + ".listen", p);

@@ -153,13 +153,129 @@ public record SidecarConfig(
      * One service this sidecar's app calls. {@code identity} is required: the server's SPIFFE id
      * must equal it or the connection is never used. {@code hosts} absent: just the upstream's
      * name. {@code listen} absent: reachable only through the shared outbound listener.
+     *
+     * <p>Where it is: exactly one of {@code address} (one logical endpoint: a DNS name is
+     * re-resolved every {@code resolveInterval} and its first address used, like a Kubernetes
+     * ClusterIP service) or {@code endpoints} (each entry, and each address a DNS name resolves
+     * to, is an endpoint of its own, load-balanced and ejected separately: a headless service or a
+     * static list).
      */
-    public record Upstream(HostPort address, String identity, HostPort listen, List<String> hosts,
-                           UpstreamProtocol protocol, Duration connectTimeout) {
+    public record Upstream(HostPort address, List<HostPort> endpoints, Duration resolveInterval, String identity,
+                           HostPort listen, List<String> hosts, UpstreamProtocol protocol, Timeouts timeouts,
+                           CircuitBreaker circuitBreaker, Retry retry, Bulkhead bulkhead) {
         public Upstream {
+            endpoints = endpoints != null ? List.copyOf(endpoints) : List.of();
+            resolveInterval = resolveInterval != null ? resolveInterval : Duration.ofSeconds(30);
             hosts = hosts != null ? List.copyOf(hosts) : List.of();
             protocol = protocol != null ? protocol : UpstreamProtocol.H2;
-            connectTimeout = connectTimeout != null ? connectTimeout : Duration.ofSeconds(2);
+            timeouts = timeouts != null ? timeouts : new Timeouts(null, null, null, null);
+            circuitBreaker = circuitBreaker != null ? circuitBreaker
+                    : new CircuitBreaker(null, null, null, null, null, null, null, null, null, null);
+            retry = retry != null ? retry : new Retry(null, null, null, null, null, null, null);
+            bulkhead = bulkhead != null ? bulkhead : new Bulkhead(null, null);
+        }
+
+        /** The configured endpoint entries: {@code endpoints}, or just {@code address}. */
+        public List<HostPort> endpointEntries() {
+            return address != null ? List.of(address) : endpoints;
+        }
+    }
+
+    /**
+     * {@code connect}: TCP connect (the TLS handshake has {@code tls.handshakeTimeout});
+     * {@code firstByte}: from when a try starts (waiting for a connection included) until the
+     * response headers arrive; {@code total}: from the request's arrival until the last byte of the
+     * response, retries included ({@code 0s}: no limit, the default, since responses may stream);
+     * {@code idle}: how long an unused pooled connection is kept.
+     */
+    public record Timeouts(Duration connect, Duration firstByte, Duration total, Duration idle) {
+        public Timeouts {
+            connect = connect != null ? connect : Duration.ofSeconds(2);
+            firstByte = firstByte != null ? firstByte : Duration.ofSeconds(15);
+            total = total != null ? total : Duration.ZERO;
+            idle = idle != null ? idle : Duration.ofSeconds(60);
+        }
+    }
+
+    /**
+     * The upstream's circuit breaker (and, with several endpoints, each endpoint's, which ejects
+     * it). Rates are percentages. {@code slidingWindowType: count} keeps the last
+     * {@code slidingWindowSize} calls; {@code time}, the calls of the last {@code slidingWindowSize}
+     * seconds. Nothing is decided before {@code minimumCalls}. Open, every request is answered
+     * 503 at once for {@code openFor}; then {@code halfOpenCalls} probes decide. {@code failOn}:
+     * what counts as a failure: {@code connect}, {@code tls}, {@code identity}, {@code timeout},
+     * {@code reset}, and response status codes.
+     */
+    public record CircuitBreaker(Boolean enabled, Float failureRateThreshold, Float slowCallRateThreshold,
+                                 Duration slowCallDuration, WindowType slidingWindowType, Integer slidingWindowSize,
+                                 Integer minimumCalls, Duration openFor, Integer halfOpenCalls, List<String> failOn) {
+        public static final List<String> DEFAULT_FAIL_ON =
+                List.of("connect", "tls", "identity", "timeout", "reset", "502", "503", "504");
+
+        public CircuitBreaker {
+            enabled = enabled != null ? enabled : Boolean.TRUE;
+            failureRateThreshold = failureRateThreshold != null ? failureRateThreshold : 50f;
+            slowCallRateThreshold = slowCallRateThreshold != null ? slowCallRateThreshold : 100f;
+            slowCallDuration = slowCallDuration != null ? slowCallDuration : Duration.ofSeconds(10);
+            slidingWindowType = slidingWindowType != null ? slidingWindowType : WindowType.COUNT;
+            slidingWindowSize = slidingWindowSize != null ? slidingWindowSize : 20;
+            minimumCalls = minimumCalls != null ? minimumCalls : 10;
+            openFor = openFor != null ? openFor : Duration.ofSeconds(10);
+            halfOpenCalls = halfOpenCalls != null ? halfOpenCalls : 3;
+            failOn = failOn != null ? List.copyOf(failOn) : DEFAULT_FAIL_ON;
+        }
+    }
+
+    public enum WindowType {
+        @JsonProperty("count") COUNT,
+        @JsonProperty("time") TIME
+    }
+
+    /**
+     * Retries: at most {@code attempts} more tries of a request whose method is in {@code methods}
+     * and whose body is absent or at most {@code maxBufferedBody} bytes (kept to be sent again),
+     * when the try failed in one of the {@code on} ways ({@code connect}, {@code tls},
+     * {@code reset} before any response, {@code timeout}, or a status code). Each waits a random
+     * time up to {@code backoff} × 2^(try−1), capped at {@code maxBackoff}. All retries of the
+     * upstream share a {@link Budget}.
+     */
+    public record Retry(Integer attempts, List<String> methods, List<String> on, Integer maxBufferedBody,
+                        Duration backoff, Duration maxBackoff, Budget budget) {
+        public static final List<String> DEFAULT_METHODS = List.of("GET", "HEAD", "OPTIONS", "PUT", "DELETE");
+        public static final List<String> DEFAULT_ON = List.of("connect", "reset", "503");
+
+        public Retry {
+            attempts = attempts != null ? attempts : 2;
+            methods = methods != null ? List.copyOf(methods) : DEFAULT_METHODS;
+            on = on != null ? List.copyOf(on) : DEFAULT_ON;
+            maxBufferedBody = maxBufferedBody != null ? maxBufferedBody : 64 * 1024;
+            backoff = backoff != null ? backoff : Duration.ofMillis(25);
+            maxBackoff = maxBackoff != null ? maxBackoff : Duration.ofMillis(250);
+            budget = budget != null ? budget : new Budget(null, null, null);
+        }
+    }
+
+    /**
+     * Retries may be at most {@code ratio} of the requests of the last {@code window}, plus
+     * {@code minPerSecond} per second of it, so that retries never multiply the load on an
+     * upstream that is down (linkerd's retry budget).
+     */
+    public record Budget(Float ratio, Integer minPerSecond, Duration window) {
+        public Budget {
+            ratio = ratio != null ? ratio : 0.2f;
+            minPerSecond = minPerSecond != null ? minPerSecond : 10;
+            window = window != null ? window : Duration.ofSeconds(10);
+        }
+    }
+
+    /**
+     * At most {@code maxConcurrent} requests in flight to the upstream and {@code maxPending}
+     * waiting for a turn; beyond that, 503 with {@code x-ward-overloaded: true}.
+     */
+    public record Bulkhead(Integer maxConcurrent, Integer maxPending) {
+        public Bulkhead {
+            maxConcurrent = maxConcurrent != null ? maxConcurrent : 1024;
+            maxPending = maxPending != null ? maxPending : 1024;
         }
     }
 

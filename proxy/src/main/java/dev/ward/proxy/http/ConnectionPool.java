@@ -187,14 +187,29 @@ public final class ConnectionPool implements Backend {
             Channel ch = (Channel) f.getNow();
             if (h2 == ch) {
                 for (Promise<Channel> p : w) {
-                    openStream(ch, p, false);
+                    if (!p.isDone()) {
+                        openStream(ch, p, false);
+                    }
                 }
                 return;
             }
             mayBeH2 = false; // the server chose HTTP/1.1
-            w.get(0).setSuccess(ch);
+            handOver(w.get(0), ch);
             for (int i = 1; i < w.size(); i++) {
-                connect(w.get(i));
+                if (!w.get(i).isDone()) {
+                    connect(w.get(i));
+                }
+            }
+        }
+
+        /** Completes {@code p} with a new connection; one whose acquirer gave up waiting is kept for the next. */
+        private void handOver(Promise<Channel> p, Channel ch) {
+            if (!p.trySuccess(ch) && h2 != ch) {
+                if (ch.isActive()) {
+                    idle.addLast(ch);
+                } else {
+                    ch.close();
+                }
             }
         }
 
@@ -208,7 +223,7 @@ public final class ConnectionPool implements Backend {
                 Channel ch = ((io.netty.channel.ChannelFuture) cf).channel();
                 if (settings.tls() == null) {
                     setUpHttp1(ch);
-                    p.trySuccess(ch);
+                    handOver(p, ch);
                     return;
                 }
                 InetSocketAddress a = settings.address();
@@ -227,7 +242,8 @@ public final class ConnectionPool implements Backend {
                                 settings.name(), a, actual, settings.expectedId());
                         ch.close();
                         p.tryFailure(new BackendException(HttpResponseStatus.BAD_GATEWAY, "upstream_identity_mismatch",
-                                "upstream " + settings.name() + " presented an unexpected identity", null));
+                                "upstream " + settings.name() + " presented an unexpected identity", null, "identity",
+                                Map.of()));
                         return;
                     }
                     ch.attr(PeerIdentity.KEY).set(actual);
@@ -237,7 +253,7 @@ public final class ConnectionPool implements Backend {
                     } else {
                         setUpHttp1(ch);
                     }
-                    p.trySuccess(ch);
+                    handOver(p, ch);
                 });
             });
             return p;
@@ -283,7 +299,9 @@ public final class ConnectionPool implements Backend {
                 if (f.isSuccess()) {
                     Channel stream = (Channel) f.getNow();
                     stream.attr(REUSED).set(reused);
-                    p.trySuccess(stream);
+                    if (!p.trySuccess(stream)) {
+                        stream.close(); // the acquirer gave up waiting
+                    }
                 } else {
                     p.tryFailure(unavailable(f.cause()));
                 }
@@ -306,14 +324,14 @@ public final class ConnectionPool implements Backend {
                 : cause instanceof ConnectException ? "connection refused" : String.valueOf(cause.getMessage());
         log.warn("cannot reach {} at {}: {}", settings.name(), settings.address(), why);
         return new BackendException(HttpResponseStatus.BAD_GATEWAY, settings.unavailableReason(),
-                settings.name() + " is unreachable (" + why + ")", cause);
+                settings.name() + " is unreachable (" + why + ")", cause, "connect", Map.of());
     }
 
     private BackendException tlsFailed(Throwable cause) {
         String why = cause instanceof SSLHandshakeException ? String.valueOf(cause.getMessage()) : cause.toString();
         log.warn("TLS handshake with {} at {} failed: {}", settings.name(), settings.address(), why);
         return new BackendException(HttpResponseStatus.BAD_GATEWAY, "upstream_tls_failed",
-                "TLS handshake with " + settings.name() + " failed", cause);
+                "TLS handshake with " + settings.name() + " failed", cause, "tls", Map.of());
     }
 
     /**

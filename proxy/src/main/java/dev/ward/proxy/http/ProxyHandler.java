@@ -26,7 +26,9 @@ import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
+import dev.ward.proxy.resilience.Outcomes;
 import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -98,12 +100,33 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         boolean informational;
         boolean backendKeepAlive = true;
         boolean ended;
-        /** No body: the request object is held (one extra reference) so it can be sent again once. */
+        /**
+         * The request can be sent again: its object is held (one extra reference) and its body is
+         * absent or, so far, all kept in {@link #replay}.
+         */
         boolean replayable;
-        boolean retried;
+        /** Retained copies of the body pieces forwarded so far; null when there is no body to keep. */
+        ArrayDeque<HttpContent> replay;
+        long replayBytes;
+        /** Tries after the first, made under the retry rules. */
+        int retries;
+        /** The one free replay of a request the server provably did not process (or the keep-alive race) is spent. */
+        boolean raceRetried;
         boolean reusedConnection;
         boolean refusedStream;
         int status;
+        /** Timeouts, retry rules; null for the local app. */
+        final dev.ward.proxy.resilience.Resilience res;
+        /** The backend's admission of this request (breaker permit, bulkhead slot); null until admitted. */
+        Admission admission;
+        /** An admission or a connection being waited for; cancelled if the exchange ends first. */
+        Future<?> waitingFor;
+        io.netty.util.concurrent.ScheduledFuture<?> tryTimer;
+        io.netty.util.concurrent.ScheduledFuture<?> totalTimer;
+        /** How the latest try failed ({@code connect}, {@code reset}, {@code timeout}...), null if it did not. */
+        String failure;
+        long firstByteAt;
+        boolean tryRecorded;
 
         Exchange(HttpRequest request, Backend backend, boolean keepAlive, String rule) {
             this.request = request;
@@ -113,6 +136,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             this.head = HttpMethod.HEAD.equals(request.method());
             this.method = request.method().name();
             this.path = pathOf(request.uri());
+            this.res = backend.resilience();
         }
     }
 
@@ -212,32 +236,166 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         if (full) {
             e.requestDone = true;
         }
+        dev.ward.proxy.resilience.Resilience res = e.res;
         if (!hasBody) {
             e.replayable = true;
+            ReferenceCountUtil.retain(req);
+        } else if (res != null && res.retriesMethod(e.method) && fitsReplayBuffer(req, res.maxBufferedBody())) {
+            e.replayable = true;
+            e.replay = new ArrayDeque<>(4);
             ReferenceCountUtil.retain(req);
         }
         // Hold the downstream until the backend is ready; later body pieces wait in `early`.
         ctx.channel().config().setAutoRead(false);
-        Future<Channel> f = backend.acquire(ctx.channel().eventLoop());
+        if (res == null) {
+            startTry(e);
+            return;
+        }
+        res.requestStarted();
+        if (res.totalNanos() > 0) {
+            e.totalTimer = ctx.executor().schedule(() -> onTotalTimeout(e), res.totalNanos(), TimeUnit.NANOSECONDS);
+        }
+        armTryTimer(e);
+        Future<Admission> f = backend.admit(ctx.channel().eventLoop());
+        if (f.isDone()) {
+            onAdmitted(e, f);
+        } else {
+            e.waitingFor = f;
+            f.addListener(x -> onAdmitted(e, f));
+        }
+    }
+
+    /** Whether a request body may be kept for a retry: its declared length is within the limit, or not known yet. */
+    private static boolean fitsReplayBuffer(HttpRequest req, int max) {
+        String cl = req.headers().get(HttpHeaderNames.CONTENT_LENGTH);
+        if (cl == null) {
+            return max > 0;
+        }
+        try {
+            return Long.parseLong(cl.trim()) <= max;
+        } catch (NumberFormatException x) {
+            return false;
+        }
+    }
+
+    private void onAdmitted(Exchange e, Future<Admission> f) {
+        if (e != ex || e.ended || f.isCancelled()) {
+            if (f.isSuccess()) {
+                f.getNow().cancel();
+            }
+            return;
+        }
+        e.waitingFor = null;
+        if (!f.isSuccess()) {
+            BackendException be = f.cause() instanceof BackendException b ? b
+                    : new BackendException(HttpResponseStatus.SERVICE_UNAVAILABLE, "upstream_unavailable",
+                            e.backend.name() + " is unavailable", f.cause());
+            failBeforeResponse(e, be.status(), be.reason(), be.getMessage(), be.headers());
+            return;
+        }
+        e.admission = f.getNow();
+        startTry(e);
+    }
+
+    /** Asks the backend for a channel for one try of the exchange. */
+    private void startTry(Exchange e) {
+        e.tryRecorded = false;
+        e.failure = null;
+        Future<Channel> f = e.admission != null ? e.backend.acquire(ctx.channel().eventLoop(), e.admission)
+                : e.backend.acquire(ctx.channel().eventLoop());
         if (f.isDone()) {
             onBackend(e, f);
         } else {
+            e.waitingFor = f;
             f.addListener(x -> onBackend(e, f));
         }
     }
 
-    private void onBackend(Exchange e, Future<Channel> f) {
+    private void armTryTimer(Exchange e) {
+        if (e.tryTimer != null) {
+            e.tryTimer.cancel(false);
+        }
+        e.tryTimer = ctx.executor().schedule(() -> onTryTimeout(e), e.res.firstByteNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    /** No response headers within {@code timeouts.firstByte} of the try's start. */
+    private void onTryTimeout(Exchange e) {
+        if (e != ex || e.ended || e.responseStarted) {
+            return;
+        }
+        e.res.timedOut();
+        boolean admitted = e.admission != null;
+        abandonTry(e, "timeout");
+        int retry = admitted ? mayRetry(e, Outcomes.TIMEOUT, 0) : NO_RETRY;
+        if (retry != NO_RETRY) {
+            retry(e, retry == RETRY_NOW);
+            return;
+        }
+        failBeforeResponse(e, HttpResponseStatus.GATEWAY_TIMEOUT, "upstream_timeout",
+                e.backend.name() + " did not answer within " + millis(e.res.firstByteNanos()), java.util.Map.of());
+    }
+
+    /** The whole exchange took longer than {@code timeouts.total}. */
+    private void onTotalTimeout(Exchange e) {
         if (e != ex || e.ended) {
+            return;
+        }
+        e.res.timedOut();
+        if (!e.responseStarted) {
+            abandonTry(e, "timeout");
+            failBeforeResponse(e, HttpResponseStatus.GATEWAY_TIMEOUT, "upstream_timeout",
+                    e.backend.name() + " did not answer within " + millis(e.res.totalNanos()), java.util.Map.of());
+            return;
+        }
+        recordTry(e, e.status, Outcomes.TIMEOUT);
+        e.failure = Outcomes.TIMEOUT;
+        releaseBackend(e, false);
+        endExchange(e, e.status, "upstream_timeout");
+        ctx.close(); // the response is cut short: HTTP/1.1 closes, HTTP/2 resets the stream
+    }
+
+    /** Ends the current try as failed in {@code failure}: stops waiting, records it, drops its channel. */
+    private void abandonTry(Exchange e, String failure) {
+        if (e.waitingFor != null) {
+            e.waitingFor.cancel(false);
+            e.waitingFor = null;
+        }
+        recordTry(e, 0, failure);
+        e.failure = failure;
+        releaseBackend(e, false);
+    }
+
+    private static String millis(long nanos) {
+        return dev.ward.proxy.config.Durations.format(java.time.Duration.ofNanos(nanos));
+    }
+
+    /** Tells the backend how the try on the current channel ended; once per try. */
+    private void recordTry(Exchange e, int status, String failure) {
+        if (e.backendCh != null && !e.tryRecorded) {
+            e.tryRecorded = true;
+            e.backend.record(e.backendCh, status, failure, e.firstByteAt);
+        }
+    }
+
+    private void onBackend(Exchange e, Future<Channel> f) {
+        if (e != ex || e.ended || f.isCancelled() || (e.waitingFor != null && e.waitingFor != f)) {
             if (f.isSuccess()) {
                 e.backend.release(f.getNow(), false);
             }
             return;
         }
+        e.waitingFor = null;
         if (!f.isSuccess()) {
             BackendException be = f.cause() instanceof BackendException b ? b
                     : new BackendException(HttpResponseStatus.BAD_GATEWAY, "upstream_unavailable",
-                            e.backend.name() + " is unavailable", f.cause());
-            failBeforeResponse(e, be.status(), be.reason(), be.getMessage());
+                            e.backend.name() + " is unavailable", f.cause(), Outcomes.CONNECT, java.util.Map.of());
+            e.failure = be.failure();
+            int retry = be.failure() != null ? mayRetry(e, be.failure(), 0) : NO_RETRY;
+            if (retry != NO_RETRY) {
+                retry(e, retry == RETRY_NOW);
+                return;
+            }
+            failBeforeResponse(e, be.status(), be.reason(), be.getMessage(), be.headers());
             return;
         }
         Channel bc = f.getNow();
@@ -268,6 +426,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         if (last) {
             e.requestDone = true;
         }
+        if (e.replay != null) {
+            keepForReplay(e, content);
+        }
         if (e.backendCh == null) {
             if (e.early == null) {
                 e.early = new ArrayDeque<>(4);
@@ -286,6 +447,29 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         } else if (!e.backendCh.isWritable()) {
             needsFlush = false;
             pauseUntilWritable(ctx.channel(), e.backendCh);
+        }
+    }
+
+    /** Keeps a copy of a body piece for a retry, or stops keeping when the body outgrows the limit. */
+    private void keepForReplay(Exchange e, HttpContent content) {
+        e.replayBytes += content.content().readableBytes();
+        if (e.replayBytes <= e.res.maxBufferedBody()) {
+            e.replay.add(content.retainedDuplicate());
+            return;
+        }
+        dropReplay(e);
+    }
+
+    private static void dropReplay(Exchange e) {
+        if (e.replay != null) {
+            for (HttpContent c; (c = e.replay.poll()) != null; ) {
+                c.release();
+            }
+            e.replay = null;
+        }
+        if (e.replayable) {
+            e.replayable = false;
+            ReferenceCountUtil.release(e.request); // the reference held for a replay that cannot happen now
         }
     }
 
@@ -376,12 +560,17 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void failBeforeResponse(Exchange e, HttpResponseStatus status, String reason, String message) {
+        failBeforeResponse(e, status, reason, message, java.util.Map.of());
+    }
+
+    private void failBeforeResponse(Exchange e, HttpResponseStatus status, String reason, String message,
+                                    java.util.Map<String, String> headers) {
         releaseEarly(e);
         boolean close = !http2Stream && (!e.requestDone || !e.keepAlive);
         if (!e.requestDone) {
             discarding = true;
         }
-        localReply(status, reason, message, close || closeAfterResponse);
+        localReply(status, reason, message, close || closeAfterResponse, headers);
         e.status = status.code();
         endExchange(e, status.code(), reason);
         if (!close && !closeAfterResponse) {
@@ -426,9 +615,23 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         e.ended = true;
-        if (e.replayable) {
-            e.replayable = false;
-            ReferenceCountUtil.release(e.request); // the reference held for a replay that was not needed
+        dropReplay(e);
+        if (e.tryTimer != null) {
+            e.tryTimer.cancel(false);
+        }
+        if (e.totalTimer != null) {
+            e.totalTimer.cancel(false);
+        }
+        if (e.waitingFor != null) {
+            e.waitingFor.cancel(false);
+            e.waitingFor = null;
+        }
+        if (e.admission != null) {
+            if ("downstream_closed".equals(reason)) {
+                e.admission.cancel();
+            } else {
+                e.admission.end(e.responseStarted ? e.status : 0, e.failure, e.firstByteAt);
+            }
         }
         if (ex == e) {
             ex = null;
@@ -468,17 +671,45 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    private static final int NO_RETRY = 0;
+    private static final int RETRY_NOW = 1;
+    private static final int RETRY_LATER = 2;
+
     /**
-     * A request may be sent again, once, on a fresh connection when it provably was not processed
-     * (the server refused the stream) or when it is idempotent, has no body, and its connection was
-     * a reused one that the server closed before answering: the keep-alive race every HTTP client
-     * meets. Nothing of the response may have been relayed yet.
+     * Whether the exchange's request is sent again after its try failed in {@code failure} (or
+     * with {@code status}), and how soon. Never once any of the response was relayed, nor when
+     * the request's body was not kept. Two kinds of retry:
+     * <ul>
+     * <li>at once, once per request, whatever the rules: a request the server provably did not
+     * process (it refused the HTTP/2 stream), or an idempotent one whose reused connection the
+     * server closed before answering, the keep-alive race every HTTP client meets;
+     * <li>after a jittered backoff, up to {@code retry.attempts} times: the method is retried,
+     * the failure is in {@code retry.on}.
+     * </ul>
+     * Both take from the upstream's retry budget, so an outage never multiplies the load.
      */
-    private boolean mayRetry(Exchange e) {
-        if (e.retried || !e.replayable || e.responseStarted || !ctx.channel().isActive()) {
-            return false;
+    private int mayRetry(Exchange e, String failure, int status) {
+        if (!e.replayable || e.responseStarted || e.ended || !ctx.channel().isActive()) {
+            return NO_RETRY;
         }
-        return e.refusedStream || (e.reusedConnection && isIdempotent(e.request.method()));
+        boolean race = !e.raceRetried && (e.refusedStream
+                || (Outcomes.RESET.equals(failure) && e.reusedConnection && isIdempotent(e.request.method())));
+        dev.ward.proxy.resilience.Resilience r = e.res;
+        boolean ruled = !race && r != null && e.admission != null && e.retries < r.attempts() && r.retriesMethod(e.method)
+                && r.retriesOn(failure, status);
+        if (!race && !ruled) {
+            return NO_RETRY;
+        }
+        if (r != null && !r.tryRetry()) {
+            log.debug("{}: retry budget of {} spent; not retrying {} {}", direction, e.backend.name(), e.method, e.path);
+            return NO_RETRY;
+        }
+        if (race) {
+            e.raceRetried = true;
+            return RETRY_NOW;
+        }
+        e.retries++;
+        return RETRY_LATER;
     }
 
     private static boolean isIdempotent(HttpMethod m) {
@@ -486,24 +717,44 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 || HttpMethod.PUT.equals(m) || HttpMethod.DELETE.equals(m) || HttpMethod.TRACE.equals(m);
     }
 
-    private void retry(Exchange e) {
-        log.debug("{}: {} closed a {} connection before answering {} {}; sending it once more on a fresh one",
-                direction, e.backend.name(), e.refusedStream ? "refusing" : "reused", e.method, e.path);
+    /** Sends the request again on a new try: the kept request and body pieces, now or after a backoff. */
+    private void retry(Exchange e, boolean now) {
+        log.debug("{}: {} {} to {} failed ({}); trying again{}", direction, e.method, e.path, e.backend.name(),
+                e.refusedStream ? "stream refused" : e.failure, now ? "" : " after a backoff");
         releaseBackend(e, false);
-        e.retried = true;
-        e.replayable = false;      // the held reference is spent on the second write
+        if (e.tryTimer != null) {
+            e.tryTimer.cancel(false);
+            e.tryTimer = null;
+        }
         e.requestWritten = false;
+        ReferenceCountUtil.retain(e.request); // for this try's write; the held reference stays for the next
         e.refusedStream = false;
-        if (!(e.request instanceof LastHttpContent)) {
-            e.early = new ArrayDeque<>(1);
+        e.reusedConnection = false;
+        e.firstByteAt = 0;
+        e.early = new ArrayDeque<>(e.replay == null ? 1 : e.replay.size() + 1);
+        if (e.replay != null) {
+            for (HttpContent c : e.replay) {
+                e.early.add(c.retainedDuplicate());
+            }
+        } else if (e.requestDone && !(e.request instanceof LastHttpContent)) {
             e.early.add(LastHttpContent.EMPTY_LAST_CONTENT);
         }
-        Future<Channel> f = e.backend.acquire(ctx.channel().eventLoop());
-        if (f.isDone()) {
-            onBackend(e, f);
+        long delay = now || e.res == null ? 0 : e.res.backoffNanos(e.retries);
+        if (delay <= 0) {
+            startRetry(e);
         } else {
-            f.addListener(x -> onBackend(e, f));
+            ctx.executor().schedule(() -> startRetry(e), delay, TimeUnit.NANOSECONDS);
         }
+    }
+
+    private void startRetry(Exchange e) {
+        if (e != ex || e.ended || !ctx.channel().isActive()) {
+            return;
+        }
+        if (e.res != null) {
+            armTryTimer(e);
+        }
+        startTry(e);
     }
 
     static String pathOf(String uri) {
@@ -538,6 +789,23 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 }
                 int code = res.status().code();
                 e.informational = code >= 100 && code < 200;
+                if (!e.informational && e.res != null) {
+                    e.firstByteAt = System.nanoTime();
+                    if (e.tryTimer != null) {
+                        e.tryTimer.cancel(false);
+                        e.tryTimer = null;
+                    }
+                    if (e.res.retriesStatus(code)) {
+                        int retry = mayRetry(e, null, code);
+                        if (retry != NO_RETRY) {
+                            ReferenceCountUtil.release(res);
+                            recordTry(e, code, null);
+                            e.failure = null;
+                            retry(e, retry == RETRY_NOW); // drops this connection with the rest of the response
+                            return;
+                        }
+                    }
+                }
                 if (e.informational) {
                     Headers.prepareForNextHop(res, false);
                 } else {
@@ -568,6 +836,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
                     return;
                 }
                 e.responseDone = true;
+                // Settle the outcome before the last byte leaves, so the caller's next request sees its effect.
+                recordTry(e, e.status, null);
+                if (e.admission != null) {
+                    e.admission.end(e.status, null, e.firstByteAt);
+                }
                 ChannelFuture wf = ctx.writeAndFlush(msg);
                 finish(wf);
                 return;
@@ -580,6 +853,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
         private void finish(ChannelFuture lastWrite) {
             boolean requestWasDone = e.requestDone;
+            recordTry(e, e.status, null);
             releaseBackend(e, e.backendKeepAlive && requestWasDone);
             if (!requestWasDone) {
                 // The backend answered before the request body ended: drop the rest.
@@ -623,10 +897,15 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
         @Override
         public void channelInactive(ChannelHandlerContext bctx) {
-            if (e == ex && !e.responseDone && mayRetry(e)) {
-                bctx.fireChannelInactive();
-                retry(e);
-                return;
+            if (e == ex && !e.responseDone) {
+                recordTry(e, e.responseStarted ? e.status : 0, Outcomes.RESET);
+                e.failure = Outcomes.RESET;
+                int retry = mayRetry(e, Outcomes.RESET, 0);
+                if (retry != NO_RETRY) {
+                    bctx.fireChannelInactive();
+                    retry(e, retry == RETRY_NOW);
+                    return;
+                }
             }
             if (e == ex && !e.responseDone) {
                 log.info("{}: {} closed the connection during {} {} ({})", direction, e.backend.name(), e.method, e.path,

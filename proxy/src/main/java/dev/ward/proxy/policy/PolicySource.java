@@ -48,7 +48,7 @@ public final class PolicySource implements Supplier<PolicyEngine>, AutoCloseable
     private volatile String failedFingerprint;
     private volatile Instant loadedAt;
     private volatile String lastError;
-    private dev.ward.proxy.util.FilePoller watcher;
+    private dev.ward.proxy.util.Poller watcher;
 
     private PolicySource(Path file, AuditLog audit) {
         this.file = file;
@@ -137,7 +137,7 @@ public final class PolicySource implements Supplier<PolicyEngine>, AutoCloseable
     /** Starts polling the file every {@code interval} ({@code 0s}: never). */
     public synchronized void watch(Duration interval) {
         if (file != null && watcher == null) {
-            watcher = dev.ward.proxy.util.FilePoller.every(interval, "ward-policy-watch", this::reloadIfChanged);
+            watcher = dev.ward.proxy.util.Poller.every(interval, "ward-policy-watch", this::reloadIfChanged);
         }
     }
 

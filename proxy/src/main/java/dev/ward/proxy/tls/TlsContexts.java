@@ -63,7 +63,7 @@ public final class TlsContexts implements AutoCloseable {
     private final AtomicReference<Contexts> current = new AtomicReference<>();
     private final HandshakeRefusals refusals = new HandshakeRefusals();
     private volatile String lastFailedFingerprint;
-    private dev.ward.proxy.util.FilePoller watcher;
+    private dev.ward.proxy.util.Poller watcher;
 
     private TlsContexts(Settings settings, Clock clock) {
         this.settings = settings;
@@ -96,7 +96,7 @@ public final class TlsContexts implements AutoCloseable {
     /** Starts polling the identity files every {@code reloadInterval}. */
     public synchronized void watch() {
         if (watcher == null) {
-            watcher = dev.ward.proxy.util.FilePoller.every(settings.reloadInterval(), "ward-identity-watch", this::reloadIfChanged);
+            watcher = dev.ward.proxy.util.Poller.every(settings.reloadInterval(), "ward-identity-watch", this::reloadIfChanged);
         }
     }
 

@@ -27,7 +27,7 @@ class ConfigLoaderTest {
                 inbound: { listen: "[::1]:9000", app: 127.0.0.1:9001, protocol: tcp, allow: ["spiffe://td/ns/a/*", "*"] }
                 outbound:
                   upstreams:
-                    orders: { address: orders.svc:15006, identity: spiffe://td/ns/shop/sa/orders, hosts: [orders.shop.svc], protocol: http1, connectTimeout: 1s }
+                    orders: { address: orders.svc:15006, identity: spiffe://td/ns/shop/sa/orders, hosts: [orders.shop.svc], protocol: http1, timeouts: { connect: 1s } }
                 accessLog: off
                 limits: { idleTimeout: 1m, maxConnections: 7 }
                 """, "t");

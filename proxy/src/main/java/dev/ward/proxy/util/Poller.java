@@ -7,14 +7,15 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs a check every {@code interval} on one daemon thread of its own: how identity files and
- * policy files are watched. Polling (not inotify) works the same on every file system and with
- * Kubernetes' symlink-swapped secret volumes. Never touches an event loop.
+ * policy files are watched (polling, not inotify, works the same on every file system and with
+ * Kubernetes' symlink-swapped secret volumes) and upstream DNS names re-resolved. Never touches
+ * an event loop.
  */
-public final class FilePoller implements AutoCloseable {
+public final class Poller implements AutoCloseable {
 
     private final ScheduledExecutorService executor;
 
-    private FilePoller(String threadName, Duration interval, Runnable check) {
+    private Poller(String threadName, Duration interval, Runnable check) {
         executor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, threadName);
             t.setDaemon(true);
@@ -25,8 +26,8 @@ public final class FilePoller implements AutoCloseable {
     }
 
     /** Starts polling; {@code interval} zero means never, and returns null. */
-    public static FilePoller every(Duration interval, String threadName, Runnable check) {
-        return interval.isZero() ? null : new FilePoller(threadName, interval, check);
+    public static Poller every(Duration interval, String threadName, Runnable check) {
+        return interval.isZero() ? null : new Poller(threadName, interval, check);
     }
 
     @Override
