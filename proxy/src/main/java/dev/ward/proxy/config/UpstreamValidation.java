@@ -19,9 +19,6 @@ final class UpstreamValidation {
         positive(t.connect(), at + ".timeouts.connect", p);
         positive(t.firstByte(), at + ".timeouts.firstByte", p);
         positive(t.idle(), at + ".timeouts.idle", p);
-        if (t.total().isNegative()) {
-            p.add(at + ".timeouts.total: must not be negative (0s: no limit)");
-        }
         if (t.connect().toMillis() > Integer.MAX_VALUE) {
             p.add(at + ".timeouts.connect: too long");
         }

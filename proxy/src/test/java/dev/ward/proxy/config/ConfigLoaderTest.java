@@ -106,4 +106,58 @@ class ConfigLoaderTest {
         assertThat(Durations.format(Duration.ofMinutes(5))).isEqualTo("5m");
         assertThatThrownBy(() -> Durations.parse("-1s")).isInstanceOf(IllegalArgumentException.class);
     }
+
+    @Test
+    void resilienceDefaultsAreSensible() throws Exception {
+        SidecarConfig c = ConfigLoader.parse("outbound: { upstreams: { orders: { address: o:1, identity: spiffe://td/sa/o } } }", "t");
+        SidecarConfig.Upstream u = c.outbound().upstreams().get("orders");
+        assertThat(u.timeouts().connect()).hasSeconds(2);
+        assertThat(u.timeouts().firstByte()).hasSeconds(15);
+        assertThat(u.timeouts().total()).isZero();
+        assertThat(u.circuitBreaker().enabled()).isTrue();
+        assertThat(u.circuitBreaker().failOn()).contains("connect", "reset", "503").doesNotContain("404");
+        assertThat(u.retry().methods()).containsExactly("GET", "HEAD", "OPTIONS", "PUT", "DELETE");
+        assertThat(u.retry().budget().ratio()).isEqualTo(0.2f);
+        assertThat(u.bulkhead().maxConcurrent()).isEqualTo(1024);
+        assertThat(u.endpointEntries()).containsExactly(HostPort.parse("o:1"));
+    }
+
+    @Test
+    void resilienceMistakesAreNamedWithTheirPath() {
+        assertThatThrownBy(() -> ConfigLoader.parse("""
+                outbound:
+                  upstreams:
+                    orders:
+                      address: o:1
+                      endpoints: [o:2]
+                      identity: spiffe://td/sa/o
+                      timeouts: { firstByte: 0s }
+                      circuitBreaker: { failureRateThreshold: -5, slowCallRateThreshold: 150, minimumCalls: 50, slidingWindowSize: 10, failOn: [connect, 999, flaky] }
+                      retry: { attempts: -1, methods: [GET, FETCH], on: [identity], budget: { ratio: 2, window: 0s } }
+                      bulkhead: { maxConcurrent: 0, maxPending: -1 }
+                """, "t")).isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).contains(
+                "outbound.upstreams.orders: address and endpoints both set (expected: one of them)",
+                "outbound.upstreams.orders.timeouts.firstByte: must be positive",
+                "outbound.upstreams.orders.circuitBreaker.failureRateThreshold: -5.0 (expected: a percentage above 0, at most 100)",
+                "outbound.upstreams.orders.circuitBreaker.slowCallRateThreshold: 150.0 (expected: a percentage above 0, at most 100)",
+                "outbound.upstreams.orders.retry.attempts: -1 (expected: 0 or more)",
+                "outbound.upstreams.orders.retry.methods: unknown method 'FETCH' (expected some of: DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT, TRACE)",
+                "outbound.upstreams.orders.retry.on: 'identity' (an upstream presenting the wrong identity is never retried)",
+                "outbound.upstreams.orders.bulkhead.maxConcurrent: 0 (expected: 1 or more)",
+                "outbound.upstreams.orders.bulkhead.maxPending: -1 (expected: 0 or more)")
+                .anySatisfy(p -> assertThat(p).startsWith("outbound.upstreams.orders.circuitBreaker.minimumCalls: 50 is more than"))
+                .anySatisfy(p -> assertThat(p).startsWith("outbound.upstreams.orders.circuitBreaker.failOn: unknown outcome '999'"))
+                .anySatisfy(p -> assertThat(p).startsWith("outbound.upstreams.orders.circuitBreaker.failOn: unknown outcome 'flaky'"))
+                .anySatisfy(p -> assertThat(p).startsWith("outbound.upstreams.orders.retry.budget.ratio: 2.0"))
+                .anySatisfy(p -> assertThat(p).startsWith("outbound.upstreams.orders.retry.budget.window: 0s")));
+        assertThatThrownBy(() -> ConfigLoader.parse(
+                "outbound: { upstreams: { orders: { address: o:1, identity: spiffe://td/sa/o, timeouts: { total: -1s } } } }", "t"))
+                .hasMessageContaining("outbound.upstreams.orders.timeouts.total").hasMessageContaining("duration");
+        assertThatThrownBy(() -> ConfigLoader.parse(
+                "outbound: { upstreams: { orders: { identity: spiffe://td/sa/o, circuitBreaker: { slidingWindowType: sliding } } } }", "t"))
+                .hasMessageContaining("outbound.upstreams.orders.circuitBreaker.slidingWindowType").hasMessageContaining("count");
+        assertThatThrownBy(() -> ConfigLoader.parse(
+                "outbound: { upstreams: { orders: { identity: spiffe://td/sa/o, connectTimeout: 1s } } }", "t"))
+                .hasMessageContaining("outbound.upstreams.orders.connectTimeout: unknown field").hasMessageContaining("timeouts");
+    }
 }

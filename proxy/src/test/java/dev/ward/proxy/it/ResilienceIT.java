@@ -440,4 +440,33 @@ class ResilienceIT {
                 HttpResponse.BodyHandlers.ofString());
         assertThat(new ObjectMapper().readTree(all.body()).at("/upstreams/0/name").asText()).isEqualTo("orders");
     }
+
+    @Test
+    void overHttp2BetweenSidecarsTimeoutsResetOnlyTheStreamAndRetriesAndTheBreakerWork() throws Exception {
+        dev.ward.proxy.testing.TestApp orders = new dev.ward.proxy.testing.TestApp();
+        open.add(orders);
+        Sidecar inbound = Sidecars.inbound(ordersCerts, orders.port(), "", TestPki.id("client"));
+        open.add(inbound);
+        sidecar("address: 127.0.0.1:" + inbound.port("inbound"), """
+                protocol: h2
+                timeouts: { firstByte: 400ms }
+                circuitBreaker: { minimumCalls: 3, slidingWindowSize: 3, openFor: 30s }
+                retry: { attempts: 2, backoff: 1ms }
+                """);
+        assertThat(call("GET", "/echo", null).statusCode()).isEqualTo(200);
+        HttpResponse<String> slow = call("GET", "/slow?ms=1500", null);
+        assertThat(slow.statusCode()).isEqualTo(504);
+        assertThat(call("GET", "/echo", null).statusCode()).as("the h2 connection outlives the reset stream").isEqualTo(200);
+        assertThat(inbound.openConnections("inbound")).isEqualTo(1);
+
+        int before = orders.requests.get();
+        HttpResponse<String> r = call("GET", "/status?code=503", null);
+        assertThat(r.statusCode()).isEqualTo(503);
+        assertThat(orders.requests.get() - before).as("first try and two retries").isEqualTo(3);
+        call("GET", "/status?code=503", null);
+        assertThat(upstreamState().at("/circuit/state").asText()).isEqualTo("open");
+        int seen = orders.requests.get();
+        assertThat(call("GET", "/echo", null).headers().firstValue("x-ward-circuit")).hasValue("open");
+        assertThat(orders.requests.get()).isEqualTo(seen);
+    }
 }

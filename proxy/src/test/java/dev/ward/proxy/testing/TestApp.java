@@ -22,7 +22,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * A real HTTP app on loopback (the JDK's HTTP server) that records what reached it.
  * {@code /echo}: replies with the caller identity header; {@code /upload}: reads the body and
  * replies "length sha256"; {@code /download?bytes=N}: streams N bytes; {@code /slow?ms=N}:
- * answers after N ms.
+ * answers after N ms; {@code /status?code=N}: answers with status N.
  */
 public final class TestApp implements AutoCloseable {
 
@@ -82,6 +82,10 @@ public final class TestApp implements AutoCloseable {
                         o.write(chunk, 0, (int) Math.min(chunk.length, left));
                     }
                 }
+                return;
+            }
+            if (path.startsWith("/status")) {
+                send(ex, Integer.parseInt(query.substring("code=".length())), "status " + query);
                 return;
             }
             if (path.startsWith("/slow")) {
