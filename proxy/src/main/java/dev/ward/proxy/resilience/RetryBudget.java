@@ -42,25 +42,20 @@ public final class RetryBudget {
     /** Takes one retry from the budget; false when it is spent. */
     public synchronized boolean tryWithdraw() {
         long now = now();
-        int i = bucket(now);
-        long d = 0;
-        long w = 0;
-        for (int b = 0; b < BUCKETS; b++) {
-            if (epochs[b] > now - BUCKETS) {
-                d += deposits[b];
-                w += withdrawals[b];
-            }
-        }
-        if (w + 1 > d * ratio + reserve) {
+        if (remaining(now) < 1) {
             return false;
         }
-        withdrawals[i]++;
+        withdrawals[bucket(now)]++;
         return true;
     }
 
     /** Retries still available now. */
     public synchronized long available() {
-        long now = now();
+        return Math.max(0, (long) Math.floor(remaining(now())));
+    }
+
+    /** Ratio of the window's requests plus the reserve, less the window's retries. */
+    private double remaining(long now) {
         long d = 0;
         long w = 0;
         for (int b = 0; b < BUCKETS; b++) {
@@ -69,7 +64,7 @@ public final class RetryBudget {
                 w += withdrawals[b];
             }
         }
-        return Math.max(0, (long) Math.floor(d * ratio + reserve) - w);
+        return d * ratio + reserve - w;
     }
 
     private long now() {

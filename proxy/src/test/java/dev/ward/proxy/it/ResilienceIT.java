@@ -107,6 +107,17 @@ class ResilienceIT {
         return app.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    /** Makes {@code n} calls that must all be answered {@code status}, with {@code reason} if not null (Ward's own reply). */
+    void callsAnswer(int n, int status, String reason) throws Exception {
+        for (int i = 0; i < n; i++) {
+            HttpResponse<String> r = call("GET", "/a", null);
+            assertThat(r.statusCode()).isEqualTo(status);
+            if (reason != null) {
+                assertThat(r.headers().firstValue("x-ward-reason")).hasValue(reason);
+            }
+        }
+    }
+
     JsonNode upstreamState() throws Exception {
         HttpResponse<String> r = app.send(HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + sidecar.port("admin") + "/upstreams/orders")).build(),
@@ -124,11 +135,7 @@ class ResilienceIT {
     void breakerOpensAfterTheThresholdAndThenNothingReachesTheUpstream() throws Exception {
         FaultyUpstream u = upstream().mode(Mode.RESET); // every request: a new connection, then RST
         sidecar(at(u), SMALL_BREAKER);
-        for (int i = 0; i < 4; i++) {
-            HttpResponse<String> r = call("GET", "/a", null);
-            assertThat(r.statusCode()).isEqualTo(502);
-            assertThat(r.headers().firstValue("x-ward-reason")).hasValue("upstream_reset");
-        }
+        callsAnswer(4, 502, "upstream_reset");
         assertThat(upstreamState().at("/circuit/state").asText()).isEqualTo("open");
         int accepts = u.accepts.get();
         int requests = u.requests.get();
@@ -148,9 +155,7 @@ class ResilienceIT {
     void halfOpenProbeThatSucceedsClosesTheBreaker() throws Exception {
         FaultyUpstream u = upstream().status(503);
         sidecar(at(u), SMALL_BREAKER);
-        for (int i = 0; i < 4; i++) {
-            assertThat(call("GET", "/a", null).statusCode()).isEqualTo(503); // relayed: the upstream's own 503
-        }
+        callsAnswer(4, 503, null); // relayed: the upstream's own 503
         assertThat(call("GET", "/a", null).headers().firstValue("x-ward-circuit")).hasValue("open");
         u.mode(Mode.OK);
         Thread.sleep(1100); // openFor
@@ -165,9 +170,7 @@ class ResilienceIT {
     void halfOpenProbeThatFailsOpensTheBreakerAgain() throws Exception {
         FaultyUpstream u = upstream().status(503);
         sidecar(at(u), SMALL_BREAKER);
-        for (int i = 0; i < 4; i++) {
-            call("GET", "/a", null);
-        }
+        callsAnswer(4, 503, null);
         assertThat(upstreamState().at("/circuit/state").asText()).isEqualTo("open");
         Thread.sleep(1100);
         int before = u.requests.get();
@@ -184,11 +187,7 @@ class ResilienceIT {
         FaultyUpstream u = upstream();
         u.refuse();
         sidecar(at(u), SMALL_BREAKER);
-        for (int i = 0; i < 4; i++) {
-            HttpResponse<String> r = call("GET", "/a", null);
-            assertThat(r.statusCode()).isEqualTo(502);
-            assertThat(r.headers().firstValue("x-ward-reason")).hasValue("upstream_unavailable");
-        }
+        callsAnswer(4, 502, "upstream_unavailable");
         assertThat(call("GET", "/a", null).statusCode()).isEqualTo(503);
         u.listen();
         Thread.sleep(1100);
@@ -199,9 +198,7 @@ class ResilienceIT {
     void aFourHundredIsASuccessForTheBreaker() throws Exception {
         FaultyUpstream u = upstream().status(404);
         sidecar(at(u), SMALL_BREAKER);
-        for (int i = 0; i < 8; i++) {
-            assertThat(call("GET", "/a", null).statusCode()).isEqualTo(404);
-        }
+        callsAnswer(8, 404, null);
         JsonNode s = upstreamState();
         assertThat(s.at("/circuit/state").asText()).isEqualTo("closed");
         assertThat(s.at("/circuit/failedCalls").asInt()).isZero();
