@@ -330,7 +330,7 @@ class ResilienceIT {
 
     @Test
     void loadBalancingMovesTrafficAwayFromASlowEndpoint() throws Exception {
-        FaultyUpstream slow = upstream().slow(150);
+        FaultyUpstream slow = upstream().slow(300);
         FaultyUpstream fast = upstream();
         sidecar("endpoints: [127.0.0.1:" + slow.port() + ", 127.0.0.1:" + fast.port() + "]", "");
         AtomicInteger done = new AtomicInteger();
@@ -338,7 +338,7 @@ class ResilienceIT {
         for (int w = 0; w < 8; w++) {
             workers.add(CompletableFuture.runAsync(() -> {
                 try {
-                    for (int i = 0; i < 15; i++) {
+                    for (int i = 0; i < 10; i++) {
                         assertThat(call("GET", "/x", null).statusCode()).isEqualTo(200);
                         done.incrementAndGet();
                     }
@@ -348,9 +348,9 @@ class ResilienceIT {
             }));
         }
         CompletableFuture.allOf(workers.toArray(CompletableFuture[]::new)).join();
-        assertThat(done.get()).isEqualTo(120);
+        assertThat(done.get()).isEqualTo(80);
         assertThat(fast.requests.get()).as("fast %d, slow %d", fast.requests.get(), slow.requests.get())
-                .isGreaterThan(3 * slow.requests.get());
+                .isGreaterThan(2 * slow.requests.get()); // an even split would be 1:1
         assertThat(upstreamState().at("/endpoints").size()).isEqualTo(2);
     }
 
