@@ -57,8 +57,8 @@ class BulkheadTest {
             int now = inside.incrementAndGet();
             maxInside.accumulateAndGet(now, Math::max);
             inside.decrementAndGet();
-            done.countDown();
             b.exit();
+            done.countDown(); // after exit, so that the counts are final once every task is done
         };
         for (int i = 0; i < n; i++) {
             pool.execute(() -> {
