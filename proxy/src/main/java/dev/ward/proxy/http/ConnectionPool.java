@@ -96,7 +96,7 @@ public final class ConnectionPool implements Backend {
             return;
         }
         LoopPool p = loops.get(ch.eventLoop());
-        if (reusable && p != null && ch.isActive()) {
+        if (reusable && p != null && ch.isActive() && !retired) {
             p.idle.addLast(ch);
         } else {
             ch.close();
@@ -119,6 +119,20 @@ public final class ConnectionPool implements Backend {
             p.loop.execute(p::closeAll);
         }
     }
+
+    /**
+     * Takes the pool out of service without cutting anything in flight (its endpoint left DNS):
+     * idle connections close now, busy HTTP/1.1 ones when their exchange ends, and an HTTP/2
+     * connection takes no new streams and closes once its last stream has ended.
+     */
+    public void retireGracefully() {
+        retired = true;
+        for (LoopPool p : loops.values()) {
+            p.loop.execute(p::retireAll);
+        }
+    }
+
+    private volatile boolean retired;
 
     /** The pool of one event loop; touched only from that loop. */
     private final class LoopPool {
@@ -306,6 +320,32 @@ public final class ConnectionPool implements Backend {
                     p.tryFailure(unavailable(f.cause()));
                 }
             });
+        }
+
+        void retireAll() {
+            for (Channel ch; (ch = idle.poll()) != null; ) {
+                ch.close();
+            }
+            Channel parent = h2;
+            h2 = null;
+            if (parent != null) {
+                Http2FrameCodec codec = parent.pipeline().get(Http2FrameCodec.class);
+                if (codec == null || codec.connection().numActiveStreams() == 0) {
+                    parent.close();
+                } else {
+                    codec.connection().addListener(new io.netty.handler.codec.http2.Http2ConnectionAdapter() {
+                        @Override
+                        public void onStreamClosed(io.netty.handler.codec.http2.Http2Stream stream) {
+                            // Checked after the stream has left the active set, whatever the notification order.
+                            parent.eventLoop().execute(() -> {
+                                if (codec.connection().numActiveStreams() == 0) {
+                                    parent.close();
+                                }
+                            });
+                        }
+                    });
+                }
+            }
         }
 
         void closeAll() {

@@ -478,7 +478,7 @@ public final class UpstreamCluster implements Backend {
         }
         endpoints = List.copyOf(next);
         for (Endpoint gone : old.values()) {
-            gone.pool.close(); // idle connections close; tries in flight on them are cut
+            gone.pool.retireGracefully(); // tries in flight on it finish; then its connections close
         }
     }
 

@@ -89,7 +89,7 @@ class UpstreamClusterTest {
         answer.set(new UnknownHostException("nope"));
         UpstreamCluster c = cluster("endpoints: [orders.shop.svc:15006]");
         c.resolveNow();
-        io.netty.channel.nio.NioEventLoopGroup g = new io.netty.channel.nio.NioEventLoopGroup(1);
+        io.netty.channel.EventLoopGroup g = new io.netty.channel.MultiThreadIoEventLoopGroup(1, io.netty.channel.nio.NioIoHandler.newFactory());
         try {
             var f = c.acquire(g.next()).awaitUninterruptibly();
             assertThat(f.cause()).isInstanceOfSatisfying(dev.ward.proxy.http.BackendException.class, e -> {

@@ -1,0 +1,127 @@
+package dev.ward.proxy.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ward.proxy.Sidecar;
+import dev.ward.proxy.http.ConnectionPool;
+import dev.ward.proxy.testing.Await;
+import dev.ward.proxy.testing.Sidecars;
+import dev.ward.proxy.testing.TestApp;
+import dev.ward.proxy.testing.TestPki;
+import dev.ward.proxy.tls.TlsContexts;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.ssl.SslProvider;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * An endpoint that leaves DNS has its pool retired gracefully: a request in flight on it still
+ * gets its whole response, and its connections close afterwards, over HTTP/1.1 and HTTP/2.
+ */
+class PoolRetireIT {
+
+    @TempDir
+    Path tmp;
+
+    final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+
+    @AfterEach
+    void tearDown() {
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    }
+
+    /** Sends GET {@code path} on a channel from {@code pool}, retires the pool mid-flight, returns the status. */
+    static int requestWhileRetiring(ConnectionPool pool, EventLoopGroup group, String path, CompletableFuture<Channel> used)
+            throws Exception {
+        CompletableFuture<Integer> status = new CompletableFuture<>();
+        group.next().execute(() -> pool.acquire(group.next()).addListener(f -> {
+            if (!f.isSuccess()) {
+                status.completeExceptionally(f.cause());
+                return;
+            }
+            Channel ch = (Channel) f.getNow();
+            used.complete(ch);
+            int[] code = {0};
+            SimpleChannelInboundHandler<HttpObject> relay = new SimpleChannelInboundHandler<>() {
+                        @Override
+                        protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
+                            if (msg instanceof HttpResponse r) {
+                                code[0] = r.status().code();
+                            }
+                            if (msg instanceof LastHttpContent) {
+                                ctx.pipeline().remove(this);
+                                pool.release(ch, true);
+                                status.complete(code[0]);
+                            }
+                        }
+                    };
+            if (ch.pipeline().get("guard") != null) {
+                ch.pipeline().addBefore("guard", "test", relay); // a pooled HTTP/1.1 connection
+            } else {
+                ch.pipeline().addLast("test", relay); // an HTTP/2 stream
+            }
+            DefaultFullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
+            req.headers().set(HttpHeaderNames.HOST, "orders").setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+            ch.writeAndFlush(req);
+        }));
+        Thread.sleep(200);
+        pool.retireGracefully();
+        return status.get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void http1() throws Exception {
+        try (TestApp app = new TestApp()) {
+            ConnectionPool pool = new ConnectionPool(new ConnectionPool.Settings("app", new InetSocketAddress("127.0.0.1", app.port()),
+                    null, null, Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(60), 8192,
+                    NioSocketChannel.class, "app_unavailable"));
+            CompletableFuture<Channel> used = new CompletableFuture<>();
+            assertThat(requestWhileRetiring(pool, group, "/slow?ms=600", used)).isEqualTo(200);
+            Channel ch = used.get();
+            Await.until(() -> !ch.isActive()); // released to a retired pool: closed, not kept
+        }
+    }
+
+    @Test
+    void http2() throws Exception {
+        TestPki pki = new TestPki(tmp);
+        Path client = pki.issue("client");
+        try (TestApp app = new TestApp();
+             Sidecar orders = Sidecars.inbound(pki.issue("orders"), app.port(), "", TestPki.id("client"));
+             TlsContexts tls = TlsContexts.load(new TlsContexts.Settings(client.resolve("tls.crt"), client.resolve("tls.key"),
+                     client.resolve("ca.crt"), null, SslProvider.OPENSSL, Duration.ZERO), Clock.systemUTC())) {
+            Supplier<io.netty.handler.ssl.SslContext> ctx = () -> tls.client(true);
+            ConnectionPool pool = new ConnectionPool(new ConnectionPool.Settings("orders",
+                    new InetSocketAddress("127.0.0.1", orders.port("inbound")), ctx, TestPki.id("orders"), Duration.ofSeconds(2),
+                    Duration.ofSeconds(5), Duration.ofSeconds(60), 8192, NioSocketChannel.class, "upstream_unavailable"));
+            CompletableFuture<Channel> used = new CompletableFuture<>();
+            assertThat(requestWhileRetiring(pool, group, "/slow?ms=600", used)).isEqualTo(200);
+            Channel stream = used.get();
+            assertThat(stream).isInstanceOf(Http2StreamChannel.class);
+            Await.until(() -> !stream.parent().isActive()); // the last stream ended: the connection closes
+            assertThat(app.requests.get()).isEqualTo(1);
+        }
+    }
+}
