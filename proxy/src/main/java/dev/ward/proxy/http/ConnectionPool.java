@@ -67,6 +67,8 @@ public final class ConnectionPool implements Backend {
                            int maxHeaderSize, Class<? extends Channel> channelType, String unavailableReason) {}
 
     private final Settings settings;
+    /** Connect and handshake failures: one warning per 10 s per pool, the rest at debug. */
+    private final dev.ward.proxy.util.LogLimiter warnings = new dev.ward.proxy.util.LogLimiter(Duration.ofSeconds(10));
     private final Map<EventLoop, LoopPool> loops = new ConcurrentHashMap<>();
 
     public ConnectionPool(Settings settings) {
@@ -362,14 +364,26 @@ public final class ConnectionPool implements Backend {
     private BackendException unavailable(Throwable cause) {
         String why = cause instanceof ConnectTimeoutException ? "connect timed out"
                 : cause instanceof ConnectException ? "connection refused" : String.valueOf(cause.getMessage());
-        log.warn("cannot reach {} at {}: {}", settings.name(), settings.address(), why);
+        long held = warnings.tryLog();
+        if (held >= 0) {
+            log.warn("cannot reach {} at {}: {}{}", settings.name(), settings.address(), why,
+                    dev.ward.proxy.util.LogLimiter.heldBack(held));
+        } else {
+            log.debug("cannot reach {} at {}: {}", settings.name(), settings.address(), why);
+        }
         return new BackendException(HttpResponseStatus.BAD_GATEWAY, settings.unavailableReason(),
                 settings.name() + " is unreachable (" + why + ")", cause, "connect", Map.of());
     }
 
     private BackendException tlsFailed(Throwable cause) {
         String why = cause instanceof SSLHandshakeException ? String.valueOf(cause.getMessage()) : cause.toString();
-        log.warn("TLS handshake with {} at {} failed: {}", settings.name(), settings.address(), why);
+        long held = warnings.tryLog();
+        if (held >= 0) {
+            log.warn("TLS handshake with {} at {} failed: {}{}", settings.name(), settings.address(), why,
+                    dev.ward.proxy.util.LogLimiter.heldBack(held));
+        } else {
+            log.debug("TLS handshake with {} at {} failed: {}", settings.name(), settings.address(), why);
+        }
         return new BackendException(HttpResponseStatus.BAD_GATEWAY, "upstream_tls_failed",
                 "TLS handshake with " + settings.name() + " failed", cause, "tls", Map.of());
     }
