@@ -361,29 +361,28 @@ public final class ConnectionPool implements Backend {
         }
     }
 
+    /** "{what} NAME at ADDRESS: why", as a warning at most every 10 s, else at debug. */
+    private void warnLimited(String what, String why) {
+        long held = warnings.tryLog();
+        if (held >= 0) {
+            log.warn("{} {} at {}: {}{}", what, settings.name(), settings.address(), why,
+                    dev.ward.proxy.util.LogLimiter.heldBack(held));
+        } else {
+            log.debug("{} {} at {}: {}", what, settings.name(), settings.address(), why);
+        }
+    }
+
     private BackendException unavailable(Throwable cause) {
         String why = cause instanceof ConnectTimeoutException ? "connect timed out"
                 : cause instanceof ConnectException ? "connection refused" : String.valueOf(cause.getMessage());
-        long held = warnings.tryLog();
-        if (held >= 0) {
-            log.warn("cannot reach {} at {}: {}{}", settings.name(), settings.address(), why,
-                    dev.ward.proxy.util.LogLimiter.heldBack(held));
-        } else {
-            log.debug("cannot reach {} at {}: {}", settings.name(), settings.address(), why);
-        }
+        warnLimited("cannot reach", why);
         return new BackendException(HttpResponseStatus.BAD_GATEWAY, settings.unavailableReason(),
                 settings.name() + " is unreachable (" + why + ")", cause, "connect", Map.of());
     }
 
     private BackendException tlsFailed(Throwable cause) {
         String why = cause instanceof SSLHandshakeException ? String.valueOf(cause.getMessage()) : cause.toString();
-        long held = warnings.tryLog();
-        if (held >= 0) {
-            log.warn("TLS handshake with {} at {} failed: {}{}", settings.name(), settings.address(), why,
-                    dev.ward.proxy.util.LogLimiter.heldBack(held));
-        } else {
-            log.debug("TLS handshake with {} at {} failed: {}", settings.name(), settings.address(), why);
-        }
+        warnLimited("TLS handshake failed with", why);
         return new BackendException(HttpResponseStatus.BAD_GATEWAY, "upstream_tls_failed",
                 "TLS handshake with " + settings.name() + " failed", cause, "tls", Map.of());
     }
