@@ -49,7 +49,7 @@ public class ResilienceBenchmark {
         upstream = CircuitBreaker.of("orders", c);
         endpoint = CircuitBreaker.of("orders@1", c);
         bulkhead = new Bulkhead(u.bulkhead().maxConcurrent(), u.bulkhead().maxPending());
-        resilience = new Resilience("orders", u.timeouts(), u.retry());
+        resilience = new Resilience(u.timeouts(), u.retry());
     }
 
     @Benchmark

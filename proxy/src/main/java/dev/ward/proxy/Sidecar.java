@@ -356,11 +356,6 @@ public final class Sidecar implements AutoCloseable {
         return l.open();
     }
 
-    /** The upstreams of the outbound side, by name. */
-    public Map<String, UpstreamCluster> upstreams() {
-        return java.util.Collections.unmodifiableMap(clusters);
-    }
-
     public TlsContexts tls() {
         return tls;
     }

@@ -3,13 +3,12 @@ package dev.ward.proxy.config;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import dev.ward.proxy.resilience.Outcomes;
 import java.util.Set;
 
 /** Checks an upstream's timeouts, circuit breaker, retry and bulkhead settings; names every problem. */
 final class UpstreamValidation {
 
-    /** Ways a try can fail, besides a response status code. */
-    static final Set<String> FAILURE_KINDS = Set.of("connect", "tls", "identity", "timeout", "reset");
     private static final Set<String> METHODS = Set.of("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE", "POST", "PATCH");
 
     private UpstreamValidation() {}
@@ -76,26 +75,10 @@ final class UpstreamValidation {
         atLeast(h.maxPending(), 0, at + ".bulkhead.maxPending", p);
     }
 
-    /** {@code connect}, {@code tls}, ..., or an HTTP status code 100-599. */
-    static boolean isOutcome(String o) {
-        if (o == null) {
-            return false;
-        }
-        if (FAILURE_KINDS.contains(o)) {
-            return true;
-        }
-        try {
-            int code = Integer.parseInt(o);
-            return code >= 100 && code <= 599;
-        } catch (NumberFormatException e) {
-            return false;
-        }
-    }
-
     private static void outcomes(List<String> list, String field, List<String> p) {
         for (String o : list) {
-            if (!isOutcome(o)) {
-                p.add(field + ": unknown outcome '" + o + "' (expected: " + String.join(", ", sorted(FAILURE_KINDS))
+            if (!Outcomes.isValid(o)) {
+                p.add(field + ": unknown outcome '" + o + "' (expected: " + String.join(", ", sorted(Outcomes.KINDS))
                         + " or a status code such as 503)");
             }
         }

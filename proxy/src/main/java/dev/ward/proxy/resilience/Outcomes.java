@@ -17,6 +17,9 @@ public final class Outcomes {
     public static final String TIMEOUT = "timeout";
     public static final String RESET = "reset";
 
+    /** Every failure kind, for config validation. */
+    public static final Set<String> KINDS = Set.of(CONNECT, TLS, IDENTITY, TIMEOUT, RESET);
+
     private final Set<String> kinds;
     private final BitSet statuses = new BitSet(600);
 
@@ -30,6 +33,22 @@ public final class Outcomes {
             }
         }
         this.kinds = Set.copyOf(k);
+    }
+
+    /** Whether a config value names an outcome: a failure kind, or an HTTP status code 100-599. */
+    public static boolean isValid(String item) {
+        if (item == null) {
+            return false;
+        }
+        if (KINDS.contains(item)) {
+            return true;
+        }
+        try {
+            int code = Integer.parseInt(item);
+            return code >= 100 && code <= 599;
+        } catch (NumberFormatException e) {
+            return false;
+        }
     }
 
     /** From validated config values. */

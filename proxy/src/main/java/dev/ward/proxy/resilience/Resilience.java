@@ -12,7 +12,6 @@ import java.util.stream.Collectors;
  */
 public final class Resilience {
 
-    private final String upstream;
     private final long firstByteNanos;
     private final long totalNanos;
     private final int attempts;
@@ -26,8 +25,7 @@ public final class Resilience {
     private final java.util.concurrent.atomic.LongAdder retriesDenied = new java.util.concurrent.atomic.LongAdder();
     private final java.util.concurrent.atomic.LongAdder timeouts = new java.util.concurrent.atomic.LongAdder();
 
-    public Resilience(String upstream, SidecarConfig.Timeouts t, SidecarConfig.Retry r) {
-        this.upstream = upstream;
+    public Resilience(SidecarConfig.Timeouts t, SidecarConfig.Retry r) {
         this.firstByteNanos = t.firstByte().toNanos();
         this.totalNanos = t.total().toNanos();
         this.attempts = r.attempts();
@@ -37,10 +35,6 @@ public final class Resilience {
         this.backoffNanos = r.backoff().toNanos();
         this.maxBackoffNanos = r.maxBackoff().toNanos();
         this.budget = new RetryBudget(r.budget().ratio(), r.budget().minPerSecond(), r.budget().window());
-    }
-
-    public String upstream() {
-        return upstream;
     }
 
     /** Time allowed from the start of a try until the response headers. */

@@ -87,7 +87,7 @@ public final class UpstreamCluster implements Backend {
         this.failOn = Outcomes.of(cb.failOn());
         this.breaker = cb.enabled() ? newBreaker(name, null) : null;
         this.bulkhead = new Bulkhead(config.bulkhead().maxConcurrent(), config.bulkhead().maxPending());
-        this.resilience = new Resilience(name, config.timeouts(), config.retry());
+        this.resilience = new Resilience(config.timeouts(), config.retry());
     }
 
     /** Resolves the endpoints once now, then every {@code resolveInterval} if any is a DNS name. */
@@ -542,11 +542,6 @@ public final class UpstreamCluster implements Backend {
         m.put("slowCalls", x.getNumberOfSlowCalls());
         m.put("notPermittedCalls", x.getNumberOfNotPermittedCalls());
         return m;
-    }
-
-    /** The upstream breaker's state name ({@code closed}, {@code open}, {@code half_open}, {@code disabled}). */
-    public String circuitState() {
-        return breaker == null ? "disabled" : state(breaker.getState());
     }
 
     /** Counted as a failure by a breaker; carries no stack trace. */
