@@ -276,8 +276,17 @@ public final class UpstreamCluster implements Backend {
         if (ticket != null) {
             ticket.lastEndpoint = ep;
         }
-        Promise<Channel> p = loop.newPromise();
         Future<Channel> f = ep.pool.acquire(loop);
+        if (f.isDone()) {
+            // The common case (an idle connection, a stream on the open h2 one): no promise of our own.
+            if (f.isSuccess()) {
+                f.getNow().attr(TRY).set(t);
+            } else {
+                failed(t, f.cause());
+            }
+            return f;
+        }
+        Promise<Channel> p = loop.newPromise();
         f.addListener(x -> {
             if (f.isSuccess()) {
                 Channel ch = f.getNow();
@@ -290,10 +299,8 @@ public final class UpstreamCluster implements Backend {
             } else if (f.isCancelled()) {
                 t.cancel();
             } else {
-                Throwable cause = f.cause();
-                String failure = cause instanceof BackendException be ? be.failure() : "connect";
-                t.finish(0, failure, 0);
-                p.tryFailure(cause);
+                failed(t, f.cause());
+                p.tryFailure(f.cause());
             }
         });
         p.addListener(x -> {
@@ -302,6 +309,11 @@ public final class UpstreamCluster implements Backend {
             }
         });
         return p;
+    }
+
+    /** A try that got no connection: settled as the failure the pool names (connect, tls, identity). */
+    private static void failed(Try t, Throwable cause) {
+        t.finish(0, cause instanceof BackendException be ? be.failure() : Outcomes.CONNECT, 0);
     }
 
     /**
