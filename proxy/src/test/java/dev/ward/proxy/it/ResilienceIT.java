@@ -223,14 +223,15 @@ class ResilienceIT {
 
     @Test
     void theTotalTimeoutCoversRetriesAndSlowAnswers() throws Exception {
-        FaultyUpstream u = upstream().slow(3_000);
-        sidecar(at(u), "timeouts: { firstByte: 10s, total: 400ms }\n");
+        FaultyUpstream u = upstream().script(Mode.RESET).slow(3_000); // the first try resets, the retry is slow
+        sidecar(at(u), "timeouts: { firstByte: 10s, total: 400ms }\nretry: { attempts: 2, backoff: 10ms }\n");
         long t0 = System.nanoTime();
         HttpResponse<String> r = call("GET", "/a", null);
         long ms = (System.nanoTime() - t0) / 1_000_000;
         assertThat(r.statusCode()).isEqualTo(504);
         assertThat(r.body()).contains("400ms");
         assertThat(ms).isBetween(350L, 2_900L);
+        assertThat(u.requests.get()).as("the retry ran inside the same total").isEqualTo(2);
     }
 
     @Test
