@@ -10,7 +10,6 @@ import dev.ward.proxy.config.SidecarConfig;
 import dev.ward.proxy.http.ConnectionPool;
 import dev.ward.proxy.upstream.UpstreamCluster;
 import dev.ward.proxy.http.Drain;
-import dev.ward.proxy.http.ExchangeLog;
 import dev.ward.proxy.inbound.InboundRouter;
 import dev.ward.proxy.inbound.InboundServer;
 import dev.ward.proxy.outbound.OutboundRouter;
@@ -19,6 +18,10 @@ import dev.ward.proxy.tls.IdentityMaterial;
 import dev.ward.proxy.tls.TlsContexts;
 import dev.ward.proxy.transport.Transports;
 import dev.ward.telemetry.AccessLog;
+import dev.ward.telemetry.RequestTelemetry;
+import dev.ward.telemetry.metrics.SidecarState;
+import dev.ward.telemetry.metrics.WardMetrics;
+import dev.ward.telemetry.tracing.Tracing;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
@@ -62,7 +65,10 @@ public final class Sidecar implements AutoCloseable {
     private final Map<String, InetSocketAddress> bound = new LinkedHashMap<>();
     private final Map<String, dev.ward.proxy.http.ConnectionLimiter> limiters = new LinkedHashMap<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
-    private final dev.ward.telemetry.AuditLog audit = new dev.ward.telemetry.AuditLog(System.out, Clock.systemUTC());
+    private final List<java.io.OutputStream> logFiles = new ArrayList<>();
+    private final WardMetrics metrics = new WardMetrics(Version.get());
+    private dev.ward.telemetry.AuditLog audit;
+    private Tracing tracing;
     private dev.ward.proxy.policy.PolicySource policy;
     private volatile boolean ready;
     private volatile boolean closed;
@@ -96,6 +102,12 @@ public final class Sidecar implements AutoCloseable {
         }
         Sidecar s = new Sidecar(config, tls);
         try {
+            s.audit = new dev.ward.telemetry.AuditLog(s.logStream("auditLogFile", config.auditLogFile()), Clock.systemUTC());
+        } catch (IOException e) {
+            s.close();
+            throw new StartupException(e.getMessage(), e);
+        }
+        try {
             s.policy = config.policy().file() != null
                     ? dev.ward.proxy.policy.PolicySource.fromFile(config.policy().file(), s.audit)
                     : dev.ward.proxy.policy.PolicySource.fromAllowList(config.inbound().allow(), s.audit);
@@ -104,10 +116,25 @@ public final class Sidecar implements AutoCloseable {
             throw new StartupException("policy: " + e.getMessage(), e);
         }
         try {
+            s.tracing = Tracing.start(s.tracingSettings());
+        } catch (IllegalArgumentException e) {
+            s.close();
+            throw new StartupException(e.getMessage(), e);
+        }
+        try {
             s.bindAll();
+        } catch (IOException e) {
+            s.close();
+            throw new StartupException(e.getMessage(), e);
         } catch (RuntimeException | InterruptedException e) {
             s.close();
             throw new StartupException(e.getMessage(), e);
+        }
+        s.metrics.register(s.sidecarState());
+        if (s.tracing.enabled()) {
+            s.metrics.register(s.tracing.queue());
+            log.info("tracing: {} to {}, sampler {} {}", s.tracing.effective().get("exporter"), s.tracing.effective().get("endpoint"),
+                    s.tracing.effective().get("sampler"), s.tracing.effective().getOrDefault("samplerArg", ""));
         }
         tls.watch();
         s.policy.watch(config.policy().reloadInterval());
@@ -119,8 +146,11 @@ public final class Sidecar implements AutoCloseable {
         return s;
     }
 
-    private void bindAll() throws InterruptedException {
-        ExchangeLog exchangeLog = exchangeLog();
+    private void bindAll() throws InterruptedException, IOException {
+        AccessLog access = accessLog();
+        String service = serviceName();
+        RequestTelemetry inbound = new RequestTelemetry(RequestTelemetry.Direction.INBOUND, tracing, metrics, access, service);
+        RequestTelemetry outbound = new RequestTelemetry(RequestTelemetry.Direction.OUTBOUND, tracing, metrics, access, service);
         SidecarConfig.Limits limits = config.limits();
         if (config.inbound().enabled()) {
             AllowList allow = AllowList.of(config.inbound().allow());
@@ -131,7 +161,7 @@ public final class Sidecar implements AutoCloseable {
                     null, Duration.ofSeconds(2), config.tls().handshakeTimeout(), limits.idleTimeout(),
                     limits.maxHeaderSize(), Transports.channel(), "app_unavailable"));
             InboundRouter router = new InboundRouter(policy::active, tls.localId(), app, audit);
-            InboundServer in = new InboundServer(config, tls, drain, () -> allow, router, exchangeLog);
+            InboundServer in = new InboundServer(config, tls, drain, () -> allow, router, inbound);
             limiters.put("inbound", in.limiter());
             bind("inbound", config.inbound().listen(), in);
         }
@@ -141,7 +171,7 @@ public final class Sidecar implements AutoCloseable {
             SpiffeId expected = SpiffeId.parse(u.identity());
             UpstreamCluster c = new UpstreamCluster(name, u, address -> new ConnectionPool(new ConnectionPool.Settings(name,
                     address, () -> tls.client(h2), expected, u.timeouts().connect(), config.tls().handshakeTimeout(),
-                    u.timeouts().idle(), limits.maxHeaderSize(), Transports.channel(), "upstream_unavailable")),
+                    u.timeouts().idle(), limits.maxHeaderSize(), Transports.channel(), "upstream_unavailable"), tls.refusals()),
                     java.net.InetAddress::getAllByName);
             clusters.put(name, c);
             c.start();
@@ -158,13 +188,13 @@ public final class Sidecar implements AutoCloseable {
                         tls.localId());
             }
         }
-        OutboundServer out = new OutboundServer("outbound", limits, drain, OutboundRouter.byHost(Map.copyOf(byHost)), exchangeLog);
+        OutboundServer out = new OutboundServer("outbound", limits, drain, OutboundRouter.byHost(Map.copyOf(byHost)), outbound);
         limiters.put("outbound", out.limiter());
         bind("outbound", config.outbound().listen(), out);
         for (var e : config.outbound().upstreams().entrySet()) {
             if (e.getValue().listen() != null) {
                 String name = "upstream:" + e.getKey();
-                OutboundServer up = new OutboundServer(name, limits, drain, OutboundRouter.fixed(clusters.get(e.getKey())), exchangeLog);
+                OutboundServer up = new OutboundServer(name, limits, drain, OutboundRouter.fixed(clusters.get(e.getKey())), outbound);
                 limiters.put(name, up.limiter());
                 bind(name, e.getValue().listen(), up);
             }
@@ -189,15 +219,110 @@ public final class Sidecar implements AutoCloseable {
         return l;
     }
 
-    private ExchangeLog exchangeLog() {
+    /** The access log, or null when off. */
+    private AccessLog accessLog() throws IOException {
         AccessLog.Mode mode = AccessLog.Mode.valueOf(config.accessLog().name());
-        if (mode == AccessLog.Mode.OFF) {
-            return ExchangeLog.NONE;
+        return mode == AccessLog.Mode.OFF ? null
+                : new AccessLog(mode, logStream("accessLogFile", config.accessLogFile()), Clock.systemUTC());
+    }
+
+    /** Standard output, or {@code file} opened for appending (created if absent). */
+    private java.io.OutputStream logStream(String setting, java.nio.file.Path file) throws IOException {
+        if (file == null) {
+            return System.out;
         }
-        AccessLog access = new AccessLog(mode, System.out, Clock.systemUTC());
-        return (direction, peer, method, path, status, nanos, upstream, reason, rule) -> {
-            if (access.wants(status, reason)) {
-                access.record(direction, peer == null ? null : peer.toString(), method, path, status, nanos, upstream, reason, rule);
+        try {
+            if (file.toAbsolutePath().getParent() != null) {
+                java.nio.file.Files.createDirectories(file.toAbsolutePath().getParent());
+            }
+            java.io.OutputStream out = java.nio.file.Files.newOutputStream(file, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.APPEND, java.nio.file.StandardOpenOption.WRITE);
+            logFiles.add(out);
+            return out;
+        } catch (IOException e) {
+            throw new IOException(setting + ": cannot open " + file + " for appending: " + e.getMessage(), e);
+        }
+    }
+
+    /** The service this sidecar fronts: tracing.serviceName, else the policy's service, else the SPIFFE id's last segment. */
+    private String serviceName() {
+        if (config.tracing().serviceName() != null) {
+            return config.tracing().serviceName();
+        }
+        String fromPolicy = policy.get().policy().service();
+        if (fromPolicy != null && !fromPolicy.isBlank()) {
+            return fromPolicy;
+        }
+        String id = tls.localId().toString();
+        return id.substring(id.lastIndexOf('/') + 1);
+    }
+
+    private Tracing.Settings tracingSettings() {
+        SidecarConfig.Tracing t = config.tracing();
+        return new Tracing.Settings(t.exporter(), t.endpoint(), t.sampling(), t.propagators(), t.serviceName(),
+                serviceName(), Version.get());
+    }
+
+    private SidecarState sidecarState() {
+        return new SidecarState() {
+            @Override
+            public Map<String, Integer> openConnections() {
+                Map<String, Integer> m = new LinkedHashMap<>();
+                limiters.forEach((k, v) -> m.put(k, v.open()));
+                return m;
+            }
+
+            @Override
+            public Map<String, Integer> pooledConnections() {
+                Map<String, Integer> m = new LinkedHashMap<>();
+                int app = 0;
+                for (ConnectionPool p : pools) {
+                    app += p.openConnections();
+                }
+                if (config.inbound().enabled()) {
+                    m.put("app", app);
+                }
+                clusters.forEach((k, c) -> m.put(k, c.openConnections()));
+                return m;
+            }
+
+            @Override
+            public List<Upstream> upstreams() {
+                List<Upstream> l = new ArrayList<>();
+                clusters.values().forEach(c -> l.add(c.stats()));
+                return l;
+            }
+
+            @Override
+            public Map<String, Long> handshakes() {
+                return tls.refusals().successes();
+            }
+
+            @Override
+            public Map<String, Map<String, Long>> handshakeFailures() {
+                return tls.refusals().byDirection();
+            }
+
+            @Override
+            public java.time.Instant leafNotAfter() {
+                return tls.material().notAfter();
+            }
+
+            @Override
+            public java.time.Instant bundleEarliestNotAfter() {
+                java.time.Instant min = null;
+                for (var c : tls.material().bundle()) {
+                    java.time.Instant t = c.getNotAfter().toInstant();
+                    min = min == null || t.isBefore(min) ? t : min;
+                }
+                return min;
+            }
+
+            @Override
+            public Policy policy() {
+                var p = policy.get().policy();
+                var st = policy.status();
+                return new Policy(p.service(), p.version(), st.loadedAt(), st.source());
             }
         };
     }
@@ -324,7 +449,19 @@ public final class Sidecar implements AutoCloseable {
                 root.put("transport", Transports.name());
                 ObjectNode ports = root.putObject("listening");
                 bound.forEach((k, v) -> ports.put(k, hostPort(v)));
+                root.set("tracingInForce", mapper.valueToTree(tracing.effective()));
                 return root.toPrettyString();
+            }
+
+            @Override
+            public AdminServer.Metrics metrics(String accept) {
+                java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(16 * 1024);
+                try {
+                    metrics.write(out, accept);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                return new AdminServer.Metrics(metrics.contentType(accept), out.toByteArray());
             }
         };
     }
@@ -420,6 +557,16 @@ public final class Sidecar implements AutoCloseable {
         tls.close();
         if (policy != null) {
             policy.close();
+        }
+        if (tracing != null) {
+            tracing.close(Duration.ofSeconds(3)); // exports what is queued
+        }
+        for (java.io.OutputStream f : logFiles) {
+            try {
+                f.close();
+            } catch (IOException e) {
+                log.debug("closing a log file: {}", e.toString());
+            }
         }
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);

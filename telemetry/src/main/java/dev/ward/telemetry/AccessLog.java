@@ -8,8 +8,9 @@ import java.util.Objects;
 
 /**
  * One JSON line per finished request: time, direction, peer identity, method, path (never the
- * query string, which may carry secrets), status, duration, upstream, and Ward's reason code
- * when Ward answered itself. {@link Mode#ERRORS} keeps only statuses of 400 and above and local
+ * query string, which may carry secrets), status, duration, body bytes each way, upstream,
+ * Ward's reason code when Ward answered itself, and the trace and span ids that find the
+ * request's trace. {@link Mode#ERRORS} keeps only statuses of 400 and above and local
  * replies. Never logs headers, tokens or bodies. Thread-safe; a write failure is swallowed so
  * logging can never fail a request.
  */
@@ -37,40 +38,50 @@ public final class AccessLog {
         };
     }
 
-    /** Writes one line if {@link #wants} says so. {@code peer}, {@code upstream}, {@code reason} may be null. */
-    public void record(String direction, String peer, String method, String path, int status, long nanos,
-                       String upstream, String reason) {
-        record(direction, peer, method, path, status, nanos, upstream, reason, null);
-    }
+    /**
+     * One finished request. {@code peer}, {@code upstream}, {@code reason}, {@code rule},
+     * {@code traceId}, {@code spanId} may be null; {@code reason} is Ward's reason code when Ward
+     * answered itself; {@code rule} the policy rule that allowed it; bytes are body bytes received
+     * from and sent to the caller.
+     */
+    public record Entry(String direction, String peer, String method, String path, int status, long nanos,
+                        String upstream, String reason, String rule, long bytesIn, long bytesOut,
+                        String traceId, String spanId) {}
 
-    /** The same, with the policy rule that allowed the request ({@code rule}, may be null). */
-    public void record(String direction, String peer, String method, String path, int status, long nanos,
-                       String upstream, String reason, String rule) {
-        if (!wants(status, reason)) {
+    /** Writes one line if {@link #wants} says so. */
+    public void record(Entry e) {
+        if (!wants(e.status(), e.reason())) {
             return;
         }
-        out.write(g -> fields(g, direction, peer, method, path, status, nanos, upstream, reason, rule));
+        out.write(g -> fields(g, e));
     }
 
-    private void fields(JsonGenerator g, String direction, String peer, String method, String path, int status, long nanos,
-                        String upstream, String reason, String rule) throws IOException {
+    private void fields(JsonGenerator g, Entry e) throws IOException {
         g.writeStringField("time", clock.instant().toString());
-        g.writeStringField("direction", direction);
-        if (peer != null) {
-            g.writeStringField("peer", peer);
+        g.writeStringField("direction", e.direction());
+        if (e.peer() != null) {
+            g.writeStringField("peer", e.peer());
         }
-        g.writeStringField("method", method);
-        g.writeStringField("path", path);
-        g.writeNumberField("status", status);
-        g.writeNumberField("duration_ms", nanos / 1_000_000.0);
-        if (upstream != null) {
-            g.writeStringField("upstream", upstream);
+        g.writeStringField("method", e.method());
+        g.writeStringField("path", e.path());
+        g.writeNumberField("status", e.status());
+        g.writeNumberField("duration_ms", e.nanos() / 1_000_000.0);
+        g.writeNumberField("bytes_in", e.bytesIn());
+        g.writeNumberField("bytes_out", e.bytesOut());
+        if (e.upstream() != null) {
+            g.writeStringField("upstream", e.upstream());
         }
-        if (reason != null) {
-            g.writeStringField("reason", reason);
+        if (e.reason() != null) {
+            g.writeStringField("reason", e.reason());
         }
-        if (rule != null) {
-            g.writeStringField("rule", rule);
+        if (e.rule() != null) {
+            g.writeStringField("rule", e.rule());
+        }
+        if (e.traceId() != null) {
+            g.writeStringField("trace_id", e.traceId());
+        }
+        if (e.spanId() != null) {
+            g.writeStringField("span_id", e.spanId());
         }
     }
 }

@@ -16,7 +16,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.function.Supplier;
 
 /**
- * The local admin endpoints: {@code /healthz} (the process serves), {@code /readyz} (listeners
+ * The local admin endpoints: {@code /healthz} (the process serves), {@code /metrics}
+ * (Prometheus text, or OpenMetrics when asked for), {@code /readyz} (listeners
  * bound and identity loaded; 503 with the reason otherwise) and {@code /config} (the effective
  * config as JSON, with the identity in force; key material is never shown) and {@code /policy}
  * (the policy in force: service, version, mode, rules, where it came from, the last refused change),
@@ -39,7 +40,13 @@ public final class AdminServer extends SimpleChannelInboundHandler<FullHttpReque
 
         /** Answers {@code POST /explain}; throws IllegalArgumentException for a malformed question. */
         String explainJson(String requestBody);
+
+        /** The metrics in the format {@code accept} (the request's Accept header, may be null) asks for. */
+        Metrics metrics(String accept);
     }
+
+    /** A metrics scrape and its content type. */
+    public record Metrics(String contentType, byte[] body) {}
 
     private final Supplier<State> state;
 
@@ -73,6 +80,10 @@ public final class AdminServer extends SimpleChannelInboundHandler<FullHttpReque
                     send(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, "text/plain", "not ready: " + why + "\n", true);
                 }
             }
+            case "/metrics" -> {
+                Metrics m = s.metrics(req.headers().get(HttpHeaderNames.ACCEPT));
+                send(ctx, req, HttpResponseStatus.OK, m.contentType(), m.body(), true);
+            }
             case "/config" -> send(ctx, req, HttpResponseStatus.OK, "application/json", s.configJson() + "\n", true);
             case "/policy" -> send(ctx, req, HttpResponseStatus.OK, "application/json", s.policyJson() + "\n", true);
             case "/upstreams" -> send(ctx, req, HttpResponseStatus.OK, "application/json", s.upstreamsJson(null) + "\n", true);
@@ -90,7 +101,7 @@ public final class AdminServer extends SimpleChannelInboundHandler<FullHttpReque
                     return;
                 }
                 send(ctx, req, HttpResponseStatus.NOT_FOUND, "text/plain",
-                        "not found; try /healthz, /readyz, /config, /policy or /upstreams\n", true);
+                        "not found; try /healthz, /readyz, /metrics, /config, /policy or /upstreams\n", true);
             }
         }
     }
@@ -121,11 +132,15 @@ public final class AdminServer extends SimpleChannelInboundHandler<FullHttpReque
 
     private static void send(ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status, String type,
                              String body, boolean keepAlive) {
-        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        send(ctx, req, status, type + "; charset=utf-8", body.getBytes(StandardCharsets.UTF_8), keepAlive);
+    }
+
+    private static void send(ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status, String contentType,
+                             byte[] bytes, boolean keepAlive) {
         boolean head = HttpMethod.HEAD.equals(req.method());
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
                 head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(bytes));
-        r.headers().set(HttpHeaderNames.CONTENT_TYPE, type + "; charset=utf-8")
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType)
                 .setInt(HttpHeaderNames.CONTENT_LENGTH, bytes.length);
         boolean ka = keepAlive && HttpUtil.isKeepAlive(req);
         HttpUtil.setKeepAlive(r, ka);

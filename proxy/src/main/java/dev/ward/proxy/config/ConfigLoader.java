@@ -69,7 +69,8 @@ public final class ConfigLoader {
                 : new SidecarConfig.PolicyFile(dir.resolve(c.policy().file()).normalize(), c.policy().reloadInterval(),
                         c.policy().readyWithoutKeys());
         return new SidecarConfig(resolved, c.tls(), c.inbound(), c.outbound(), c.admin(), c.limits(), c.accessLog(), c.workers(),
-                policy);
+                policy, c.tracing(), c.accessLogFile() == null ? null : dir.resolve(c.accessLogFile()).normalize(),
+                c.auditLogFile() == null ? null : dir.resolve(c.auditLogFile()).normalize());
     }
 
     public static SidecarConfig parse(String text, String source) throws ConfigException {

@@ -13,7 +13,8 @@ import java.util.Map;
  * has a default; an absent field takes it. Where absent and empty differ it is said below.
  * Immutable once loaded. {@code workers}: event-loop threads (absent: 2, or 1 on one CPU);
  * {@code accessLog}: {@code off}, {@code errors} (default: statuses of 400 and above and Ward's
- * own replies) or {@code all}.
+ * own replies) or {@code all}. {@code accessLogFile}, {@code auditLogFile}: append those logs to
+ * a file instead of standard output (relative paths are relative to the config file).
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record SidecarConfig(
@@ -25,7 +26,10 @@ public record SidecarConfig(
         Limits limits,
         AccessLogMode accessLog,
         Integer workers,
-        PolicyFile policy) {
+        PolicyFile policy,
+        Tracing tracing,
+        Path accessLogFile,
+        Path auditLogFile) {
 
     public SidecarConfig {
         identity = identity != null ? identity : new Identity(null, null, null, null, null);
@@ -37,6 +41,26 @@ public record SidecarConfig(
         accessLog = accessLog != null ? accessLog : AccessLogMode.ERRORS;
         workers = workers != null ? workers : Math.min(2, Runtime.getRuntime().availableProcessors());
         policy = policy != null ? policy : new PolicyFile(null, null, null);
+        tracing = tracing != null ? tracing : new Tracing(null, null, null, null, null);
+    }
+
+    /**
+     * Traces. Every field is optional; where the config is silent the {@code OTEL_*} environment
+     * variables decide, and where they are silent too, Ward's defaults. {@code exporter}:
+     * {@code otlp} (gRPC, 4317), {@code otlp-http} (HTTP/protobuf, 4318), {@code zipkin} (v2 JSON,
+     * 9411) or {@code none}; setting an {@code endpoint} alone implies {@code otlp}; with neither
+     * (nor {@code OTEL_TRACES_EXPORTER} or an {@code OTEL_EXPORTER_OTLP_*ENDPOINT}) tracing is off.
+     * {@code sampling}: the ratio of root traces sampled (default 0.01); a caller's sampled
+     * {@code traceparent} is always continued. {@code propagators}: {@code tracecontext}
+     * (default), {@code baggage}, {@code b3}, {@code b3multi}. {@code serviceName}: default the
+     * policy's service, else the SPIFFE id's last segment.
+     */
+    public record Tracing(String exporter, String endpoint, Double sampling, List<String> propagators, String serviceName) {
+        public Tracing {
+            // Validates with the same rules as the tracer (the error names the field).
+            new dev.ward.telemetry.tracing.Tracing.Settings(exporter, endpoint, sampling, propagators, serviceName, null, null);
+            propagators = propagators == null ? null : List.copyOf(propagators);
+        }
     }
 
     /**
@@ -56,7 +80,7 @@ public record SidecarConfig(
 
     /** All defaults. */
     public static SidecarConfig defaults() {
-        return new SidecarConfig(null, null, null, null, null, null, null, null, null);
+        return new SidecarConfig(null, null, null, null, null, null, null, null, null, null, null, null);
     }
 
     /**

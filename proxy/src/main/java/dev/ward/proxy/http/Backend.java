@@ -58,4 +58,9 @@ public interface Backend {
      */
     default void record(Channel ch, int status, String failure, long firstByteNanos) {
     }
+
+    /** The upstream circuit breaker's state ({@code closed}, {@code open}, {@code half_open}), or null if none. */
+    default String circuitState() {
+        return null;
+    }
 }

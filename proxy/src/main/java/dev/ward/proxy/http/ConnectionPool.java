@@ -68,11 +68,24 @@ public final class ConnectionPool implements Backend {
 
     private final Settings settings;
     /** Connect and handshake failures: one warning per 10 s per pool, the rest at debug. */
-    private final dev.ward.proxy.util.LogLimiter warnings = new dev.ward.proxy.util.LogLimiter(Duration.ofSeconds(10));
+    private final dev.ward.telemetry.LogLimiter warnings = new dev.ward.telemetry.LogLimiter(Duration.ofSeconds(10));
     private final Map<EventLoop, LoopPool> loops = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
+    private final dev.ward.proxy.tls.HandshakeRefusals handshakes;
 
     public ConnectionPool(Settings settings) {
+        this(settings, null);
+    }
+
+    /** {@code handshakes}, if not null, counts this pool's TLS handshakes and their failures (as outbound). */
+    public ConnectionPool(Settings settings, dev.ward.proxy.tls.HandshakeRefusals handshakes) {
         this.settings = settings;
+        this.handshakes = handshakes;
+    }
+
+    /** Connections open now (idle or busy), across event loops. */
+    public int openConnections() {
+        return open.get();
     }
 
     @Override
@@ -237,6 +250,8 @@ public final class ConnectionPool implements Backend {
                     return;
                 }
                 Channel ch = ((io.netty.channel.ChannelFuture) cf).channel();
+                open.incrementAndGet();
+                ch.closeFuture().addListener(x -> open.decrementAndGet());
                 if (settings.tls() == null) {
                     setUpHttp1(ch);
                     handOver(p, ch);
@@ -254,6 +269,9 @@ public final class ConnectionPool implements Backend {
                     }
                     SpiffeId actual = PeerIdentity.fromSession(ssl.engine().getSession());
                     if (!settings.expectedId().equals(actual)) {
+                        if (handshakes != null) {
+                            handshakes.record("upstream_identity_mismatch");
+                        }
                         log.warn("upstream {} at {} presented {} but {} was expected; connection closed unused",
                                 settings.name(), a, actual, settings.expectedId());
                         ch.close();
@@ -263,6 +281,9 @@ public final class ConnectionPool implements Backend {
                         return;
                     }
                     ch.attr(PeerIdentity.KEY).set(actual);
+                    if (handshakes != null) {
+                        handshakes.succeeded(false);
+                    }
                     if (ApplicationProtocolNames.HTTP_2.equals(ssl.applicationProtocol())) {
                         setUpH2(ch);
                         h2 = ch;
@@ -366,7 +387,7 @@ public final class ConnectionPool implements Backend {
         long held = warnings.tryLog();
         if (held >= 0) {
             log.warn("{} {} at {}: {}{}", what, settings.name(), settings.address(), why,
-                    dev.ward.proxy.util.LogLimiter.heldBack(held));
+                    dev.ward.telemetry.LogLimiter.heldBack(held));
         } else {
             log.debug("{} {} at {}: {}", what, settings.name(), settings.address(), why);
         }
@@ -382,9 +403,22 @@ public final class ConnectionPool implements Backend {
 
     private BackendException tlsFailed(Throwable cause) {
         String why = cause instanceof SSLHandshakeException ? String.valueOf(cause.getMessage()) : cause.toString();
+        if (handshakes != null && !verificationRefused(cause)) {
+            handshakes.record(why.contains("timed out") ? "upstream_handshake_timeout" : "upstream_handshake_failed");
+        }
         warnLimited("TLS handshake failed with", why);
         return new BackendException(HttpResponseStatus.BAD_GATEWAY, "upstream_tls_failed",
                 "TLS handshake with " + settings.name() + " failed", cause, "tls", Map.of());
+    }
+
+    /** SpiffeTrustManager refused the server's certificate (and counted it already). */
+    private static boolean verificationRefused(Throwable cause) {
+        for (Throwable t = cause; t != null; t = t.getCause()) {
+            if (t instanceof dev.ward.proxy.tls.PeerVerificationException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

@@ -73,4 +73,22 @@ public final class Headers {
         }
         return fromHttp2 || HttpUtil.isTransferEncodingChunked(msg);
     }
+
+    /** {@code Orders.shop:8080} → {@code orders.shop}; {@code [::1]:80} → {@code ::1}. */
+    public static String hostKey(String host) {
+        String h = host.trim();
+        if (h.startsWith("[")) {
+            int end = h.indexOf(']');
+            h = end > 0 ? h.substring(1, end) : h;
+        } else {
+            int colon = h.indexOf(':');
+            if (colon >= 0) {
+                h = h.substring(0, colon);
+            }
+        }
+        if (h.endsWith(".")) {
+            h = h.substring(0, h.length() - 1);
+        }
+        return h.toLowerCase(java.util.Locale.ROOT);
+    }
 }

@@ -27,6 +27,8 @@ import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import dev.ward.proxy.resilience.Outcomes;
+import dev.ward.telemetry.RequestRecord;
+import dev.ward.telemetry.RequestTelemetry;
 import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -60,7 +62,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     private final boolean http2Stream;
     private final String direction;
     private final Drain drain;
-    private final ExchangeLog exchangeLog;
+    private final RequestTelemetry telemetry;
 
     private ChannelHandlerContext ctx;
     private Exchange ex;
@@ -72,12 +74,16 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     private boolean closeAfterResponse;
     private boolean needsFlush;
 
-    public ProxyHandler(Route.Router router, boolean http2Stream, String direction, Drain drain, ExchangeLog exchangeLog) {
+    /**
+     * {@code direction} names the listener in logs; {@code telemetry} gets one record per request
+     * (span, metrics, access log line).
+     */
+    public ProxyHandler(Route.Router router, boolean http2Stream, String direction, Drain drain, RequestTelemetry telemetry) {
         this.router = router;
         this.http2Stream = http2Stream;
         this.direction = direction;
         this.drain = drain;
-        this.exchangeLog = exchangeLog;
+        this.telemetry = telemetry;
     }
 
     /** One request and its response. */
@@ -88,8 +94,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         final boolean head;
         final String method;
         final String path;
-        final String rule;
-        final long start = System.nanoTime();
+        /** The request's span, metrics and access log line. */
+        final RequestRecord rec;
         /** Body pieces that arrived before the backend channel; allocated only when needed. */
         ArrayDeque<HttpContent> early;
         Channel backendCh;
@@ -127,11 +133,14 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         String failure;
         long firstByteAt;
         boolean tryRecorded;
+        /** Body bytes received from the downstream, and relayed back to it. */
+        long bytesIn;
+        long bytesOut;
 
-        Exchange(HttpRequest request, Backend backend, boolean keepAlive, String rule) {
+        Exchange(HttpRequest request, Backend backend, boolean keepAlive, RequestRecord rec) {
             this.request = request;
             this.backend = backend;
-            this.rule = rule;
+            this.rec = rec;
             this.keepAlive = keepAlive;
             this.head = HttpMethod.HEAD.equals(request.method());
             this.method = request.method().name();
@@ -205,34 +214,40 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         boolean hasBody = Headers.hasBody(req, http2Stream);
         boolean full = req instanceof LastHttpContent;
         boolean keepAlive = http2Stream || (HttpUtil.isKeepAlive(req) && !drain.isDraining());
+        RequestRecord rec = telemetry.begin(req.method().name(), pathOf(req.uri()), req.headers(), TraceHeaders.GETTER);
+        if (telemetry.direction() == RequestTelemetry.Direction.INBOUND) {
+            rec.peer(PeerIdentity.of(ctx.channel()));
+        }
+        if (rec.recording()) {
+            describeDownstream(rec, req);
+        }
         Route route;
         try {
-            route = router.route(ctx.channel(), req);
+            route = router.route(ctx.channel(), req, rec);
         } catch (RuntimeException e) {
             log.error("{}: router failed on {} {}", direction, req.method(), pathOf(req.uri()), e);
             route = new Route.Reply(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal_error", "internal error");
         }
         if (route instanceof Route.Reply r) {
-            String method = req.method().name();
-            String path = pathOf(req.uri());
             ReferenceCountUtil.release(req);
             discarding = !full;
             // An HTTP/1.1 body we will not forward is not worth reading: close instead.
             boolean close = !http2Stream && (!keepAlive || (!full && hasBody));
-            long start = System.nanoTime();
             drain.exchangeStarted();
             localReply(r.status(), r.reason(), r.message(), close, r.headers());
             drain.exchangeEnded();
-            exchangeLog.record(direction, PeerIdentity.of(ctx.channel()), method, path, r.status().code(),
-                    System.nanoTime() - start, null, r.reason(), null);
+            rec.end(r.status().code(), r.reason());
             return;
         }
         Route.Forward forward = (Route.Forward) route;
         Backend backend = forward.backend();
-        Exchange e = new Exchange(req, backend, keepAlive, forward.rule());
+        rec.path(pathOf(req.uri())); // as routed: normalized (inbound), origin-form (outbound)
+        rec.upstream(backend.name());
+        Exchange e = new Exchange(req, backend, keepAlive, rec);
         ex = e;
         drain.exchangeStarted();
         Headers.prepareForNextHop(req, hasBody);
+        rec.inject(req.headers(), TraceHeaders.SETTER);
         if (full) {
             e.requestDone = true;
         }
@@ -262,6 +277,31 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         } else {
             e.waitingFor = f;
             f.addListener(x -> onAdmitted(e, f));
+        }
+    }
+
+    /** Span attributes of the downstream side: the caller's address, the Host it asked for, our port. */
+    private void describeDownstream(RequestRecord rec, HttpRequest req) {
+        Channel conn = ctx.channel().parent() != null ? ctx.channel().parent() : ctx.channel();
+        if (telemetry.direction() == RequestTelemetry.Direction.INBOUND) {
+            if (conn.remoteAddress() instanceof java.net.InetSocketAddress a) {
+                rec.networkPeer(a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString(), a.getPort(),
+                        http2Stream ? "2" : "1.1");
+            }
+            String host = req.headers().get(HttpHeaderNames.HOST);
+            int port = conn.localAddress() instanceof java.net.InetSocketAddress l ? l.getPort() : 0;
+            rec.server(host == null ? null : Headers.hostKey(host), port);
+        }
+    }
+
+    /** Span attributes of the upstream side: where the try went, and what it speaks. */
+    private static void describeUpstream(RequestRecord rec, Channel bc, HttpRequest req) {
+        Channel conn = bc.parent() != null ? bc.parent() : bc;
+        if (conn.remoteAddress() instanceof java.net.InetSocketAddress a) {
+            rec.networkPeer(a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString(), a.getPort(),
+                    bc instanceof Http2StreamChannel ? "2" : "1.1");
+            String host = req.headers().get(HttpHeaderNames.HOST);
+            rec.server(host == null ? a.getHostString() : Headers.hostKey(host), a.getPort());
         }
     }
 
@@ -400,6 +440,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         Channel bc = f.getNow();
         e.backendCh = bc;
+        if (telemetry.direction() == RequestTelemetry.Direction.OUTBOUND) {
+            e.rec.peer(PeerIdentity.of(bc));
+            if (e.rec.recording()) {
+                describeUpstream(e.rec, bc, e.request);
+            }
+        }
         e.reusedConnection = Boolean.TRUE.equals(bc.attr(ConnectionPool.REUSED).get());
         if (bc.pipeline().get(ConnectionPool.GUARD) != null) {
             bc.pipeline().addBefore(ConnectionPool.GUARD, RELAY, new ResponseRelay(e));
@@ -426,6 +472,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         if (last) {
             e.requestDone = true;
         }
+        e.bytesIn += content.content().readableBytes();
         if (e.replay != null) {
             keepForReplay(e, content);
         }
@@ -538,7 +585,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         log.debug("{}: malformed request from {}: {}", direction, ctx.channel().remoteAddress(), cause.toString());
         discarding = true;
         localReply(status, reason, "malformed request", true);
-        exchangeLog.record(direction, PeerIdentity.of(ctx.channel()), "-", "-", status.code(), 0, null, reason, null);
+        telemetry.malformed(PeerIdentity.of(ctx.channel()), status.code(), reason);
     }
 
     private void localReply(HttpResponseStatus status, String reason, String message, boolean close) {
@@ -637,8 +684,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             ex = null;
         }
         drain.exchangeEnded();
-        exchangeLog.record(direction, PeerIdentity.of(ctx.channel()), e.method, e.path, status,
-                System.nanoTime() - e.start, e.backend.name(), reason, e.rule);
+        e.rec.circuit(e.backend.circuitState());
+        e.rec.bytes(e.bytesIn, e.bytesOut);
+        e.rec.end(status, reason);
     }
 
     private void resumeAfterExchange() {
@@ -726,6 +774,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             e.tryTimer.cancel(false);
             e.tryTimer = null;
         }
+        e.rec.retrying(e.retries + (e.raceRetried ? 1 : 0), e.refusedStream ? "refused_stream" : e.failure);
         e.requestWritten = false;
         ReferenceCountUtil.retain(e.request); // for this try's write; the held reference stays for the next
         e.refusedStream = false;
@@ -828,6 +877,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
                         res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
                     }
                 }
+            }
+            if (msg instanceof HttpContent c && !e.informational) {
+                e.bytesOut += c.content().readableBytes();
             }
             if (msg instanceof LastHttpContent) {
                 if (e.informational) {

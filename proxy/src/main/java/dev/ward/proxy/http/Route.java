@@ -23,5 +23,14 @@ public sealed interface Route {
     @FunctionalInterface
     interface Router {
         Route route(io.netty.channel.Channel downstream, io.netty.handler.codec.http.HttpRequest request);
+
+        /**
+         * The same, telling {@code record} (the request's telemetry: trace id, authorization
+         * decision) what it decided. {@code record} may be null.
+         */
+        default Route route(io.netty.channel.Channel downstream, io.netty.handler.codec.http.HttpRequest request,
+                            dev.ward.telemetry.RequestRecord record) {
+            return route(downstream, request);
+        }
     }
 }

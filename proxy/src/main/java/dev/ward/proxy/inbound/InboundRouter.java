@@ -12,6 +12,7 @@ import dev.ward.proxy.http.Headers;
 import dev.ward.proxy.http.Route;
 import dev.ward.proxy.tls.PeerIdentity;
 import dev.ward.telemetry.AuditLog;
+import dev.ward.telemetry.RequestRecord;
 import io.netty.channel.Channel;
 import dev.ward.proxy.policy.PolicySource;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -59,6 +60,11 @@ public final class InboundRouter implements Route.Router {
 
     @Override
     public Route route(Channel downstream, HttpRequest req) {
+        return route(downstream, req, null);
+    }
+
+    @Override
+    public Route route(Channel downstream, HttpRequest req, RequestRecord record) {
         PolicySource.Active active = policy.get(); // read once: the whole request is decided under one policy
         PolicyEngine engine = active.engine();
         Policy p = engine.policy();
@@ -73,11 +79,14 @@ public final class InboundRouter implements Route.Router {
         TokenFacts token = active.tokens().hasIssuers()
                 ? active.tokens().verify(req.headers().getAll(HttpHeaderNames.AUTHORIZATION)) : TokenFacts.NONE;
         Decision d = engine.decide(new RequestFacts(peer, method, target.path(), req.headers()::get, token));
+        if (record != null) {
+            record.authz(!d.allowed() ? "deny" : d.audited() ? "audit_deny" : "allow", d.rule(), d.reason());
+        }
         if (!d.allowed() || d.audited()) {
             TokenFacts.Valid v = token instanceof TokenFacts.Valid ok ? ok : null;
             audit.deny(!d.audited(), p.service(), p.version(), peer == null ? null : peer.toString(), method, target.path(),
                     d.rule(), d.reason(), v == null ? null : v.subject(), v == null ? null : v.issuer(),
-                    AuditLog.traceId(req.headers().get("traceparent")));
+                    record != null ? record.traceId() : AuditLog.traceId(req.headers().get("traceparent")));
         }
         if (!d.allowed()) {
             if (d.isTokenProblem() && !"token_forbidden".equals(d.reason())) {

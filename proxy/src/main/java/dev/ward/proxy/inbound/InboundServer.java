@@ -4,7 +4,7 @@ import dev.ward.authz.identity.AllowList;
 import dev.ward.proxy.config.SidecarConfig;
 import dev.ward.proxy.http.ConnectionLimiter;
 import dev.ward.proxy.http.Drain;
-import dev.ward.proxy.http.ExchangeLog;
+import dev.ward.telemetry.RequestTelemetry;
 import dev.ward.proxy.http.HttpPipelines;
 import dev.ward.proxy.http.ProxyHandler;
 import dev.ward.proxy.tls.TlsContexts;
@@ -32,21 +32,21 @@ public final class InboundServer extends ChannelInitializer<Channel> {
     private final Drain drain;
     private final Supplier<AllowList> allow;
     private final InboundRouter router;
-    private final ExchangeLog exchangeLog;
+    private final RequestTelemetry telemetry;
 
     public InboundServer(SidecarConfig config, TlsContexts tls, Drain drain, Supplier<AllowList> allow,
-                         InboundRouter router, ExchangeLog exchangeLog) {
+                         InboundRouter router, RequestTelemetry telemetry) {
         this.config = config;
         this.tls = tls;
         this.drain = drain;
         this.allow = allow;
         this.limiter = new ConnectionLimiter("inbound", config.limits().maxConnections());
         this.router = router;
-        this.exchangeLog = exchangeLog;
+        this.telemetry = telemetry;
     }
 
     private ProxyHandler newProxy(boolean http2Stream) {
-        return new ProxyHandler(router, http2Stream, "inbound", drain, exchangeLog);
+        return new ProxyHandler(router, http2Stream, "inbound", drain, telemetry);
     }
 
     @Override

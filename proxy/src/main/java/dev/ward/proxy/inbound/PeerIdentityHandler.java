@@ -37,10 +37,12 @@ public final class PeerIdentityHandler extends ChannelInboundHandlerAdapter {
             SpiffeId id = PeerIdentity.fromHandshake(ctx.channel());
             if (id == null) {
                 log.warn("refused connection from {}: no spiffe id after handshake", ctx.channel().remoteAddress());
+                refusals.record("no_spiffe_id");
                 ctx.close();
                 return;
             }
             ctx.channel().attr(PeerIdentity.KEY).set(id);
+            refusals.succeeded(true);
             ctx.pipeline().remove(this);
         }
         ctx.fireUserEventTriggered(evt);

@@ -10,7 +10,6 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -80,30 +79,12 @@ public final class OutboundRouter implements Route.Router {
             return new Route.Reply(HttpResponseStatus.BAD_REQUEST, "missing_host",
                     "no Host header: say which upstream to call");
         }
-        String key = hostKey(host);
+        String key = Headers.hostKey(host);
         Backend b = byHost.get(key);
         if (b == null) {
             return new Route.Reply(HttpResponseStatus.NOT_FOUND, "no_route",
                     "no upstream is configured for host '" + key + "'");
         }
         return new Route.Forward(b);
-    }
-
-    /** {@code Orders.shop:8080} → {@code orders.shop}; {@code [::1]:80} → {@code ::1}. */
-    static String hostKey(String host) {
-        String h = host.trim();
-        if (h.startsWith("[")) {
-            int end = h.indexOf(']');
-            h = end > 0 ? h.substring(1, end) : h;
-        } else {
-            int colon = h.indexOf(':');
-            if (colon >= 0) {
-                h = h.substring(0, colon);
-            }
-        }
-        if (h.endsWith(".")) {
-            h = h.substring(0, h.length() - 1);
-        }
-        return h.toLowerCase(Locale.ROOT);
     }
 }

@@ -3,7 +3,7 @@ package dev.ward.proxy.outbound;
 import dev.ward.proxy.config.SidecarConfig;
 import dev.ward.proxy.http.ConnectionLimiter;
 import dev.ward.proxy.http.Drain;
-import dev.ward.proxy.http.ExchangeLog;
+import dev.ward.telemetry.RequestTelemetry;
 import dev.ward.proxy.http.HttpPipelines;
 import dev.ward.proxy.http.ProxyHandler;
 import io.netty.channel.Channel;
@@ -20,14 +20,14 @@ public final class OutboundServer extends ChannelInitializer<Channel> {
     private final ConnectionLimiter limiter;
     private final Drain drain;
     private final OutboundRouter router;
-    private final ExchangeLog exchangeLog;
+    private final RequestTelemetry telemetry;
 
     public OutboundServer(String name, SidecarConfig.Limits limits, Drain drain, OutboundRouter router,
-                          ExchangeLog exchangeLog) {
+                          RequestTelemetry telemetry) {
         this.limits = limits;
         this.drain = drain;
         this.router = router;
-        this.exchangeLog = exchangeLog;
+        this.telemetry = telemetry;
         this.limiter = new ConnectionLimiter(name, limits.maxConnections());
     }
 
@@ -39,6 +39,6 @@ public final class OutboundServer extends ChannelInitializer<Channel> {
     protected void initChannel(Channel ch) {
         drain.track(ch);
         ch.pipeline().addLast("limit", limiter);
-        HttpPipelines.http1(ch.pipeline(), limits, () -> new ProxyHandler(router, false, "outbound", drain, exchangeLog));
+        HttpPipelines.http1(ch.pipeline(), limits, () -> new ProxyHandler(router, false, "outbound", drain, telemetry));
     }
 }

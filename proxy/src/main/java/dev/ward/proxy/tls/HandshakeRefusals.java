@@ -13,6 +13,29 @@ import java.util.concurrent.atomic.LongAdder;
 public final class HandshakeRefusals {
 
     private final Map<String, LongAdder> counts = new ConcurrentHashMap<>();
+    private final LongAdder inboundOk = new LongAdder();
+    private final LongAdder outboundOk = new LongAdder();
+
+    /** A handshake succeeded: a caller's ({@code inbound}) or with an upstream. */
+    public void succeeded(boolean inbound) {
+        (inbound ? inboundOk : outboundOk).increment();
+    }
+
+    /** Successful handshakes: {@code inbound}, {@code outbound}. */
+    public Map<String, Long> successes() {
+        return Map.of("inbound", inboundOk.sum(), "outbound", outboundOk.sum());
+    }
+
+    /** Refusals by direction ({@code inbound}, {@code outbound}), then reason (without the {@code upstream_} prefix). */
+    public Map<String, Map<String, Long>> byDirection() {
+        Map<String, Map<String, Long>> m = new TreeMap<>();
+        counts.forEach((k, v) -> {
+            boolean out = k.startsWith("upstream_");
+            m.computeIfAbsent(out ? "outbound" : "inbound", d -> new TreeMap<>())
+                    .put(out ? k.substring("upstream_".length()) : k, v.sum());
+        });
+        return m;
+    }
 
     public void record(String reason) {
         counts.computeIfAbsent(reason, r -> new LongAdder()).increment();

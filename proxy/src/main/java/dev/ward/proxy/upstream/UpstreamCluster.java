@@ -509,6 +509,37 @@ public final class UpstreamCluster implements Backend {
 
     // --- state, for /upstreams and metrics ---
 
+    @Override
+    public String circuitState() {
+        return breaker == null ? null : state(breaker.getState());
+    }
+
+    /** Counters and state for the Prometheus metrics. */
+    public dev.ward.telemetry.metrics.SidecarState.Upstream stats() {
+        List<Endpoint> eps = endpoints;
+        int ejected = 0;
+        if (breaker != null && eps.size() > 1) {
+            for (Endpoint e : eps) {
+                if (e.breaker != null && e.breaker.getState() == CircuitBreaker.State.OPEN) {
+                    ejected++;
+                }
+            }
+        }
+        String st = breaker == null ? "disabled" : state(breaker.getState());
+        return new dev.ward.telemetry.metrics.SidecarState.Upstream(name, st, circuitOpenRejections.sum(),
+                overloadRejections.sum(), resilience.retries(), resilience.retriesDenied(), resilience.timeouts(),
+                bulkhead.active(), bulkhead.pending(), eps.size(), ejected);
+    }
+
+    /** Open connections across this upstream's endpoints. */
+    public int openConnections() {
+        int n = 0;
+        for (Endpoint e : endpoints) {
+            n += e.pool.openConnections();
+        }
+        return n;
+    }
+
     /** A JSON-ready view: breaker, in flight, rejections, retries, endpoints. */
     public Map<String, Object> snapshot() {
         Map<String, Object> m = new LinkedHashMap<>();

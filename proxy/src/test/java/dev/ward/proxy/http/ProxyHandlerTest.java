@@ -15,12 +15,34 @@ import org.junit.jupiter.api.Test;
 /** ProxyHandler's local replies, driven without sockets. Forwarding is covered by the ITs. */
 class ProxyHandlerTest {
 
-    final List<String> log = new ArrayList<>();
     final Drain drain = new Drain();
 
+    final java.io.ByteArrayOutputStream accessLog = new java.io.ByteArrayOutputStream();
+
     EmbeddedChannel channel(Route.Router router) {
-        ExchangeLog exchangeLog = (d, peer, m, p, status, nanos, up, reason, rule) -> log.add(status + " " + m + " " + p + " " + reason);
-        return new EmbeddedChannel(new HttpServerCodec(), new ProxyHandler(router, false, "test", drain, exchangeLog));
+        var access = new dev.ward.telemetry.AccessLog(dev.ward.telemetry.AccessLog.Mode.ALL, accessLog, java.time.Clock.systemUTC());
+        var telemetry = new dev.ward.telemetry.RequestTelemetry(dev.ward.telemetry.RequestTelemetry.Direction.INBOUND,
+                dev.ward.telemetry.tracing.Tracing.start(dev.ward.telemetry.tracing.Tracing.Settings.none("app", "test")),
+                new dev.ward.telemetry.metrics.WardMetrics("test"), access, "app");
+        return new EmbeddedChannel(new HttpServerCodec(), new ProxyHandler(router, false, "test", drain, telemetry));
+    }
+
+    /** "status method path reason" of each access log line so far. */
+    List<String> log() {
+        List<String> l = new ArrayList<>();
+        for (String line : accessLog.toString(StandardCharsets.UTF_8).split("\n")) {
+            if (line.isBlank()) {
+                continue;
+            }
+            try {
+                var n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(line);
+                l.add(n.get("status").asInt() + " " + n.get("method").asText() + " " + n.get("path").asText() + " "
+                        + (n.has("reason") ? n.get("reason").asText() : "null"));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+        return l;
     }
 
     static String readAll(EmbeddedChannel ch) {
@@ -44,7 +66,7 @@ class ProxyHandlerTest {
         assertThat(out).startsWith("HTTP/1.1 403 Forbidden").contains("x-ward-reason: identity_not_allowed")
                 .endsWith("{\"error\":\"identity_not_allowed\",\"message\":\"no\"}\n");
         assertThat(ch.isOpen()).isTrue();
-        assertThat(log).containsExactly("403 GET /a identity_not_allowed");
+        assertThat(log()).containsExactly("403 GET /a identity_not_allowed");
         assertThat(drain.inFlight()).isZero();
         assertThat(ch.finishAndReleaseAll()).isFalse();
     }

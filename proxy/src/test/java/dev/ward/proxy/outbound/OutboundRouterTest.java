@@ -52,7 +52,7 @@ public class OutboundRouterTest {
     @ParameterizedTest
     @CsvSource({"orders, orders", "Orders:8080, orders", "orders.shop.svc., orders.shop.svc", "[::1]:80, ::1", "ORDERS.Shop.svc:1, orders.shop.svc"})
     void hostKeyDropsPortCaseAndTrailingDot(String host, String key) {
-        assertThat(OutboundRouter.hostKey(host)).isEqualTo(key);
+        assertThat(dev.ward.proxy.http.Headers.hostKey(host)).isEqualTo(key);
     }
 
     @Test

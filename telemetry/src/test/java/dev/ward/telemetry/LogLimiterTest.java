@@ -1,4 +1,4 @@
-package dev.ward.proxy.util;
+package dev.ward.telemetry;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

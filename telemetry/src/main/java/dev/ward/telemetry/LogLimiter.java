@@ -1,4 +1,4 @@
-package dev.ward.proxy.util;
+package dev.ward.telemetry;
 
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;

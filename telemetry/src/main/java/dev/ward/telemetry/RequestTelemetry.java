@@ -1,0 +1,96 @@
+package dev.ward.telemetry;
+
+import dev.ward.telemetry.metrics.WardMetrics;
+import dev.ward.telemetry.tracing.Tracing;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.propagation.TextMapGetter;
+import io.opentelemetry.context.propagation.TextMapPropagator;
+import java.util.Objects;
+
+/**
+ * Telemetry for one direction's requests: the span (SERVER inbound, CLIENT outbound), the request
+ * metrics and the access log line, all from one {@link RequestRecord} per request. The proxy
+ * calls {@link #begin} when a request's head arrives and {@link RequestRecord#end} once when it is
+ * over, whatever the outcome; everything else is optional detail.
+ */
+public final class RequestTelemetry {
+
+    public enum Direction {
+        INBOUND("inbound"), OUTBOUND("outbound");
+
+        final String label;
+
+        Direction(String label) {
+            this.label = label;
+        }
+
+        public String label() {
+            return label;
+        }
+    }
+
+    final Direction direction;
+    final Tracer tracer;
+    final TextMapPropagator propagator;
+    final WardMetrics metrics;
+    final AccessLog access;
+    private final WardMetrics.Target inboundTarget;
+    final WardMetrics.Target unrouted;
+
+    /**
+     * {@code service}: the local service's name (the inbound metrics' {@code service} label).
+     * {@code tracing} off means no spans and no header changes; {@code access} may be null (off).
+     */
+    public RequestTelemetry(Direction direction, Tracing tracing, WardMetrics metrics, AccessLog access, String service) {
+        this.direction = Objects.requireNonNull(direction, "direction");
+        this.tracer = tracing.enabled() ? tracing.tracer() : null;
+        this.propagator = tracing.propagator();
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.access = access;
+        this.inboundTarget = direction == Direction.INBOUND ? metrics.inbound(service) : null;
+        this.unrouted = direction == Direction.OUTBOUND ? metrics.outbound("_unrouted") : null;
+    }
+
+    /** No spans, no metrics that anyone reads, no log: for tests and tools that need none. */
+    public static RequestTelemetry none(Direction direction) {
+        return new RequestTelemetry(direction, Tracing.start(Tracing.Settings.none(null, "0")), new WardMetrics("0"), null, "app");
+    }
+
+    public Direction direction() {
+        return direction;
+    }
+
+    public boolean tracing() {
+        return tracer != null;
+    }
+
+    /**
+     * A request's head arrived: reads the caller's trace context from {@code carrier} and, with
+     * tracing on, starts this hop's span as its child (a root span, sampled at the configured
+     * ratio, when there is none).
+     */
+    public <C> RequestRecord begin(String method, String path, C carrier, TextMapGetter<C> getter) {
+        RequestRecord r = new RequestRecord(this, method, path);
+        if (tracer != null) {
+            Context parent = propagator.extract(Context.root(), carrier, getter);
+            r.startSpan(parent);
+        } else {
+            r.incomingTraceparent = getter.get(carrier, "traceparent");
+        }
+        if (inboundTarget != null) {
+            r.target(inboundTarget);
+        }
+        return r;
+    }
+
+    /** A request too malformed to have a method or path: counted and logged, no span. */
+    public void malformed(Object peer, int status, String reason) {
+        RequestRecord r = new RequestRecord(this, "-", "-");
+        r.peer(peer);
+        if (inboundTarget != null) {
+            r.target(inboundTarget);
+        }
+        r.end(status, reason);
+    }
+}
