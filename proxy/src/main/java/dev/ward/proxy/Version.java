@@ -10,14 +10,20 @@ public final class Version {
     private Version() {}
 
     public static String get() {
+        return property("version", "unknown");
+    }
+
+    /** A build property from {@code ward-version.properties} (filled in by Maven), or {@code fallback}. */
+    public static String property(String name, String fallback) {
         try (InputStream in = Version.class.getResourceAsStream("/ward-version.properties")) {
             Properties p = new Properties();
             if (in != null) {
                 p.load(in);
             }
-            return p.getProperty("version", "unknown");
+            String v = p.getProperty(name);
+            return v == null || v.startsWith("${") ? fallback : v;
         } catch (IOException e) {
-            return "unknown";
+            return fallback;
         }
     }
 }

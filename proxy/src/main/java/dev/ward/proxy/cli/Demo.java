@@ -43,14 +43,36 @@ final class Demo {
     private static final String TD = "demo.ward.test";
     private final PrintStream out;
     private final List<AutoCloseable> running = new ArrayList<>();
+    private final Traces traces;
+    private ZipkinServer zipkin;
+    /** The sidecars' tracing settings, with %s for the service name; empty when the demo exports nowhere itself. */
+    private String tracingYaml = "";
+
+    /**
+     * Where the demo's traces go: {@code zipkin} starts a Zipkin server; {@code endpoint} sends
+     * them to a backend the user runs ({@code exporter}: otlp, otlp-http or zipkin); neither: only
+     * what the {@code OTEL_*} environment says, if anything.
+     */
+    record Traces(boolean zipkin, String endpoint, String exporter) {
+        static final Traces NONE = new Traces(false, null, null);
+    }
 
     Demo(PrintStream out) {
+        this(out, Traces.NONE);
+    }
+
+    Demo(PrintStream out, Traces traces) {
         this.out = out;
+        this.traces = traces;
     }
 
     int run(boolean keep) throws Exception {
         // Sidecar chatter would drown the story; warnings (refusals) still show.
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", System.getProperty("ward.demo.log", "warn"));
+        // Export spans every 200 ms (not every 5 s) so the demo can show them right away.
+        if (System.getProperty("otel.bsp.schedule.delay") == null && System.getenv("OTEL_BSP_SCHEDULE_DELAY") == null) {
+            System.setProperty("otel.bsp.schedule.delay", "200");
+        }
         Path dir = Files.createTempDirectory("ward-demo-");
         try {
             return demo(dir, keep);
@@ -65,6 +87,18 @@ final class Demo {
     private int demo(Path dir, boolean keep) throws Exception {
         out.println("Ward demo: two apps and their sidecars on 127.0.0.1, talking over mutual TLS.");
         out.println();
+        if (traces.zipkin()) {
+            Path jar = ZipkinServer.jar();
+            out.println("0. Starting Zipkin (in-memory storage) for the traces: " + jar);
+            zipkin = ZipkinServer.start(dir);
+            running.add(zipkin);
+            tracingYaml = "tracing: { exporter: zipkin, endpoint: " + zipkin.spansEndpoint() + ", sampling: 1.0, serviceName: %s }\n";
+            out.println("     Zipkin UI: http://127.0.0.1:" + zipkin.port() + "/zipkin/");
+            out.println();
+        } else if (traces.endpoint() != null) {
+            tracingYaml = "tracing: { exporter: " + traces.exporter() + ", endpoint: " + traces.endpoint()
+                    + ", sampling: 1.0, serviceName: %s }\n";
+        }
 
         DevCertificateAuthority ca = DevCertificateAuthority.create(TD, Duration.ofDays(1));
         ca.writeTo(dir.resolve("ca"));
@@ -105,8 +139,13 @@ final class Demo {
                 .connectTimeout(Duration.ofSeconds(5)).build();
         HttpServer frontendApp = app(ex -> {
             try {
-                HttpResponse<String> r = viaFrontend.send(HttpRequest.newBuilder(URI.create("http://orders/orders/42")).build(),
-                        HttpResponse.BodyHandlers.ofString());
+                // A well-behaved app passes on the trace context it received, so its call joins the trace.
+                HttpRequest.Builder call = HttpRequest.newBuilder(URI.create("http://orders/orders/42"));
+                String tp = ex.getRequestHeaders().getFirst("traceparent");
+                if (tp != null) {
+                    call.header("traceparent", tp);
+                }
+                HttpResponse<String> r = viaFrontend.send(call.build(), HttpResponse.BodyHandlers.ofString());
                 respond(ex, 200, "frontend asked orders for order 42 and got " + r.statusCode() + ": " + r.body());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -123,8 +162,10 @@ final class Demo {
 
         boolean ok = true;
         HttpClient plain = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        String trace1 = traceId();
         HttpResponse<String> viaApp = plain.send(HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + frontendApp.getAddress().getPort() + "/")).build(), HttpResponse.BodyHandlers.ofString());
+                URI.create("http://127.0.0.1:" + frontendApp.getAddress().getPort() + "/"))
+                .header("traceparent", "00-" + trace1 + "-" + spanId() + "-01").build(), HttpResponse.BodyHandlers.ofString());
         out.println("3. frontend calls orders: app -> frontend's sidecar -> mTLS -> orders' sidecar -> app");
         out.println("     " + viaApp.body().trim());
         boolean allowed = viaApp.statusCode() == 200 && viaApp.body().contains("\"caller\":\"" + frontendId + "\"");
@@ -137,13 +178,15 @@ final class Demo {
             out.println("     On the wire: " + s.getSession().getProtocol() + ", " + s.getSession().getCipherSuite() + ", ALPN "
                     + s.getApplicationProtocol() + "; the server proved it is " + PeerIdentity.fromSession(s.getSession()));
         }
+        ok &= showTrace(trace1, 2);
         out.println();
 
         int before = ordersCalls.get();
         HttpClient viaIntruder = HttpClient.newBuilder()
                 .proxy(ProxySelector.of(new InetSocketAddress("127.0.0.1", intruder.port("outbound")))).build();
-        HttpResponse<String> denied = viaIntruder.send(HttpRequest.newBuilder(URI.create("http://orders/orders/42")).build(),
-                HttpResponse.BodyHandlers.ofString());
+        String trace2 = traceId();
+        HttpResponse<String> denied = viaIntruder.send(HttpRequest.newBuilder(URI.create("http://orders/orders/42"))
+                .header("traceparent", "00-" + trace2 + "-" + spanId() + "-01").build(), HttpResponse.BodyHandlers.ofString());
         boolean refused = denied.statusCode() == 403 && ordersCalls.get() == before;
         ok &= refused;
         out.println("4. intruder calls orders the same way:");
@@ -151,6 +194,9 @@ final class Demo {
         out.println(refused
                 ? "     Refused by orders' sidecar: " + intruderId + " is not on its allow-list. The app never saw the request."
                 : "     UNEXPECTED: the intruder was not refused as it should be.");
+        Files.readAllLines(dir.resolve("orders").resolve("audit.log")).stream().filter(l -> l.contains("\"event\":\"deny\""))
+                .reduce((a, b) -> b).ifPresent(l -> out.println("     orders' audit log: " + l));
+        ok &= showTrace(trace2, 2);
         out.println();
 
         out.println("5. A client with no certificate connects straight to orders' sidecar:");
@@ -177,6 +223,58 @@ final class Demo {
         return ok ? 0 : 1;
     }
 
+    private static String traceId() {
+        return java.util.HexFormat.of().formatHex(randomBytes(16));
+    }
+
+    private static String spanId() {
+        return java.util.HexFormat.of().formatHex(randomBytes(8));
+    }
+
+    private static byte[] randomBytes(int n) {
+        byte[] b = new byte[n];
+        new java.security.SecureRandom().nextBytes(b);
+        b[0] |= 1;
+        return b;
+    }
+
+    /**
+     * Prints where trace {@code traceId} can be seen and, with the demo's own Zipkin, the spans
+     * Zipkin has for it (waiting up to 10 s for {@code expected} of them). False if they never came.
+     */
+    private boolean showTrace(String traceId, int expected) throws Exception {
+        if (zipkin == null) {
+            String env = System.getenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+            if (traces.endpoint() != null) {
+                out.println("     Trace " + traceId + " was exported to " + traces.endpoint() + " (" + traces.exporter() + ").");
+            } else if (env != null) {
+                out.println("     Trace " + traceId + " was exported to " + env + " (OTEL_EXPORTER_OTLP_ENDPOINT).");
+            }
+            return true;
+        }
+        List<com.fasterxml.jackson.databind.JsonNode> spans = zipkin.trace(traceId);
+        for (int i = 0; i < 100 && spans.size() < expected; i++) {
+            Thread.sleep(100);
+            spans = zipkin.trace(traceId);
+        }
+        out.println("     Trace in Zipkin: " + zipkin.traceUrl(traceId));
+        spans.sort(Comparator.comparing(n -> n.path("timestamp").asLong()));
+        for (var span : spans) {
+            var tags = span.path("tags");
+            String error = tags.path("error").asText("");
+            out.println(String.format("       %-9s %-6s %-22s %s %6.1f ms%s", span.path("localEndpoint").path("serviceName").asText(),
+                    span.path("kind").asText(), span.path("name").asText().toUpperCase(java.util.Locale.ROOT).replaceFirst(" .*", "")
+                            + " " + span.path("name").asText().replaceFirst("^\\S+ ", ""),
+                    tags.path("http.response.status_code").asText("-"), span.path("duration").asLong() / 1000.0,
+                    error.isEmpty() ? "" : "  error: " + error));
+        }
+        if (spans.size() < expected) {
+            out.println("     UNEXPECTED: Zipkin has " + spans.size() + " of the " + expected + " spans of this trace.");
+            return false;
+        }
+        return true;
+    }
+
     private void printKeep(Path dir, Sidecar orders, Sidecar frontend, Sidecar intruder, HttpServer frontendApp) {
         Path f = dir.resolve("frontend");
         out.println("Everything keeps running (Ctrl-C to stop). Try:");
@@ -188,6 +286,10 @@ final class Demo {
         out.println("       (-k: the certificates carry only a SPIFFE id, no DNS name, so curl cannot check a host name)");
         out.println("  openssl s_client -connect 127.0.0.1:" + orders.port("inbound") + " </dev/null   # no client cert: refused");
         out.println("  curl http://127.0.0.1:" + orders.port("admin") + "/config           # orders' sidecar, effective config");
+        out.println("  curl http://127.0.0.1:" + orders.port("admin") + "/metrics          # orders' sidecar, Prometheus metrics");
+        if (zipkin != null) {
+            out.println("  open http://127.0.0.1:" + zipkin.port() + "/zipkin/   # every call above is a trace here");
+        }
     }
 
     private Sidecar start(Path dir, SpiffeId id, String yaml) throws Exception {
@@ -196,7 +298,10 @@ final class Demo {
                 identity: { cert: %s, key: %s, bundle: %s }
                 admin: { listen: 127.0.0.1:0 }
                 accessLog: off
-                %s""".formatted(certs.resolve("tls.crt"), certs.resolve("tls.key"), certs.resolve("ca.crt"), yaml);
+                auditLogFile: %s
+                %s%s""".formatted(certs.resolve("tls.crt"), certs.resolve("tls.key"), certs.resolve("ca.crt"),
+                certs.resolve("audit.log"),
+                tracingYaml.isEmpty() ? "" : tracingYaml.formatted(name(id)), yaml);
         SidecarConfig cfg = ConfigLoader.parse(config, name(id) + " sidecar");
         Sidecar s = Sidecar.start(cfg);
         running.add(s);

@@ -45,22 +45,9 @@ class ProcessIT {
                     + "outbound: { listen: 127.0.0.1:" + freePort() + " }\n"
                     + "admin: { listen: 127.0.0.1:" + admin + " }\n"
                     + "limits: { drainTimeout: 10s }\n");
-            Path jar = Path.of("target", "ward.jar");
-            assertThat(jar).exists();
-            Process p = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-jar", jar.toString(),
-                    "proxy", "--config", cfg.toString()).redirectErrorStream(true).redirectOutput(tmp.resolve("ward.log").toFile()).start();
+            Process p = startWard(cfg, java.util.Map.of());
             try {
-                URI readyz = URI.create("http://127.0.0.1:" + admin + "/readyz");
-                boolean ready = false;
-                for (int i = 0; i < 200 && !ready; i++) {
-                    try {
-                        ready = Clients.plain().send(HttpRequest.newBuilder(readyz).build(), HttpResponse.BodyHandlers.ofString())
-                                .statusCode() == 200;
-                    } catch (java.io.IOException notYet) {
-                        Thread.sleep(50);
-                    }
-                }
-                assertThat(ready).as("readyz within 10 s; log: %s", Files.readString(tmp.resolve("ward.log"))).isTrue();
+                awaitReady(admin);
                 String config = Clients.plain().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/config")).build(),
                         HttpResponse.BodyHandlers.ofString()).body();
                 assertThat(config).contains("\"spiffeId\" : \"" + TestPki.id("orders") + "\"", "\"tlsProvider\" : \"boringssl\"")
@@ -81,6 +68,113 @@ class ProcessIT {
                 p.destroyForcibly();
             }
         }
+    }
+
+    /** {@code ward proxy --config cfg} in its own process, with {@code env} added; output in ward.log. */
+    private Process startWard(Path cfg, java.util.Map<String, String> env) throws Exception {
+        Path jar = Path.of("target", "ward.jar");
+        assertThat(jar).exists();
+        ProcessBuilder pb = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-jar", jar.toString(),
+                "proxy", "--config", cfg.toString()).redirectErrorStream(true).redirectOutput(tmp.resolve("ward.log").toFile());
+        pb.environment().putAll(env);
+        return pb.start();
+    }
+
+    private void awaitReady(int admin) throws Exception {
+        URI readyz = URI.create("http://127.0.0.1:" + admin + "/readyz");
+        boolean ready = false;
+        for (int i = 0; i < 200 && !ready; i++) {
+            try {
+                ready = Clients.plain().send(HttpRequest.newBuilder(readyz).build(), HttpResponse.BodyHandlers.ofString())
+                        .statusCode() == 200;
+            } catch (java.io.IOException notYet) {
+                Thread.sleep(50);
+            }
+        }
+        assertThat(ready).as("readyz within 10 s; log: %s", Files.readString(tmp.resolve("ward.log"))).isTrue();
+    }
+
+    private static String get(int port, String path) throws Exception {
+        return Clients.plain().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    /**
+     * OTEL_* variables configure tracing where the config file is silent, the config wins where
+     * both speak, and /config shows the result. The collector is down: requests still succeed,
+     * the lost spans are counted, and the failure is logged once, not per batch.
+     */
+    @Test
+    void tracingFromTheEnvironmentAndTheConfigAndAnUnreachableCollector() throws Exception {
+        TestPki pki = new TestPki(tmp);
+        try (TestApp app = new TestApp()) {
+            int inbound = freePort();
+            int admin = freePort();
+            Path cfg = Files.writeString(tmp.resolve("sidecar.yaml"), Sidecars.identity(pki.issue("orders"))
+                    + "inbound: { listen: 127.0.0.1:" + inbound + ", app: 127.0.0.1:" + app.port() + ", allow: ["
+                    + TestPki.id("frontend") + "] }\n"
+                    + "outbound: { listen: 127.0.0.1:" + freePort() + " }\n"
+                    + "admin: { listen: 127.0.0.1:" + admin + " }\n"
+                    + "tracing: { sampling: 0.25 }\n");
+            Process p = startWard(cfg, java.util.Map.of(
+                    "OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + freePort(), // nothing listens there
+                    "OTEL_TRACES_SAMPLER", "always_on", // the config's sampling wins
+                    "OTEL_SERVICE_NAME", "orders-from-env",
+                    "OTEL_BSP_SCHEDULE_DELAY", "50"));
+            try {
+                awaitReady(admin);
+                var config = new com.fasterxml.jackson.databind.ObjectMapper().readTree(get(admin, "/config")).path("tracingInForce");
+                assertThat(config.path("enabled").asBoolean()).isTrue();
+                assertThat(config.path("exporter").asText()).isEqualTo("otlp");
+                assertThat(config.path("protocol").asText()).isEqualTo("grpc");
+                assertThat(config.path("endpoint").asText()).startsWith("http://127.0.0.1:");
+                assertThat(config.path("sampler").asText()).isEqualTo("parentbased_traceidratio");
+                assertThat(config.path("samplerArg").asText()).isEqualTo("0.25");
+                assertThat(config.path("resource").path("service.name").asText()).isEqualTo("orders-from-env");
+                assertThat(config.path("resource").path("ward.version").asText()).isNotBlank();
+                assertThat(config.path("resource").path("service.instance.id").asText()).isNotBlank();
+
+                var client = Clients.mtlsClient(pki.issue("frontend"), java.net.http.HttpClient.Version.HTTP_1_1);
+                for (int i = 0; i < 20; i++) {
+                    HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + inbound + "/echo"))
+                            .header("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333" + (i % 10) + "-01").build(),
+                            HttpResponse.BodyHandlers.ofString());
+                    assertThat(r.statusCode()).isEqualTo(200);
+                    Thread.sleep(20);
+                }
+                String failed = "ward_tracing_spans_dropped_total{reason=\"export_failed\"}";
+                String metrics = "";
+                for (int i = 0; i < 200 && !metrics.matches("(?s).*" + java.util.regex.Pattern.quote(failed) + " [1-9].*"); i++) {
+                    Thread.sleep(50);
+                    metrics = get(admin, "/metrics");
+                }
+                assertThat(metrics).containsPattern(java.util.regex.Pattern.quote(failed) + " [1-9]");
+                String log = Files.readString(tmp.resolve("ward.log"));
+                assertThat(log).containsOnlyOnce("trace export failed").doesNotContain("Failed to export spans");
+            } finally {
+                p.destroyForcibly();
+            }
+        }
+    }
+
+    @Test
+    void demoWithTracesShowsEachCallsTraceInZipkin() {
+        PrintStream out = System.out;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+        int exit;
+        try {
+            exit = dev.ward.proxy.cli.WardCli.run("demo", "--traces");
+        } finally {
+            System.setOut(out);
+        }
+        String text = o.toString(StandardCharsets.UTF_8);
+        assertThat(exit).as(text).isZero();
+        assertThat(text).contains("Zipkin UI: http://127.0.0.1:", "Trace in Zipkin: http://127.0.0.1:")
+                .containsPattern("frontend +CLIENT GET /orders/\\{id\\} +200")
+                .containsPattern("orders +SERVER GET /orders/\\{id\\} +200")
+                .containsPattern("orders +SERVER GET /orders/\\{id\\} +403 .*error: identity_not_allowed")
+                .contains("orders' audit log: {", "\"trace_id\":");
     }
 
     @Test

@@ -11,7 +11,7 @@ import dev.ward.proxy.testing.OtlpReceiver;
 import dev.ward.proxy.testing.Sidecars;
 import dev.ward.proxy.testing.TestApp;
 import dev.ward.proxy.testing.TestPki;
-import dev.ward.proxy.testing.ZipkinServer;
+import dev.ward.proxy.cli.ZipkinServer;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;

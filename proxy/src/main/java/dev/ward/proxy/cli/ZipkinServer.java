@@ -1,4 +1,4 @@
-package dev.ward.proxy.testing;
+package dev.ward.proxy.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -15,8 +15,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A real Zipkin server (the {@code io.zipkin:zipkin-server} exec jar Maven copies before the
- * integration tests) on a loopback port, with in-memory storage, queried through its HTTP API.
+ * A Zipkin server (the {@code io.zipkin:zipkin-server} exec jar from Maven Central) run as a
+ * child process on a loopback port with in-memory storage, queried through its HTTP API: for
+ * {@code ward demo --traces} and the tracing tests.
  */
 public final class ZipkinServer implements AutoCloseable {
 
@@ -32,14 +33,38 @@ public final class ZipkinServer implements AutoCloseable {
         this.log = log;
     }
 
-    /** The jar: {@code -Dward.zipkin.jar}, set by the build (failsafe), or {@code target/zipkin/zipkin-server.jar}. */
+    /** The version the build fetches (the parent pom's {@code zipkin-server.version}). */
+    public static final String VERSION = dev.ward.proxy.Version.property("zipkin.version", "3.6.1");
+
+    /**
+     * The jar: {@code -Dward.zipkin.jar}; else {@code zipkin/zipkin-server.jar} beside Ward's own
+     * jar or in {@code target/} (where {@code mvn verify} or
+     * {@code mvn -pl proxy dependency:copy@zipkin-server} puts it); else Maven's local repository.
+     */
     public static Path jar() {
-        Path p = Path.of(System.getProperty("ward.zipkin.jar", "target/zipkin/zipkin-server.jar"));
-        if (!Files.isRegularFile(p)) {
-            throw new IllegalStateException("no Zipkin server jar at " + p.toAbsolutePath()
-                    + ": `mvn verify` copies it there (pre-integration-test), or run `mvn -pl proxy dependency:copy@zipkin-server`");
+        java.util.List<Path> candidates = new java.util.ArrayList<>();
+        String prop = System.getProperty("ward.zipkin.jar");
+        if (prop != null) {
+            candidates.add(Path.of(prop));
         }
-        return p;
+        try {
+            Path self = Path.of(ZipkinServer.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            candidates.add(self.getParent().resolve("zipkin/zipkin-server.jar")); // beside target/classes or target/ward.jar
+        } catch (Exception ignored) {
+            // no code source: try the others
+        }
+        candidates.add(Path.of("target/zipkin/zipkin-server.jar"));
+        candidates.add(Path.of("proxy/target/zipkin/zipkin-server.jar"));
+        candidates.add(Path.of(System.getProperty("user.home"), ".m2", "repository", "io", "zipkin", "zipkin-server", VERSION,
+                "zipkin-server-" + VERSION + "-exec.jar"));
+        for (Path p : candidates) {
+            if (Files.isRegularFile(p)) {
+                return p;
+            }
+        }
+        throw new IllegalStateException("no Zipkin server jar found (looked in " + candidates + "); fetch it from Maven Central with: "
+                + "mvn -q -pl proxy dependency:copy@zipkin-server   (or: mvn dependency:get -Dartifact=io.zipkin:zipkin-server:"
+                + VERSION + ":jar:exec)");
     }
 
     public static ZipkinServer start(Path workDir) throws Exception {
@@ -76,6 +101,11 @@ public final class ZipkinServer implements AutoCloseable {
 
     public int port() {
         return port;
+    }
+
+    /** The web UI's page for one trace. */
+    public String traceUrl(String traceId) {
+        return "http://127.0.0.1:" + port + "/zipkin/traces/" + traceId;
     }
 
     /** Where spans are POSTed (Zipkin v2 JSON). */
