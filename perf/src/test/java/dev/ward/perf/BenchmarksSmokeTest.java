@@ -26,7 +26,7 @@ class BenchmarksSmokeTest {
                 .shouldFailOnError(true)
                 .build();
         Collection<RunResult> results = new Runner(opt).run();
-        assertThat(results).hasSize(8); // decide allowed/denied, normalize, token cached/uncached, resilience ×3
+        assertThat(results).hasSize(11); // decide allowed/denied, normalize, token cached/uncached, resilience ×3, telemetry ×3
         assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
     }
 }

@@ -65,9 +65,11 @@ public final class RequestRecord {
 
     void startSpan(Context parent) {
         SpanKind kind = t.direction == RequestTelemetry.Direction.INBOUND ? SpanKind.SERVER : SpanKind.CLIENT;
-        span = t.tracer.spanBuilder(method + " " + PathTemplate.of(path)).setParent(parent).setSpanKind(kind).startSpan();
+        // Named by the method alone until sampled: an unsampled span's name is never seen, so no string is built for it.
+        span = t.tracer.spanBuilder(method).setParent(parent).setSpanKind(kind).startSpan();
         context = parent.with(span);
         if (span.isRecording()) {
+            span.updateName(method + " " + PathTemplate.of(path));
             span.setAttribute(HttpAttributes.HTTP_REQUEST_METHOD, method);
             span.setAttribute(UrlAttributes.URL_PATH, path);
         }

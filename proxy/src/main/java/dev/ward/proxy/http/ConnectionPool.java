@@ -303,6 +303,7 @@ public final class ConnectionPool implements Backend {
 
         private void setUpH2(Channel ch) {
             Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
+                    .headerSensitivityDetector(TraceHeaders.NOT_INDEXED)
                     .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(settings.maxHeaderSize()))
                     .build();
             ch.pipeline().addLast("h2", codec);

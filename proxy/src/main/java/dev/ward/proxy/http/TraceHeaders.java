@@ -26,6 +26,17 @@ public final class TraceHeaders {
         }
     };
 
+    /**
+     * HPACK: trace headers are new on every request, so adding them to the dynamic table would
+     * only evict the entries that do repeat (and cost both ends a table insert per request); they
+     * are sent as literals that are never indexed.
+     */
+    public static final io.netty.handler.codec.http2.Http2HeadersEncoder.SensitivityDetector NOT_INDEXED =
+            (name, value) -> io.netty.util.AsciiString.contentEqualsIgnoreCase(name, "traceparent")
+                    || io.netty.util.AsciiString.contentEqualsIgnoreCase(name, "tracestate")
+                    || io.netty.util.AsciiString.contentEqualsIgnoreCase(name, "b3")
+                    || io.netty.util.AsciiString.regionMatches(name, true, 0, "x-b3-", 0, 5);
+
     /** Replaces any value the caller sent: the next hop must see this hop's context. */
     public static final TextMapSetter<HttpHeaders> SETTER = (carrier, key, value) -> {
         if (carrier != null) {

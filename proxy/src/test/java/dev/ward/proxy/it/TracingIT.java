@@ -249,6 +249,31 @@ class TracingIT {
     }
 
     @Test
+    void aFailedCallIsAnErrorClientSpanWithItsRetries() throws Exception {
+        int closed;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            closed = s.getLocalPort(); // nothing listens there once closed
+        }
+        try (OtlpReceiver otlp = new OtlpReceiver()) {
+            a = Sidecars.outbound(pki.issue("frontend"), closed, TestPki.id("orders"), "h2",
+                    "tracing: { exporter: otlp, endpoint: " + otlp.grpcEndpoint() + ", sampling: 1.0, serviceName: frontend }\n");
+            HttpResponse<String> res = call("/orders/9", Map.of());
+            assertThat(res.statusCode()).isEqualTo(502);
+            Await.until(() -> !otlp.spans.isEmpty());
+            OtlpReceiver.Received client = otlp.spans.get(0);
+            assertThat(client.span().getKind()).isEqualTo(io.opentelemetry.proto.trace.v1.Span.SpanKind.SPAN_KIND_CLIENT);
+            assertThat(client.span().getStatus().getCode()).isEqualTo(io.opentelemetry.proto.trace.v1.Status.StatusCode.STATUS_CODE_ERROR);
+            assertThat(client.span().getStatus().getMessage()).isEqualTo("upstream_unavailable");
+            assertThat(client.attributes()).containsEntry("error.type", "upstream_unavailable")
+                    .containsEntry("http.response.status_code", "502")
+                    .containsEntry("ward.retries", "2") // connect failures are retried twice by default
+                    .containsEntry("http.request.resend_count", "2")
+                    .containsEntry("ward.circuit_breaker.state", "closed");
+            assertThat(client.span().getEventsList()).extracting(e -> e.getName()).containsExactly("ward.retry", "ward.retry");
+        }
+    }
+
+    @Test
     void b3PropagationJoinsTheCallersTrace() throws Exception {
         String cfg = "{ exporter: zipkin, endpoint: " + zipkin.spansEndpoint() + ", propagators: [b3], serviceName: %s }";
         start(cfg.formatted("frontend"), cfg.formatted("orders"));
