@@ -22,15 +22,12 @@ import java.util.List;
 public final class ZipkinServer implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final Process process;
+    private ChildProcess process;
     private final int port;
-    private final Path log;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
-    private ZipkinServer(Process process, int port, Path log) {
-        this.process = process;
+    private ZipkinServer(int port) {
         this.port = port;
-        this.log = log;
     }
 
     /** The version the build fetches (the parent pom's {@code zipkin-server.version}). */
@@ -72,31 +69,16 @@ public final class ZipkinServer implements AutoCloseable {
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
-        Path log = workDir.resolve("zipkin.log");
         ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx256m", "-XX:TieredStopAtLevel=1", "-jar", jar().toAbsolutePath().toString(),
                 "--armeria.ports[0].ip=127.0.0.1", "--armeria.ports[0].port=" + port, "--armeria.ports[0].protocols[0]=http",
-                "--logging.level.root=WARN")
-                .redirectErrorStream(true).redirectOutput(log.toFile());
+                "--logging.level.root=WARN");
         pb.environment().put("STORAGE_TYPE", "mem");
         pb.environment().remove("JAVA_TOOL_OPTIONS");
-        ZipkinServer z = new ZipkinServer(pb.start(), port, log);
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (System.nanoTime() < deadline) {
-            if (!z.process.isAlive()) {
-                throw new IllegalStateException("zipkin exited: " + Files.readString(log));
-            }
-            try {
-                if (z.get("/health").statusCode() == 200) {
-                    return z;
-                }
-            } catch (IOException notYet) {
-                // starting
-            }
-            Thread.sleep(100);
-        }
-        z.close();
-        throw new IllegalStateException("zipkin not ready within 60 s: " + Files.readString(log));
+        ZipkinServer z = new ZipkinServer(port);
+        z.process = ChildProcess.start("zipkin", pb, workDir.resolve("zipkin.log"), Duration.ofSeconds(60),
+                () -> z.get("/health").statusCode() == 200);
+        return z;
     }
 
     public int port() {
@@ -144,14 +126,8 @@ public final class ZipkinServer implements AutoCloseable {
 
     @Override
     public void close() {
-        process.destroy();
-        try {
-            if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
+        if (process != null) {
+            process.close();
         }
     }
 }

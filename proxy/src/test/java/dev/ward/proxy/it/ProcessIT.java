@@ -157,19 +157,25 @@ class ProcessIT {
         }
     }
 
-    @Test
-    void demoWithTracesShowsEachCallsTraceInZipkin() {
+    /** Runs {@code ward ARGS} in this JVM; asserts it exits 0; returns what it printed. */
+    private static String runCli(String... args) {
         PrintStream out = System.out;
         ByteArrayOutputStream o = new ByteArrayOutputStream();
         System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
         int exit;
         try {
-            exit = dev.ward.proxy.cli.WardCli.run("demo", "--traces");
+            exit = dev.ward.proxy.cli.WardCli.run(args);
         } finally {
             System.setOut(out);
         }
         String text = o.toString(StandardCharsets.UTF_8);
         assertThat(exit).as(text).isZero();
+        return text;
+    }
+
+    @Test
+    void demoWithTracesShowsEachCallsTraceInZipkin() {
+        String text = runCli("demo", "--traces");
         assertThat(text).contains("Zipkin UI: http://127.0.0.1:", "Trace in Zipkin: http://127.0.0.1:")
                 .containsPattern("frontend +CLIENT GET /orders/\\{id\\} +200")
                 .containsPattern("orders +SERVER GET /orders/\\{id\\} +200")
@@ -179,17 +185,7 @@ class ProcessIT {
 
     @Test
     void demoRunsAndExplainsWhatHappened() {
-        PrintStream out = System.out;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-        int exit;
-        try {
-            exit = dev.ward.proxy.cli.WardCli.run("demo");
-        } finally {
-            System.setOut(out);
-        }
-        String text = o.toString(StandardCharsets.UTF_8);
-        assertThat(exit).as(text).isZero();
+        String text = runCli("demo");
         assertThat(text).contains("Allowed.", "403 {\"error\":\"identity_not_allowed\"", "The app never saw the request",
                 "refused during the TLS handshake", "Demo complete");
     }

@@ -25,15 +25,12 @@ import java.util.function.DoublePredicate;
 public final class PrometheusServer implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final Process process;
+    private dev.ward.proxy.cli.ChildProcess process;
     private final int port;
-    private final Path log;
     private final HttpClient http = HttpClient.newHttpClient();
 
-    private PrometheusServer(Process process, int port, Path log) {
-        this.process = process;
+    private PrometheusServer(int port) {
         this.port = port;
-        this.log = log;
     }
 
     static String binary(String name) {
@@ -55,27 +52,12 @@ public final class PrometheusServer implements AutoCloseable {
         jobs.forEach((job, p) -> cfg.append("  - job_name: ").append(job)
                 .append("\n    static_configs: [ { targets: ['127.0.0.1:").append(p).append("'] } ]\n"));
         Path config = Files.writeString(dir.resolve("prometheus.yml"), cfg);
-        Path log = dir.resolve("prometheus.log");
-        Process p = new ProcessBuilder(binary("prometheus"), "--config.file=" + config, "--storage.tsdb.path=" + dir.resolve("data"),
-                "--web.listen-address=127.0.0.1:" + port, "--log.level=warn")
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        PrometheusServer s = new PrometheusServer(p, port, log);
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (System.nanoTime() < deadline) {
-            if (!p.isAlive()) {
-                throw new IllegalStateException("prometheus exited: " + Files.readString(log));
-            }
-            try {
-                if (s.get("/-/ready").statusCode() == 200) {
-                    return s;
-                }
-            } catch (IOException notYet) {
-                // starting
-            }
-            Thread.sleep(100);
-        }
-        s.close();
-        throw new IllegalStateException("prometheus not ready within 30 s: " + Files.readString(log));
+        ProcessBuilder pb = new ProcessBuilder(binary("prometheus"), "--config.file=" + config,
+                "--storage.tsdb.path=" + dir.resolve("data"), "--web.listen-address=127.0.0.1:" + port, "--log.level=warn");
+        PrometheusServer s = new PrometheusServer(port);
+        s.process = dev.ward.proxy.cli.ChildProcess.start("prometheus", pb, dir.resolve("prometheus.log"), Duration.ofSeconds(30),
+                () -> s.get("/-/ready").statusCode() == 200);
+        return s;
     }
 
     private HttpResponse<String> get(String path) throws IOException, InterruptedException {
@@ -133,14 +115,8 @@ public final class PrometheusServer implements AutoCloseable {
 
     @Override
     public void close() {
-        process.destroy();
-        try {
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
+        if (process != null) {
+            process.close();
         }
     }
 }
