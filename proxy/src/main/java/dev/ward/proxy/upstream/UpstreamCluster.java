@@ -139,8 +139,14 @@ public final class UpstreamCluster implements Backend {
         return f < 0 ? "" : String.format(Locale.ROOT, "; failure rate %.0f%%, slow calls %.0f%%", f, Math.max(0, s));
     }
 
+    /** The state's name in lower case; constants, since it is asked for on every request (span attribute). */
     static String state(CircuitBreaker.State s) {
-        return s.name().toLowerCase(Locale.ROOT);
+        return switch (s) {
+            case CLOSED -> "closed";
+            case OPEN -> "open";
+            case HALF_OPEN -> "half_open";
+            default -> s.name().toLowerCase(Locale.ROOT);
+        };
     }
 
     @Override
