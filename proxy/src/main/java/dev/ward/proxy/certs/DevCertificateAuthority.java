@@ -16,9 +16,11 @@ import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
 import java.util.Objects;
+import java.util.regex.Pattern;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
@@ -107,12 +109,38 @@ public final class DevCertificateAuthority {
     }
 
     /**
+     * Issues a leaf for {@code id} that also carries DNS names, valid from now for {@code ttl}: for peers
+     * that check a host name rather than a SPIFFE id (nginx, HAProxy, curl). Ward itself ignores them.
+     *
+     * @throws IllegalArgumentException if a name is not a DNS host name
+     */
+    public Leaf issue(SpiffeId id, Duration ttl, List<String> dnsNames) {
+        return issue(id, Instant.now().minusSeconds(60), Instant.now().plus(ttl), dnsNames);
+    }
+
+    /**
      * Issues a leaf with explicit validity. The id must be in this CA's trust domain.
      *
      * @throws IllegalArgumentException if it is not
      */
     public Leaf issue(SpiffeId id, Instant notBefore, Instant notAfter) {
+        return issue(id, notBefore, notAfter, List.of());
+    }
+
+    private static final Pattern DNS_NAME =
+            Pattern.compile("(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
+
+    private Leaf issue(SpiffeId id, Instant notBefore, Instant notAfter, List<String> dnsNames) {
         Objects.requireNonNull(id, "id");
+        List<GeneralName> names = new ArrayList<>();
+        names.add(new GeneralName(GeneralName.uniformResourceIdentifier, id.toString()));
+        for (String dns : dnsNames) {
+            if (!DNS_NAME.matcher(dns).matches()) {
+                throw new IllegalArgumentException("dns name: " + dns
+                        + " (expected: a lower-case host name such as orders.shop.svc)");
+            }
+            names.add(new GeneralName(GeneralName.dNSName, dns));
+        }
         if (!id.trustDomain().equals(trustDomain)) {
             throw new IllegalArgumentException("id: " + id + " (expected: an id in this CA's trust domain "
                     + trustDomain + ")");
@@ -129,7 +157,7 @@ public final class DevCertificateAuthority {
                             new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}))
                     .addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(certificate))
                     .addExtension(Extension.subjectAlternativeName, true,
-                            new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, id.toString())));
+                            new GeneralNames(names.toArray(GeneralName[]::new)));
             return new Leaf(id, sign(b, key), pair.getPrivate(), certificate);
         } catch (GeneralSecurityException | IOException e) {
             throw new IllegalStateException("cannot issue " + id + ": " + e.getMessage(), e);

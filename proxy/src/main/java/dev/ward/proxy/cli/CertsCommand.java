@@ -6,6 +6,8 @@ import dev.ward.proxy.config.Durations;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -66,12 +68,17 @@ final class CertsCommand implements Runnable {
         @Option(names = "--ttl", defaultValue = "24h", paramLabel = "DURATION", description = "Validity (default: ${DEFAULT-VALUE}).")
         String ttl;
 
+        @Option(names = "--dns", paramLabel = "NAME",
+                description = "Also put this DNS name in the certificate, for peers that check host names "
+                        + "(nginx, HAProxy, curl). Repeatable. Ward checks only the SPIFFE id.")
+        List<String> dns = new ArrayList<>();
+
         @Override
         public Integer call() throws Exception {
             SpiffeId spiffe = SpiffeId.parse(id);
             Duration d = Durations.parse(ttl);
             DevCertificateAuthority ca = DevCertificateAuthority.load(caDir);
-            DevCertificateAuthority.Leaf leaf = ca.issue(spiffe, d);
+            DevCertificateAuthority.Leaf leaf = ca.issue(spiffe, d, dns);
             leaf.writeTo(out);
             System.out.println("issued " + spiffe + " (valid until " + leaf.certificate().getNotAfter().toInstant()
                     + ") to " + out.resolve("tls.crt") + ", tls.key, ca.crt");

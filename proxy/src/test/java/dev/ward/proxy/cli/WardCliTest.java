@@ -9,7 +9,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.cert.X509Certificate;
 import java.time.Clock;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -47,6 +49,26 @@ class WardCliTest {
         assertThat(m.id()).hasToString("spiffe://prod.example/ns/shop/sa/orders");
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tmp.resolve("orders/tls.key")))).isEqualTo("rw-------");
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tmp.resolve("ca/ca.key")))).isEqualTo("rw-------");
+    }
+
+    @Test
+    void issueCanAddDnsNamesForHostNameCheckingPeers() throws Exception {
+        assertThat(run("certs", "ca", "--trust-domain", "prod.example", "--out", tmp.resolve("ca").toString())).isZero();
+        assertThat(run("certs", "issue", "--ca", tmp.resolve("ca").toString(), "--id", "spiffe://prod.example/ns/shop/sa/orders",
+                "--dns", "orders.shop.svc", "--dns", "orders", "--out", tmp.resolve("orders").toString())).isZero();
+        X509Certificate leaf = (X509Certificate) java.security.cert.CertificateFactory.getInstance("X.509")
+                .generateCertificate(Files.newInputStream(tmp.resolve("orders/tls.crt")));
+        assertThat(leaf.getSubjectAlternativeNames()).containsExactly(
+                List.of(6, "spiffe://prod.example/ns/shop/sa/orders"), List.of(2, "orders.shop.svc"), List.of(2, "orders"));
+        // Ward still reads the SPIFFE id from it.
+        IdentityMaterial m = IdentityMaterial.load(tmp.resolve("orders/tls.crt"), tmp.resolve("orders/tls.key"),
+                tmp.resolve("orders/ca.crt"), Clock.systemUTC());
+        assertThat(m.id()).hasToString("spiffe://prod.example/ns/shop/sa/orders");
+
+        assertThat(run("certs", "issue", "--ca", tmp.resolve("ca").toString(), "--id", "spiffe://prod.example/ns/shop/sa/x",
+                "--dns", "Bad_Name", "--out", tmp.resolve("x").toString())).isEqualTo(1);
+        assertThat(captured[1]).contains("dns name: Bad_Name (expected: a lower-case host name");
+        assertThat(tmp.resolve("x/tls.crt")).doesNotExist();
     }
 
     @Test

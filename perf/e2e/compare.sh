@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# What a feature or a JVM flag costs: several Ward pairs (A outbound -> mTLS h2 -> B inbound ->
+# upstream), one per variant, all started up front and loaded in interleaved rounds (each round
+# starts with the next variant), reported against the first variant.
+#
+#   perf/e2e/compare.sh [VARIANT ...]           default: base tracing-1 tracing-100 authz-100 no-breaker
+#
+# Variants:
+#   base          production JVM flags (perf/README.md), access log off, no tracing, `inbound.allow`
+#   base-b        the same again: how much two identical pairs differ (the noise floor)
+#   tracing-0     tracing on, sampling nothing (the SDK on the path, no span recorded)
+#   tracing-1     tracing sampled at 1%, spans exported as Zipkin JSON to a sink that discards them
+#   tracing-100   the same at 100%
+#   authz-100     a policy of 100 rules, the request matching the last one
+#   no-breaker    the upstream's circuit breaker (and endpoint ejection) off
+#   access-log    the access log on, for every request (to a file)
+#   NAME          any other name with OPTS_NAME set: base, with those JVM flags instead
+#                 (e.g. OPTS_g1="-XX:+UseG1GC -Xmx64m" perf/e2e/compare.sh base g1)
+#
+# Settings: ROUNDS=8 SECONDS_PER_ROUND=6 CONNECTIONS=32 WARMUP=40 (s of load per pair first), PIN=1.
+# Results: perf/results/compare-<date>.csv (every round) and a Markdown summary on stdout: median
+# req/s, p99 and sidecar CPU per request, and the median of the per-round ratios to the first variant.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=perf/e2e/lib.sh
+source "$here/perf/e2e/lib.sh"
+
+variants=("$@"); [ ${#variants[@]} -eq 0 ] && variants=(base tracing-1 tracing-100 authz-100 no-breaker)
+rounds="${ROUNDS:-8}"; secs="${SECONDS_PER_ROUND:-6}"; conns="${CONNECTIONS:-32}"; warmup="${WARMUP:-40}"
+base_opts="${WARD_JAVA_OPTS:-$(production_java_opts)}"
+
+need_tools wrk:wrk nginx:nginx-light curl:curl
+build_ward
+work="$(mktemp -d /tmp/ward-compare.XXXXXX)"
+trap cleanup EXIT
+pin_setup
+mint_pki "$work"
+start_upstream "$work"
+
+policy_100() { # 100 rules for the caller, on /svc0 ... /svc99; the benchmark calls /svc99/...
+  local f="$1" i
+  { echo "service: orders"; echo "rules:"
+    for i in $(seq 0 99); do
+      echo "  - { name: r$i, from: [spiffe://bench.ward.test/ns/bench/sa/frontend], methods: [GET], paths: [/svc$i/*] }"
+    done; } >"$f"
+}
+
+declare -A path
+for v in "${variants[@]}"; do
+  opts="$base_opts"; path[$v]="/20"
+  WARD_EXTRA=""; WARD_B_EXTRA=""; WARD_B_ALLOW=""; WARD_A_UPSTREAM=""; WARD_ACCESS_LOG=off
+  case "$v" in
+    base|base-b) ;;
+    tracing-0|tracing-1|tracing-100)
+      ratio="$(awk -v p="${v#tracing-}" 'BEGIN { print p / 100 }')"
+      WARD_EXTRA="tracing: { exporter: zipkin, endpoint: http://127.0.0.1:$sink_port, sampling: $ratio }" ;;
+    authz-100)
+      policy_100 "$work/policy-100.yaml"
+      WARD_B_ALLOW=none; WARD_B_EXTRA="policy: { file: $work/policy-100.yaml }"; path[$v]="/svc99/20" ;;
+    no-breaker) WARD_A_UPSTREAM="circuitBreaker: { enabled: false }" ;;
+    access-log) WARD_ACCESS_LOG=all ;;
+    *)
+      var="OPTS_${v//[^A-Za-z0-9_]/_}"
+      [ -n "${!var:-}" ] || { echo "compare.sh: unknown variant $v (and no $var set); see the header of $0" >&2; exit 2; }
+      opts="${!var}" ;;
+  esac
+  start_ward_pair "$work" "$v" "$opts"
+  curl -fs -o /dev/null "http://127.0.0.1:${entry[$v]}${path[$v]}" \
+    || { echo "compare.sh: variant $v does not answer ${path[$v]} with 200; logs in $work/$v" >&2; exit 1; }
+done
+
+echo "warming up each pair (${warmup} s each: the JIT must be done before anything is compared)..." >&2
+for v in "${variants[@]}"; do "${pin_load[@]}" wrk -t1 -c"$conns" -d"${warmup}s" "http://127.0.0.1:${entry[$v]}${path[$v]}" >/dev/null; done
+
+mkdir -p "$here/perf/results"
+csv="$here/perf/results/compare-$(date -u +%Y-%m-%d).csv"
+echo "round,variant,requests_per_s,p50_ms,p99_ms,cpu_us_per_request,rss_peak_kib_a,rss_peak_kib_b,errors" >"$csv"
+n=${#variants[@]}
+for r in $(seq 1 "$rounds"); do
+  for k in $(seq 0 $((n - 1))); do
+    v="${variants[$(( (r - 1 + k) % n ))]}"
+    pair_begin "$v"
+    out="$("${pin_load[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:${entry[$v]}${path[$v]}")"
+    IFS=, read -r cpu_a cpu_b rss_a rss_b <<<"$(pair_end "$v")"
+    total="$(awk '/requests in/ { print $1 }' <<<"$out")"
+    rps="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
+    p50="$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")"
+    p99="$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")"
+    errs="$(awk '/Non-2xx or 3xx responses:/ { n += $NF } END { print n + 0 }' <<<"$out")"
+    cpu_us="$(awk -v a="$cpu_a" -v b="$cpu_b" -v n="$total" 'BEGIN { printf "%.1f", (a + b) * 1e6 / n }')"
+    echo "$r,$v,$rps,$p50,$p99,$cpu_us,$rss_a,$rss_b,$errs" >>"$csv"
+    echo "round $r  $v: $rps req/s  p50 ${p50} ms  p99 ${p99} ms  sidecar CPU ${cpu_us} us/request  peak RSS $((rss_a / 1024))/$((rss_b / 1024)) MiB  errors $errs" >&2
+  done
+done
+for v in "${variants[@]}"; do
+  case "$v" in tracing-1|tracing-100)
+    curl -fs "http://127.0.0.1:${entry[admin_$v]}/metrics" | grep -E '^ward_tracing_spans_(exported|dropped)_total' | sed "s/^/  $v: /" >&2 || true ;;
+  esac
+done
+
+python3 - "$csv" "${variants[@]}" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+variants = sys.argv[2:]
+by = {}
+for r in rows:
+    by.setdefault(r["variant"], {})[r["round"]] = r
+first = variants[0]
+rounds = sorted(by[first], key=int)
+def med(v, col):
+    return statistics.median(float(by[v][k][col]) for k in rounds)
+def ratio(v, col):  # the median of the per-round ratios: each compares pairs measured a minute apart at most
+    return statistics.median(float(by[v][k][col]) / float(by[first][k][col]) for k in rounds)
+def peak(v):
+    return max(max(int(by[v][k]["rss_peak_kib_a"]), int(by[v][k]["rss_peak_kib_b"])) for k in rounds) / 1024
+print(f"\n{len(rounds)} rounds ({sys.argv[1]}); 'vs {first}' is the median of the per-round ratios:")
+print(f"| variant | req/s | vs {first} | p99 ms | vs {first} | sidecar CPU µs/request | vs {first} | peak RSS MiB (highest sidecar) |")
+print("|---|---|---|---|---|---|---|---|")
+for v in variants:
+    print(f"| {v} | {med(v, 'requests_per_s'):,.0f} | {ratio(v, 'requests_per_s'):.3f} | {med(v, 'p99_ms'):.2f} "
+          f"| {ratio(v, 'p99_ms'):.2f} | {med(v, 'cpu_us_per_request'):.1f} | {ratio(v, 'cpu_us_per_request'):.3f} | {peak(v):.0f} |")
+PY
