@@ -298,7 +298,8 @@ public final class ConnectionPool implements Backend {
 
         private void setUpHttp1(Channel ch) {
             ch.pipeline().addLast("http", new HttpClientCodec(8192, settings.maxHeaderSize(), 8192));
-            addIdleHandling(ch, true);
+            addIdleHandling(ch);
+            ch.pipeline().addLast(GUARD, new UnaskedReadGuard(true));
         }
 
         private void setUpH2(Channel ch) {
@@ -306,6 +307,8 @@ public final class ConnectionPool implements Backend {
                     .headerSensitivityDetector(TraceHeaders.NOT_INDEXED)
                     .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(settings.maxHeaderSize()))
                     .build();
+            // Idle handling before the codec, where every frame passes (see IdleCloser).
+            addIdleHandling(ch);
             ch.pipeline().addLast("h2", codec);
             ch.pipeline().addLast("h2-mux", new Http2MultiplexHandler(new ChannelInitializer<Channel>() {
                 @Override
@@ -313,13 +316,12 @@ public final class ConnectionPool implements Backend {
                     c.close(); // server push is disabled; refuse any stream the server opens
                 }
             }));
-            addIdleHandling(ch, false);
+            ch.pipeline().addLast(GUARD, new UnaskedReadGuard(false));
         }
 
-        private void addIdleHandling(Channel ch, boolean http1) {
+        private void addIdleHandling(Channel ch) {
             ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             ch.pipeline().addLast("idle-close", IdleCloser.INSTANCE);
-            ch.pipeline().addLast(GUARD, new UnaskedReadGuard(http1));
         }
 
         private boolean canOpenStream(Channel parent) {
@@ -444,6 +446,7 @@ public final class ConnectionPool implements Backend {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.debug("closing {} after error", ctx.channel(), cause);
             ctx.close();
         }
     }
