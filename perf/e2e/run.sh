@@ -15,11 +15,11 @@
 #
 # Settings (environment):
 #   PROXIES="direct ward haproxy nginx"   CONCURRENCY="1 16 64"   BODIES="20 16384" (response bytes)
-#   DURATION=10 (s per cell)  REPEATS=3  WARMUP=45 (s of load per proxy before measuring; the JVM's
+#   DURATION=10 (s per cell)  REPEATS=3  WARMUP=60 (s of load per proxy before measuring; the JVM's
 #   JIT needs it, the others get the same)  WORKERS=1 (threads per proxy process)
 #   PIN=1: proxies on CPU 0, wrk and the upstream on CPU 1 (with 2 or more CPUs)
 #   WARD_JAVA_OPTS: the sidecars' JVM flags (default: the production flags of perf/README.md)
-#   H2=1: also load Ward with h2load over HTTP/2 (h2c to the outbound listener)
+#   H2=1: also load Ward with h2load over HTTP/2 (needs h2c on the outbound listener: not yet)
 #   OUT=perf/results: where e2e-<date>.{csv,md,png} go
 #
 # Installs what it needs with apt (haproxy, nginx-light, wrk, nghttp2-client) when missing.
@@ -34,7 +34,7 @@ fi
 proxies=(${PROXIES:-direct ward haproxy nginx})
 concurrency=(${CONCURRENCY:-1 16 64})
 bodies=(${BODIES:-20 16384})
-duration="${DURATION:-10}"; repeats="${REPEATS:-3}"; warmup="${WARMUP:-45}"; workers="${WORKERS:-1}"
+duration="${DURATION:-10}"; repeats="${REPEATS:-3}"; warmup="${WARMUP:-60}"; workers="${WORKERS:-1}"
 out_dir="${OUT:-$here/perf/results}"
 ward_java_opts="${WARD_JAVA_OPTS:-$(production_java_opts)}"
 
@@ -80,7 +80,7 @@ for body in "${bodies[@]}"; do
         proxy="${proxies[$(( (r - 1 + k) % n ))]}"
         measure_wrk "$proxy" http1 "$body" "$c" "$r" >>"$csv"
       done
-      if [ "${H2:-1}" = 1 ] && [ -n "${entry[ward]:-}" ]; then
+      if [ "${H2:-0}" = 1 ] && [ -n "${entry[ward]:-}" ]; then
         measure_h2load ward "$body" "$c" "$r" >>"$csv"
       fi
     done

@@ -1,16 +1,23 @@
 package dev.ward.proxy.http;
 
 import dev.ward.proxy.config.SidecarConfig;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
+import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.timeout.IdleStateHandler;
+import java.util.List;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -37,6 +44,10 @@ public final class HttpPipelines {
         Http2Settings settings = Http2Settings.defaultSettings()
                 .maxConcurrentStreams(limits.maxConcurrentStreams())
                 .maxHeaderListSize(limits.maxHeaderSize());
+        // Idle handling before the codec: it must see every frame, not just the connection-level ones
+        // the multiplexer lets through (behind it, a busy connection looked idle and was closed).
+        p.addLast("idle", new IdleStateHandler(0, 0, limits.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+        p.addLast("idle-close", IdleCloser.INSTANCE);
         p.addLast("h2", Http2FrameCodecBuilder.forServer().initialSettings(settings).validateHeaders(true).build());
         p.addLast("h2-mux", new Http2MultiplexHandler(new ChannelInitializer<Channel>() {
             @Override
@@ -45,8 +56,65 @@ public final class HttpPipelines {
                 ch.pipeline().addLast("proxy", handler.get());
             }
         }));
-        p.addLast("idle", new IdleStateHandler(0, 0, limits.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
-        p.addLast("idle-close", IdleCloser.INSTANCE);
         p.addLast("h2-drain", new Http2DrainHandler());
+    }
+
+    /**
+     * Plain-text listeners (the outbound side, where the app connects on loopback): HTTP/1.1, or
+     * HTTP/2 with prior knowledge (h2c, as gRPC clients and {@code h2load} speak it) when the
+     * connection opens with the HTTP/2 preface. Both end in the same {@link ProxyHandler}.
+     */
+    public static void cleartext(ChannelPipeline p, SidecarConfig.Limits limits, Supplier<ProxyHandler> h1,
+                                 Supplier<ProxyHandler> h2) {
+        p.addLast("protocol", new PrefaceDetector(limits, h1, h2));
+    }
+
+    /**
+     * Reads the first bytes of a connection and installs the HTTP/1.1 or the HTTP/2 pipeline behind
+     * itself, then leaves (handing on what it read). A connection that sends nothing decisive within
+     * the header timeout is closed, as an HTTP/1.1 one that sends no header would be.
+     */
+    static final class PrefaceDetector extends ByteToMessageDecoder {
+        private static final ByteBuf PREFACE = Http2CodecUtil.connectionPrefaceBuf();
+
+        private final SidecarConfig.Limits limits;
+        private final Supplier<ProxyHandler> h1;
+        private final Supplier<ProxyHandler> h2;
+        private ScheduledFuture<?> timeout;
+
+        PrefaceDetector(SidecarConfig.Limits limits, Supplier<ProxyHandler> h1, Supplier<ProxyHandler> h2) {
+            this.limits = limits;
+            this.h1 = h1;
+            this.h2 = h2;
+        }
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            timeout = ctx.executor().schedule(() -> ctx.close(), limits.headerReadTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+            int n = Math.min(in.readableBytes(), PREFACE.readableBytes());
+            boolean prefix = ByteBufUtil.equals(PREFACE, PREFACE.readerIndex(), in, in.readerIndex(), n);
+            if (prefix && n < PREFACE.readableBytes()) {
+                return; // could still be either: wait for more
+            }
+            // Installed behind this handler (the last one), which then leaves: what it has read goes on to them.
+            ChannelPipeline p = ctx.pipeline();
+            if (prefix) {
+                http2(p, limits, h2);
+            } else {
+                http1(p, limits, h1);
+            }
+            p.remove(this);
+        }
+
+        @Override
+        protected void handlerRemoved0(ChannelHandlerContext ctx) {
+            if (timeout != null) {
+                timeout.cancel(false);
+            }
+        }
     }
 }

@@ -10,7 +10,8 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 
 /**
- * An outbound listener's per-connection pipeline: the app speaks plain HTTP/1.1 on loopback;
+ * An outbound listener's per-connection pipeline: the app speaks plain HTTP/1.1 on loopback, or
+ * HTTP/2 with prior knowledge (h2c);
  * each request is routed by {@link OutboundRouter} and forwarded over mTLS by the upstream's
  * connection pool. One instance per listener (the shared one, and each per-upstream port).
  */
@@ -39,6 +40,8 @@ public final class OutboundServer extends ChannelInitializer<Channel> {
     protected void initChannel(Channel ch) {
         drain.track(ch);
         ch.pipeline().addLast("limit", limiter);
-        HttpPipelines.http1(ch.pipeline(), limits, () -> new ProxyHandler(router, false, "outbound", drain, telemetry));
+        HttpPipelines.cleartext(ch.pipeline(), limits,
+                () -> new ProxyHandler(router, false, "outbound", drain, telemetry),
+                () -> new ProxyHandler(router, true, "outbound", drain, telemetry));
     }
 }

@@ -75,6 +75,30 @@ class RealClientsIT extends InboundFixture {
     }
 
     @Test
+    void curlSpeaksH2cWithPriorKnowledgeToTheOutboundListener() throws Exception {
+        Sidecar a = Sidecars.outbound(frontendCerts, b.port("inbound"), TestPki.id("orders"), "h2");
+        try {
+            String url = "http://orders/echo?q=2";
+            // One request per curl: curl 7.88 fails to reuse a prior-knowledge connection (against nginx too).
+            Result h2c = run("", "curl", "-sS", "--max-time", "10", "--http2-prior-knowledge",
+                    "--connect-to", "orders:80:127.0.0.1:" + a.port("outbound"),
+                    "-w", "\n%{http_version} %{http_code}", url);
+            // Routed by :authority (the Host of HTTP/1.1) to the upstream.
+            assertThat(h2c.out()).isEqualTo("hello " + TestPki.id("frontend") + " GET /echo?q=2\n2 200");
+            Result post = run("a body over h2c", "curl", "-sS", "--max-time", "10", "--http2-prior-knowledge",
+                    "--connect-to", "orders:80:127.0.0.1:" + a.port("outbound"), "--data-binary", "@-",
+                    "-w", "\n%{http_version} %{http_code}", "http://orders/echo");
+            assertThat(post.out()).endsWith("\n2 200").contains("POST /echo");
+            // The same listener still speaks HTTP/1.1.
+            Result h1 = run("", "curl", "-sS", "--max-time", "10", "--http1.1",
+                    "--connect-to", "orders:80:127.0.0.1:" + a.port("outbound"), "-w", "\n%{http_version} %{http_code}", url);
+            assertThat(h1.out()).endsWith("\n1.1 200");
+        } finally {
+            a.close();
+        }
+    }
+
+    @Test
     void opensslSeesTls13AndAlpnAndIsRefusedWithoutACertificate() throws Exception {
         String connect = "127.0.0.1:" + b.port("inbound");
         Result withCert = run("GET /echo HTTP/1.1\r\nHost: orders\r\nConnection: close\r\n\r\n", "openssl", "s_client",

@@ -1,0 +1,161 @@
+package dev.ward.perf;
+
+import dev.ward.proxy.config.SidecarConfig;
+import dev.ward.proxy.http.Backend;
+import dev.ward.proxy.http.Drain;
+import dev.ward.proxy.http.HttpPipelines;
+import dev.ward.proxy.http.ProxyHandler;
+import dev.ward.proxy.http.Route;
+import dev.ward.telemetry.RequestTelemetry;
+import dev.ward.telemetry.metrics.WardMetrics;
+import dev.ward.telemetry.tracing.Tracing;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Ward's HTTP forwarding path without sockets or TLS: a request enters a listener's pipeline (the
+ * same {@link HttpPipelines} and {@link ProxyHandler} the sidecar runs), is routed and written to
+ * the backend's channel, the backend answers 20 bytes, and the response leaves the listener.
+ * Netty's {@link EmbeddedChannel} stands for both sockets. {@code http1}: a keep-alive HTTP/1.1
+ * connection (bytes in, bytes out, through the codec). {@code http2}: one HTTP/2 stream per
+ * request, as frames (the stream channel's pipeline, new for each request as in the sidecar;
+ * HPACK and the connection's framing are not included). Metrics on, tracing and logs off. Run with
+ * {@code -prof gc} for the allocation per request.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(1)
+public class PipelineBenchmark {
+
+    @Param({"http1", "http2"})
+    public String protocol;
+
+    @Param({"inbound", "outbound"})
+    public String direction;
+
+    private static final byte[] BODY = "hello from upstream\n".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] REQUEST = ("GET /orders/42 HTTP/1.1\r\nhost: orders\r\nuser-agent: bench\r\naccept: */*\r\n\r\n")
+            .getBytes(StandardCharsets.US_ASCII);
+
+    private Tracing tracing;
+    private RequestTelemetry telemetry;
+    private final SidecarConfig.Limits limits = new SidecarConfig.Limits(null, null, null, null, null, null, null);
+    private final Drain drain = new Drain();
+    private EmbeddedChannel upstream;
+    private EmbeddedChannel downstream;
+    private Route.Router router;
+    private ByteBuf request;
+    private ByteBuf body;
+    private Http2Headers h2Request;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        tracing = Tracing.start(new Tracing.Settings("none", null, null, null, "bench", "bench", "bench"));
+        telemetry = new RequestTelemetry("inbound".equals(direction) ? RequestTelemetry.Direction.INBOUND
+                : RequestTelemetry.Direction.OUTBOUND, tracing, new WardMetrics("bench"), null, "bench");
+        upstream = new EmbeddedChannel();
+        Backend backend = new Backend() {
+            @Override
+            public String name() {
+                return "app";
+            }
+
+            @Override
+            public Future<Channel> acquire(EventLoop loop) {
+                return loop.newSucceededFuture(upstream);
+            }
+
+            @Override
+            public void release(Channel ch, boolean reusable) {
+            }
+        };
+        Route forward = new Route.Forward(backend, "bench");
+        router = (ch, req) -> forward;
+        request = Unpooled.unreleasableBuffer(Unpooled.directBuffer(REQUEST.length).writeBytes(REQUEST));
+        body = Unpooled.unreleasableBuffer(Unpooled.directBuffer(BODY.length).writeBytes(BODY));
+        h2Request = new DefaultHttp2Headers().method("GET").path("/orders/42").scheme("https").authority("orders")
+                .add("user-agent", "bench").add("accept", "*/*");
+        if ("http1".equals(protocol)) {
+            downstream = new EmbeddedChannel();
+            HttpPipelines.http1(downstream.pipeline(), limits, () -> new ProxyHandler(router, false, direction, drain, telemetry));
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        if (downstream != null) {
+            downstream.finishAndReleaseAll();
+        }
+        upstream.finishAndReleaseAll();
+        tracing.close();
+    }
+
+    /** One request and its response; returns the bytes (or frames) the client got. */
+    @Benchmark
+    public int exchange() {
+        EmbeddedChannel down = downstream;
+        if (down == null) { // HTTP/2: a new stream channel per request
+            down = new EmbeddedChannel(new Http2StreamFrameToHttpObjectCodec(true),
+                    new ProxyHandler(router, true, direction, drain, telemetry));
+            down.writeInbound(new DefaultHttp2HeadersFrame(h2Request, true));
+        } else {
+            down.writeInbound(request.duplicate().retain());
+        }
+        for (Object m; (m = upstream.readOutbound()) != null; ) {
+            ReferenceCountUtil.release(m);
+        }
+        DefaultHttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        res.headers().set(HttpHeaderNames.CONTENT_LENGTH, BODY.length).set(HttpHeaderNames.CONTENT_TYPE, "text/plain");
+        upstream.writeInbound(res, new DefaultLastHttpContent(body.duplicate().retain()));
+        int out = 0;
+        for (Object m; (m = down.readOutbound()) != null; ) {
+            if (m instanceof ByteBuf b) {
+                out += b.readableBytes();
+            } else if (m instanceof Http2HeadersFrame || m instanceof Http2DataFrame) {
+                out++;
+            }
+            ReferenceCountUtil.release(m);
+        }
+        if (out == 0) {
+            throw new IllegalStateException("no response left the " + protocol + " pipeline");
+        }
+        if (down != downstream) {
+            down.finishAndReleaseAll();
+        }
+        return out;
+    }
+}
