@@ -14,7 +14,7 @@
 # (each proxy's usual setup).
 #
 # Settings (environment):
-#   PROXIES="direct ward haproxy nginx"   CONCURRENCY="1 16 64"   BODIES="20 16384" (response bytes)
+#   PROXIES="direct ward haproxy nginx" (add ward-h1: Ward with HTTP/1.1 between its sidecars, as HAProxy and nginx)   CONCURRENCY="1 16 64"   BODIES="20 16384" (response bytes)
 #   DURATION=10 (s per cell)  REPEATS=3  WARMUP=60 (s of load per proxy before measuring; the JVM's
 #   JIT needs it, the others get the same)  WORKERS=1 (threads per proxy process)
 #   PIN=1: proxies on CPU 0, wrk and the upstream on CPU 1 (with 2 or more CPUs)
@@ -52,9 +52,10 @@ for proxy in "${proxies[@]}"; do
   case "$proxy" in
     direct) entry[direct]="$upstream_port" ;;
     ward) start_ward_pair "$work" ward "$ward_java_opts" ;;
+    ward-h1) WARD_A_UPSTREAM="protocol: http1" start_ward_pair "$work" ward-h1 "$ward_java_opts" ;;
     haproxy) start_haproxy_pair "$work" ;;
     nginx) start_nginx_pair "$work" ;;
-    *) echo "run.sh: unknown proxy $proxy (direct, ward, haproxy, nginx)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown proxy $proxy (direct, ward, ward-h1, haproxy, nginx)" >&2; exit 2 ;;
   esac
 done
 for proxy in "${proxies[@]}"; do

@@ -1,6 +1,7 @@
 package dev.ward.proxy.http;
 
 import dev.ward.proxy.tls.PeerIdentity;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
@@ -8,6 +9,8 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -68,6 +71,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     private Exchange ex;
     /** Messages of a later, pipelined request, held until the current exchange ends. */
     private final ArrayDeque<HttpObject> pending = new ArrayDeque<>();
+    /** The request just started had no body and was sent whole: drop the empty end the codec delivers next. */
+    private boolean swallowEmptyLast;
     /** Dropping the rest of a request body that will never be forwarded. */
     private boolean discarding;
     /** HTTP/1.1: close the connection once the current response is written. */
@@ -160,6 +165,13 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
+        if (swallowEmptyLast && obj instanceof HttpContent c) {
+            swallowEmptyLast = false;
+            if (c instanceof LastHttpContent && !c.content().isReadable()) {
+                c.release();
+                return;
+            }
+        }
         if ((ex != null && ex.requestDone) || !pending.isEmpty()) {
             // A pipelined request: hold it (and stop reading) until this response is done.
             pending.add(obj);
@@ -213,6 +225,14 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         boolean hasBody = Headers.hasBody(req, http2Stream);
         boolean full = req instanceof LastHttpContent;
+        if (!full && !hasBody) {
+            // No body: only the empty end (LastHttpContent) follows. Send the request whole, in one write
+            // and flush (over HTTP/2, one HEADERS frame with END_STREAM), and drop that end when it comes.
+            req = new DefaultFullHttpRequest(req.protocolVersion(), req.method(), req.uri(), Unpooled.EMPTY_BUFFER,
+                    req.headers(), EmptyHttpHeaders.INSTANCE);
+            full = true;
+            swallowEmptyLast = true;
+        }
         boolean keepAlive = http2Stream || (HttpUtil.isKeepAlive(req) && !drain.isDraining());
         RequestRecord rec = telemetry.begin(req.method().name(), pathOf(req.uri()), req.headers(), TraceHeaders.GETTER);
         if (telemetry.direction() == RequestTelemetry.Direction.INBOUND) {
@@ -260,8 +280,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             e.replay = new ArrayDeque<>(4);
             ReferenceCountUtil.retain(req);
         }
-        // Hold the downstream until the backend is ready; later body pieces wait in `early`.
-        ctx.channel().config().setAutoRead(false);
+        if (!full) {
+            // Hold the downstream until the backend is ready; later body pieces wait in `early`. A whole
+            // request needs no hold (a pipelined one waits in `pending`), which spares the two epoll_ctl
+            // calls per request that toggling autoRead costs.
+            ctx.channel().config().setAutoRead(false);
+        }
         if (res == null) {
             startTry(e);
             return;

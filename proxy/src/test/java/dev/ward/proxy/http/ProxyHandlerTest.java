@@ -12,7 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** ProxyHandler's local replies, driven without sockets. Forwarding is covered by the ITs. */
+/** ProxyHandler's local replies and how it writes to a backend, driven without sockets. Forwarding end to end is covered by the ITs. */
 class ProxyHandlerTest {
 
     final Drain drain = new Drain();
@@ -107,5 +107,52 @@ class ProxyHandlerTest {
         ch.pipeline().fireUserEventTriggered(Drain.EVENT);
         assertThat(ch.isOpen()).isFalse(); // idle HTTP/1.1 connection: closed at once
         ch.finishAndReleaseAll();
+    }
+
+    /** An EmbeddedChannel backend that records what is written to it. */
+    static Backend backend(EmbeddedChannel up) {
+        return new Backend() {
+            @Override
+            public String name() {
+                return "app";
+            }
+
+            @Override
+            public io.netty.util.concurrent.Future<io.netty.channel.Channel> acquire(io.netty.channel.EventLoop loop) {
+                return loop.newSucceededFuture(up);
+            }
+
+            @Override
+            public void release(io.netty.channel.Channel ch, boolean reusable) {
+            }
+        };
+    }
+
+    @Test
+    void aRequestWithoutABodyGoesOutWholeInOneFlushAndTheDownstreamKeepsReading() {
+        EmbeddedChannel up = new EmbeddedChannel();
+        Route forward = new Route.Forward(backend(up));
+        EmbeddedChannel ch = channel((c, r) -> forward);
+        ch.writeInbound(bytes("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+        // One message, a whole request (over HTTP/2 one HEADERS frame with END_STREAM), not a head and an empty end.
+        Object first = up.readOutbound();
+        assertThat(first).isInstanceOf(io.netty.handler.codec.http.FullHttpRequest.class);
+        assertThat(((io.netty.handler.codec.http.FullHttpRequest) first).uri()).isEqualTo("/a");
+        io.netty.util.ReferenceCountUtil.release(first);
+        assertThat((Object) up.readOutbound()).isNull();
+        // Reading was never paused for it (each pause and resume is an epoll_ctl call).
+        assertThat(ch.config().isAutoRead()).isTrue();
+
+        // The response comes back; the next request on the connection is forwarded the same way.
+        var res = new io.netty.handler.codec.http.DefaultFullHttpResponse(io.netty.handler.codec.http.HttpVersion.HTTP_1_1,
+                HttpResponseStatus.OK, Unpooled.copiedBuffer("ok", StandardCharsets.US_ASCII));
+        res.headers().set("content-length", 2);
+        up.writeInbound(res);
+        assertThat(readAll(ch)).startsWith("HTTP/1.1 200 OK").endsWith("ok");
+        ch.writeInbound(bytes("GET /b HTTP/1.1\r\nHost: x\r\n\r\n"));
+        Object second = up.readOutbound();
+        assertThat(second).isInstanceOf(io.netty.handler.codec.http.FullHttpRequest.class);
+        io.netty.util.ReferenceCountUtil.release(second);
+        assertThat(log()).containsExactly("200 GET /a null");
     }
 }
