@@ -19,7 +19,7 @@
 #   JIT needs it, the others get the same)  WORKERS=1 (threads per proxy process)
 #   PIN=1: proxies on CPU 0, wrk and the upstream on CPU 1 (with 2 or more CPUs)
 #   WARD_JAVA_OPTS: the sidecars' JVM flags (default: the production flags of perf/README.md)
-#   H2=1: also load Ward with h2load over HTTP/2 (needs h2c on the outbound listener: not yet)
+#   H2=1 (default): also load Ward with h2load over HTTP/2 (h2c to the outbound listener), one stream per connection
 #   OUT=perf/results: where e2e-<date>.{csv,md,png} go
 #
 # Installs what it needs with apt (haproxy, nginx-light, wrk, nghttp2-client) when missing.
@@ -81,7 +81,7 @@ for body in "${bodies[@]}"; do
         proxy="${proxies[$(( (r - 1 + k) % n ))]}"
         measure_wrk "$proxy" http1 "$body" "$c" "$r" >>"$csv"
       done
-      if [ "${H2:-0}" = 1 ] && [ -n "${entry[ward]:-}" ]; then
+      if [ "${H2:-1}" = 1 ] && [ -n "${entry[ward]:-}" ]; then
         measure_h2load ward "$body" "$c" "$r" >>"$csv"
       fi
     done
