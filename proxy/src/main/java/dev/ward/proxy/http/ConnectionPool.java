@@ -305,7 +305,8 @@ public final class ConnectionPool implements Backend {
         private void setUpH2(Channel ch) {
             Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
                     .headerSensitivityDetector(TraceHeaders.NOT_INDEXED)
-                    .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(settings.maxHeaderSize()))
+                    .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(settings.maxHeaderSize())
+                            .initialWindowSize(HttpPipelines.H2_STREAM_WINDOW))
                     .build();
             // Idle handling before the codec, where every frame passes (see IdleCloser).
             addIdleHandling(ch);
@@ -317,6 +318,7 @@ public final class ConnectionPool implements Backend {
                 }
             }));
             ch.pipeline().addLast(GUARD, new UnaskedReadGuard(false));
+            HttpPipelines.widenConnectionWindow(ch);
         }
 
         private void addIdleHandling(Channel ch) {
