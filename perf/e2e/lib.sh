@@ -79,6 +79,21 @@ mint_pki() {
   done
 }
 
+# The opening every nginx config here shares, up to inside `http {`: one process directory DIR
+# for its pid, log and temp files.
+nginx_head() {
+  local d="$1"
+  cat <<NGINX
+worker_processes ${workers:-1};
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $d; proxy_temp_path $d; fastcgi_temp_path $d; uwsgi_temp_path $d; scgi_temp_path $d;
+NGINX
+}
+
 # The upstream app: nginx, one worker, on the load generator's CPU, serving /20 and /16384
 # (response bodies of that many bytes) and /api/v2/spans (a span sink that discards).
 start_upstream() {
@@ -89,21 +104,14 @@ start_upstream() {
   printf 'hello from upstream\n' >"$w/www/20"
   mkdir -p "$w/www/svc99" && cp "$w/www/20" "$w/www/svc99/20"   # the path compare.sh's 100-rule policy allows
   head -c 16384 /dev/zero | tr '\0' 'w' >"$w/www/16384"
-  cat >"$w/upstream/nginx.conf" <<NGINX
-worker_processes 1;
-pid $w/upstream/nginx.pid;
-error_log $w/upstream/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $w/upstream; proxy_temp_path $w/upstream; fastcgi_temp_path $w/upstream;
-  uwsgi_temp_path $w/upstream; scgi_temp_path $w/upstream;
+  { workers=1 nginx_head "$w/upstream"; cat <<NGINX
   server { listen 127.0.0.1:$upstream_port; keepalive_requests 10000000; keepalive_timeout 300s;
            root $w/www; default_type text/plain; }
   server { listen 127.0.0.1:$sink_port; keepalive_requests 10000000; client_max_body_size 64m;
            location /api/v2/spans { client_body_in_single_buffer on; return 202; } }
 }
 NGINX
+  } >"$w/upstream/nginx.conf"
   "${pin_load[@]}" nginx -c "$w/upstream/nginx.conf" -p "$w/upstream" -g 'daemon off;' &
   pids+=($!)
   wait_port "$upstream_port" "the upstream nginx"
@@ -212,15 +220,7 @@ start_nginx_pair() {
   local w="$1" a_port b_port
   a_port=$(free_port); b_port=$(free_port)
   mkdir -p "$w/nginx-a" "$w/nginx-b"
-  local temps="client_body_temp_path TMP; proxy_temp_path TMP; fastcgi_temp_path TMP; uwsgi_temp_path TMP; scgi_temp_path TMP;"
-  cat >"$w/nginx-b/nginx.conf" <<NGINX
-worker_processes ${workers:-1};
-pid $w/nginx-b/nginx.pid;
-error_log $w/nginx-b/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  ${temps//TMP/$w/nginx-b}
+  { nginx_head "$w/nginx-b"; cat <<NGINX
   upstream app { server 127.0.0.1:$upstream_port; keepalive 256; keepalive_requests 10000000; keepalive_timeout 300s; }
   server {
     listen 127.0.0.1:$b_port ssl;
@@ -232,14 +232,8 @@ http {
   }
 }
 NGINX
-  cat >"$w/nginx-a/nginx.conf" <<NGINX
-worker_processes ${workers:-1};
-pid $w/nginx-a/nginx.pid;
-error_log $w/nginx-a/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  ${temps//TMP/$w/nginx-a}
+  } >"$w/nginx-b/nginx.conf"
+  { nginx_head "$w/nginx-a"; cat <<NGINX
   upstream orders { server 127.0.0.1:$b_port; keepalive 256; keepalive_requests 10000000; keepalive_timeout 300s; }
   server {
     listen 127.0.0.1:$a_port;
@@ -254,6 +248,7 @@ http {
   }
 }
 NGINX
+  } >"$w/nginx-a/nginx.conf"
   "${pin_sidecars[@]}" nginx -c "$w/nginx-b/nginx.conf" -p "$w/nginx-b" -g 'daemon off;' &
   pids+=($!); entry[pid_b_nginx]=$!
   "${pin_sidecars[@]}" nginx -c "$w/nginx-a/nginx.conf" -p "$w/nginx-a" -g 'daemon off;' &

@@ -90,7 +90,11 @@ done
 
 # Start-up to ready, and memory at rest, with the same flags.
 startup_csv="$out_dir/e2e-$date-startup.csv"
-measure_startup "$work" "$ward_java_opts" 5 >"$startup_csv"
+if [ -n "${entry[ward]:-}" ]; then
+  measure_startup "$work" "$ward_java_opts" 5 >"$startup_csv"
+else
+  rm -f "$startup_csv"
+fi
 
 {
   echo "date: $date"
