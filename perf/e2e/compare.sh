@@ -82,11 +82,7 @@ for r in $(seq 1 "$rounds"); do
     pair_begin "$v"
     out="$("${pin_load[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:${entry[$v]}${path[$v]}")"
     IFS=, read -r cpu_a cpu_b rss_a rss_b <<<"$(pair_end "$v")"
-    total="$(awk '/requests in/ { print $1 }' <<<"$out")"
-    rps="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
-    p50="$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")"
-    p99="$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")"
-    errs="$(awk '/Non-2xx or 3xx responses:/ { n += $NF } END { print n + 0 }' <<<"$out")"
+    parse_wrk "$out"
     cpu_us="$(awk -v a="$cpu_a" -v b="$cpu_b" -v n="$total" 'BEGIN { printf "%.1f", (a + b) * 1e6 / n }')"
     echo "$r,$v,$rps,$p50,$p99,$cpu_us,$rss_a,$rss_b,$errs" >>"$csv"
     echo "round $r  $v: $rps req/s  p50 ${p50} ms  p99 ${p99} ms  sidecar CPU ${cpu_us} us/request  peak RSS $((rss_a / 1024))/$((rss_b / 1024)) MiB  errors $errs" >&2

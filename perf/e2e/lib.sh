@@ -290,17 +290,23 @@ pair_end() { # prints cpu_s_a,cpu_s_b,rss_peak_kib_a,rss_peak_kib_b
       'BEGIN { printf "%.2f,%.2f,%d,%d", a / hz, b / hz, ra, rb }'
 }
 
+# parse_wrk OUTPUT: sets total, rps, p50 and p99 (ms) and errs (non-2xx/3xx and socket errors) from
+# the output of `wrk --latency`.
+parse_wrk() {
+  total="$(awk '/requests in/ { print $1 }' <<<"$1")"
+  rps="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$1")"
+  p50="$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$1")")"
+  p99="$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$1")")"
+  errs="$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/[^0-9 ]/, " "); for (i = 1; i <= NF; i++) n += $i } END { print n + 0 }' <<<"$1")"
+}
+
 # measure_wrk PROXY PROTOCOL BODY CONCURRENCY REPEAT: one CSV row of run.sh's table.
 measure_wrk() {
-  local proxy="$1" protocol="$2" body="$3" c="$4" r="$5" out rps p50 p99 total errs res
+  local proxy="$1" protocol="$2" body="$3" c="$4" r="$5" out res
   pair_begin "$proxy"
   out="$("${pin_load[@]}" wrk -t1 -c"$c" -d"${duration}s" --latency "http://127.0.0.1:${entry[$proxy]}/$body")"
   res="$(pair_end "$proxy")"
-  total="$(awk '/requests in/ { print $1 }' <<<"$out")"
-  rps="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
-  p50="$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")"
-  p99="$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")"
-  errs="$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/[^0-9 ]/, " "); for (i = 1; i <= NF; i++) n += $i } END { print n + 0 }' <<<"$out")"
+  parse_wrk "$out"
   echo "$proxy,$protocol,$body,$c,$r,$rps,$p50,$p99,$total,$res,$errs"
   echo "  $proxy $protocol ${body} B c=$c #$r: $rps req/s, p50 $p50 ms, p99 $p99 ms, errors $errs" >&2
 }

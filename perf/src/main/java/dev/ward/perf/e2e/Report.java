@@ -256,10 +256,6 @@ public final class Report {
         return base.filter(b -> b > 0).map(b -> String.format(Locale.ROOT, "%.2f", value / b)).orElse("–");
     }
 
-    List<Cell> cells() {
-        return cells;
-    }
-
     private static Map<String, String> fields(String header, String line) {
         String[] names = header.split(",", -1);
         String[] values = line.split(",", -1);

@@ -4,17 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ward.proxy.Sidecar;
 import dev.ward.proxy.testing.Clients;
+import dev.ward.proxy.testing.InboundFixture;
 import dev.ward.proxy.testing.Sidecars;
-import dev.ward.proxy.testing.TestApp;
 import dev.ward.proxy.testing.TestPki;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Idle timeouts on the HTTP/2 connection between two sidecars: a connection carrying requests is
@@ -22,33 +19,13 @@ import org.junit.jupiter.api.io.TempDir;
  * saw no stream traffic, and closed a busy connection every timeout, truncating the responses in
  * flight); a connection that carries nothing is closed.
  */
-class IdleConnectionsIT {
-
-    @TempDir
-    Path tmp;
-    TestApp app;
-    Sidecar a;
-    Sidecar b;
-
-    @AfterEach
-    void tearDown() {
-        if (a != null) {
-            a.close();
-        }
-        if (b != null) {
-            b.close();
-        }
-        if (app != null) {
-            app.close();
-        }
-    }
+class IdleConnectionsIT extends InboundFixture {
 
     @Test
     void aBusyHttp2ConnectionOutlivesItsIdleTimeoutsAndAnIdleOneIsClosed() throws Exception {
-        app = new TestApp();
-        TestPki pki = new TestPki(tmp);
-        b = Sidecars.inbound(pki.issue("orders"), app.port(), "limits: { idleTimeout: 400ms }\n", TestPki.id("frontend"));
-        a = Sidecars.start(Sidecars.identity(pki.issue("frontend")) + """
+        b.close(); // the fixture's B, with the default 5 min idle timeout: this test wants 400 ms
+        b = Sidecars.inbound(ordersCerts, app.port(), "limits: { idleTimeout: 400ms }\n", TestPki.id("frontend"));
+        a = Sidecars.start(Sidecars.identity(frontendCerts) + """
                 inbound: { enabled: false }
                 outbound:
                   listen: 127.0.0.1:0
