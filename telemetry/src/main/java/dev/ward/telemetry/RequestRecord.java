@@ -44,6 +44,8 @@ public final class RequestRecord {
     private String path;
     private final long start = System.nanoTime();
     private Span span;
+    /** Whether {@link #span} records: read once, so an unsampled request never calls into the span again. */
+    private boolean recording;
     private Context context;
     String incomingTraceparent;
     private WardMetrics.Target target;
@@ -68,7 +70,8 @@ public final class RequestRecord {
         // Named by the method alone until sampled: an unsampled span's name is never seen, so no string is built for it.
         span = t.tracer.spanBuilder(method).setParent(parent).setSpanKind(kind).startSpan();
         context = parent.with(span);
-        if (span.isRecording()) {
+        recording = span.isRecording();
+        if (recording) {
             span.updateName(method + " " + PathTemplate.of(path));
             span.setAttribute(HttpAttributes.HTTP_REQUEST_METHOD, method);
             span.setAttribute(UrlAttributes.URL_PATH, path);
@@ -96,7 +99,7 @@ public final class RequestRecord {
     }
 
     public boolean recording() {
-        return span != null && span.isRecording();
+        return recording;
     }
 
     /** The metrics target (an upstream's, outbound); inbound requests have the service's already. */
@@ -116,7 +119,7 @@ public final class RequestRecord {
     public void authz(String decision, String rule, String reason) {
         this.decision = decision;
         this.rule = rule;
-        if (span != null && span.isRecording()) {
+        if (recording) {
             span.setAttribute(AUTHZ_DECISION, decision);
             if (rule != null) {
                 span.setAttribute(AUTHZ_RULE, rule);
@@ -142,7 +145,7 @@ public final class RequestRecord {
             return;
         }
         this.path = routed;
-        if (span != null && span.isRecording()) {
+        if (recording) {
             span.setAttribute(UrlAttributes.URL_PATH, routed);
             span.updateName(method + " " + PathTemplate.of(routed));
         }
@@ -150,7 +153,7 @@ public final class RequestRecord {
 
     /** Where the request is served: the {@code Host} (or :authority) and the port it was addressed to. */
     public void server(String host, int port) {
-        if (span != null && span.isRecording()) {
+        if (recording) {
             if (host != null) {
                 span.setAttribute(ServerAttributes.SERVER_ADDRESS, host);
             }
@@ -162,7 +165,7 @@ public final class RequestRecord {
 
     /** The other end of the connection: the caller (inbound) or the upstream endpoint (outbound). */
     public void networkPeer(String ip, int port, String protocolVersion) {
-        if (span != null && span.isRecording()) {
+        if (recording) {
             if (ip != null) {
                 span.setAttribute(NetworkAttributes.NETWORK_PEER_ADDRESS, ip);
             }
@@ -178,7 +181,7 @@ public final class RequestRecord {
     /** The request is being sent again ({@code retries} so far) after {@code failure}. */
     public void retrying(int retries, String failure) {
         this.retries = retries;
-        if (span != null && span.isRecording()) {
+        if (recording) {
             span.addEvent("ward.retry", Attributes.of(RETRIES, (long) retries, RETRY_FAILURE, failure == null ? "status" : failure));
         }
     }
@@ -211,7 +214,7 @@ public final class RequestRecord {
             }
             tg.ended(method, status, nanos);
         }
-        if (span != null) {
+        if (recording) { // a span that does not record has nothing to end
             endSpan(status, reason);
         }
         AccessLog a = t.access;
@@ -222,35 +225,33 @@ public final class RequestRecord {
     }
 
     private void endSpan(int status, String reason) {
-        if (span.isRecording()) {
-            boolean client = t.direction == RequestTelemetry.Direction.OUTBOUND;
-            if (status > 0) {
-                span.setAttribute(HttpAttributes.HTTP_RESPONSE_STATUS_CODE, (long) status);
+        boolean client = t.direction == RequestTelemetry.Direction.OUTBOUND;
+        if (status > 0) {
+            span.setAttribute(HttpAttributes.HTTP_RESPONSE_STATUS_CODE, (long) status);
+        }
+        if (peer != null) {
+            span.setAttribute(PEER_IDENTITY, peer.toString());
+        }
+        if (upstream != null) {
+            span.setAttribute(UPSTREAM, upstream);
+        }
+        if (client) {
+            span.setAttribute(RETRIES, (long) retries);
+            if (retries > 0) {
+                span.setAttribute(HttpAttributes.HTTP_REQUEST_RESEND_COUNT, (long) retries);
             }
-            if (peer != null) {
-                span.setAttribute(PEER_IDENTITY, peer.toString());
+            if (circuit != null) {
+                span.setAttribute(CIRCUIT, circuit);
             }
-            if (upstream != null) {
-                span.setAttribute(UPSTREAM, upstream);
-            }
-            if (client) {
-                span.setAttribute(RETRIES, (long) retries);
-                if (retries > 0) {
-                    span.setAttribute(HttpAttributes.HTTP_REQUEST_RESEND_COUNT, (long) retries);
-                }
-                if (circuit != null) {
-                    span.setAttribute(CIRCUIT, circuit);
-                }
-            }
-            boolean error = reason != null && !"audit_deny".equals(decision) || status >= 500 || (client && status >= 400);
-            if (reason != null) {
-                span.setAttribute(REASON, reason);
-            }
-            if (error) {
-                String type = reason != null ? reason : Integer.toString(status);
-                span.setAttribute(ErrorAttributes.ERROR_TYPE, type);
-                span.setStatus(StatusCode.ERROR, reason != null ? reason : "HTTP " + status);
-            }
+        }
+        boolean error = reason != null && !"audit_deny".equals(decision) || status >= 500 || (client && status >= 400);
+        if (reason != null) {
+            span.setAttribute(REASON, reason);
+        }
+        if (error) {
+            String type = reason != null ? reason : Integer.toString(status);
+            span.setAttribute(ErrorAttributes.ERROR_TYPE, type);
+            span.setStatus(StatusCode.ERROR, reason != null ? reason : "HTTP " + status);
         }
         span.end();
     }
