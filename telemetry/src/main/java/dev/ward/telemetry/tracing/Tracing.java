@@ -104,6 +104,11 @@ public final class Tracing implements AutoCloseable {
      *                                  {@code OTEL_*} variable is invalid
      */
     public static Tracing start(Settings s) {
+        if (!wanted(s, Tracing::property)) {
+            // Nothing asks for tracing: the SDK (and its autoconfiguration) is not even loaded, which
+            // keeps some 170 classes out of the sidecar's memory and start-up.
+            return new Tracing(null, null, off(NO_EXPORTER), s.version());
+        }
         AtomicReference<ConfigProperties> finalConfig = new AtomicReference<>();
         AtomicReference<SpanQueue> queue = new AtomicReference<>();
         AtomicReference<Resource> resource = new AtomicReference<>();
@@ -138,14 +143,44 @@ public final class Tracing implements AutoCloseable {
         String exporter = props == null ? "none" : props.getString("otel.traces.exporter", "none");
         if (props == null || props.getBoolean("otel.sdk.disabled", false) || "none".equals(exporter) || queue.get() == null) {
             sdk.close();
-            Map<String, Object> off = new LinkedHashMap<>();
-            off.put("enabled", false);
-            off.put("why", props != null && props.getBoolean("otel.sdk.disabled", false) ? "OTEL_SDK_DISABLED is true"
-                    : "no exporter is set (tracing.exporter, OTEL_TRACES_EXPORTER or an OTLP endpoint turns tracing on)");
-            return new Tracing(null, null, off, s.version());
+            return new Tracing(null, null, off(props != null && props.getBoolean("otel.sdk.disabled", false)
+                    ? "OTEL_SDK_DISABLED is true" : NO_EXPORTER), s.version());
         }
         Map<String, Object> eff = describe(props, queue.get(), resource.get());
         return new Tracing(sdk, queue.get(), eff, s.version());
+    }
+
+    private static final String NO_EXPORTER =
+            "no exporter is set (tracing.exporter, OTEL_TRACES_EXPORTER or an OTLP endpoint turns tracing on)";
+
+    private static Map<String, Object> off(String why) {
+        Map<String, Object> off = new LinkedHashMap<>();
+        off.put("enabled", false);
+        off.put("why", why);
+        return off;
+    }
+
+    /**
+     * Whether the config or the environment chooses an exporter: the same choice as
+     * {@link #overrides}, made before the SDK is loaded. {@code property} looks up an
+     * {@code otel.*} name as a system property, then as its {@code OTEL_*} variable.
+     */
+    static boolean wanted(Settings s, java.util.function.Function<String, String> property) {
+        if (s.exporter() != null) {
+            return !s.exporter().equals("none");
+        }
+        String env = property.apply("otel.traces.exporter");
+        if (env != null && !env.isBlank()) {
+            return !env.trim().equalsIgnoreCase("none");
+        }
+        return s.endpoint() != null || property.apply("otel.exporter.otlp.endpoint") != null
+                || property.apply("otel.exporter.otlp.traces.endpoint") != null;
+    }
+
+    /** An {@code otel.*} setting as the SDK's autoconfiguration reads it: system property first, then the environment. */
+    private static String property(String name) {
+        String v = System.getProperty(name);
+        return v != null ? v : System.getenv(name.toUpperCase(java.util.Locale.ROOT).replace('.', '_').replace('-', '_'));
     }
 
     /** The properties the config file imposes over the environment, and Ward's defaults where neither says. */

@@ -104,6 +104,30 @@ class TracingTest {
         r.end(200, null);
     }
 
+    @Test
+    void theSdkIsStartedOnlyWhenAnExporterIsChosen() {
+        Map<String, String> none = Map.of();
+        assertThat(Tracing.wanted(settings(null, null, 0.5, List.of("b3")), none::get)).isFalse();
+        assertThat(Tracing.wanted(settings("none", "http://jaeger:4317", null, null), none::get)).isFalse();
+        assertThat(Tracing.wanted(settings("zipkin", null, null, null), none::get)).isTrue();
+        assertThat(Tracing.wanted(settings(null, "http://jaeger:4317", null, null), none::get)).isTrue();
+        // The environment's choice, as overrides() makes it.
+        assertThat(Tracing.wanted(settings(null, null, null, null), Map.of("otel.traces.exporter", "otlp")::get)).isTrue();
+        assertThat(Tracing.wanted(settings(null, null, null, null), Map.of("otel.traces.exporter", "none")::get)).isFalse();
+        assertThat(Tracing.wanted(settings(null, null, null, null),
+                Map.of("otel.exporter.otlp.traces.endpoint", "http://c:4317")::get)).isTrue();
+        assertThat(Tracing.wanted(settings(null, null, null, null), Map.of("otel.exporter.otlp.endpoint", "http://c:4317")::get)).isTrue();
+        // The config file wins over the environment.
+        assertThat(Tracing.wanted(settings("none", null, null, null), Map.of("otel.traces.exporter", "otlp")::get)).isFalse();
+        for (Map<String, String> env : List.of(none, Map.of("otel.traces.exporter", "otlp"), Map.of("otel.exporter.otlp.endpoint", "http://c"))) {
+            for (Tracing.Settings s : List.of(settings(null, null, null, null), settings("zipkin", null, null, null),
+                    settings("none", null, null, null), settings(null, "http://j:4317", null, null))) {
+                boolean on = !"none".equals(Tracing.overrides(s, DefaultConfigProperties.createFromMap(env)).get("otel.traces.exporter"));
+                assertThat(Tracing.wanted(s, env::get)).as("%s with %s", s, env).isEqualTo(on);
+            }
+        }
+    }
+
     /** A tracer exporting nowhere reachable: sampling decisions are what is tested, exports just fail. */
     static Tracing tracing(double ratio) {
         return Tracing.start(new Tracing.Settings("zipkin", "http://127.0.0.1:9/", ratio, null, null, "orders", "1"));
