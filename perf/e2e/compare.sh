@@ -17,8 +17,11 @@
 #   NAME          any other name with OPTS_NAME set: base, with those JVM flags instead
 #                 (e.g. OPTS_g1="-XX:+UseG1GC -Xmx64m" perf/e2e/compare.sh base g1)
 #
-# Settings: ROUNDS=8 SECONDS_PER_ROUND=6 CONNECTIONS=32 WARMUP=40 (s of load per pair first), PIN=1.
-# Results: perf/results/compare-<date>.csv (every round) and a Markdown summary on stdout: median
+# Settings: PAIRS=1 (pairs per variant: two JVMs with the same flags can differ by several per cent,
+# since each compiles the hot path its own way; a round's value for a variant is the mean over its
+# pairs) ROUNDS=8 SECONDS_PER_ROUND=6 CONNECTIONS=32 WARMUP=40 (s of load per pair first, then on
+# in 10 s steps until the JIT is done, up to WARMUP_MAX=240), PIN=1.
+# Results: CSV=perf/results/compare-<date>.csv (every round) and a Markdown summary on stdout: median
 # req/s, p99 and sidecar CPU per request, and the median of the per-round ratios to the first variant.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -26,7 +29,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$here/perf/e2e/lib.sh"
 
 variants=("$@"); [ ${#variants[@]} -eq 0 ] && variants=(base tracing-1 tracing-100 authz-100 no-breaker)
-rounds="${ROUNDS:-8}"; secs="${SECONDS_PER_ROUND:-6}"; conns="${CONNECTIONS:-32}"; warmup="${WARMUP:-40}"
+rounds="${ROUNDS:-8}"; npairs="${PAIRS:-1}"; secs="${SECONDS_PER_ROUND:-6}"; conns="${CONNECTIONS:-32}"; warmup="${WARMUP:-40}"
 base_opts="${WARD_JAVA_OPTS:-$(production_java_opts)}"
 
 need_tools wrk:wrk nginx:nginx-light curl:curl
@@ -46,6 +49,7 @@ policy_100() { # 100 rules for the caller, on /svc0 ... /svc99; the benchmark ca
 }
 
 declare -A path
+pairs=()   # every pair: VARIANT.K for K in 1..PAIRS
 for v in "${variants[@]}"; do
   opts="$base_opts"; path[$v]="/20"
   WARD_EXTRA=""; WARD_B_EXTRA=""; WARD_B_ALLOW=""; WARD_A_UPSTREAM=""; WARD_ACCESS_LOG=off
@@ -64,33 +68,39 @@ for v in "${variants[@]}"; do
       [ -n "${!var:-}" ] || { echo "compare.sh: unknown variant $v (and no $var set); see the header of $0" >&2; exit 2; }
       opts="${!var}" ;;
   esac
-  start_ward_pair "$work" "$v" "$opts"
-  curl -fs -o /dev/null "http://127.0.0.1:${entry[$v]}${path[$v]}" \
-    || { echo "compare.sh: variant $v does not answer ${path[$v]} with 200; logs in $work/$v" >&2; exit 1; }
-done
-
-echo "warming up each pair (${warmup} s each: the JIT must be done before anything is compared)..." >&2
-for v in "${variants[@]}"; do "${pin_load[@]}" wrk -t1 -c"$conns" -d"${warmup}s" "http://127.0.0.1:${entry[$v]}${path[$v]}" >/dev/null; done
-
-mkdir -p "$here/perf/results"
-csv="$here/perf/results/compare-$(date -u +%Y-%m-%d).csv"
-echo "round,variant,requests_per_s,p50_ms,p99_ms,cpu_us_per_request,rss_peak_kib_a,rss_peak_kib_b,errors" >"$csv"
-n=${#variants[@]}
-for r in $(seq 1 "$rounds"); do
-  for k in $(seq 0 $((n - 1))); do
-    v="${variants[$(( (r - 1 + k) % n ))]}"
-    pair_begin "$v"
-    out="$("${pin_load[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:${entry[$v]}${path[$v]}")"
-    IFS=, read -r cpu_a cpu_b rss_a rss_b <<<"$(pair_end "$v")"
-    parse_wrk "$out"
-    cpu_us="$(awk -v a="$cpu_a" -v b="$cpu_b" -v n="$total" 'BEGIN { printf "%.1f", (a + b) * 1e6 / n }')"
-    echo "$r,$v,$rps,$p50,$p99,$cpu_us,$rss_a,$rss_b,$errs" >>"$csv"
-    echo "round $r  $v: $rps req/s  p50 ${p50} ms  p99 ${p99} ms  sidecar CPU ${cpu_us} us/request  peak RSS $((rss_a / 1024))/$((rss_b / 1024)) MiB  errors $errs" >&2
+  for k in $(seq 1 "$npairs"); do
+    start_ward_pair "$work" "$v.$k" "$opts"
+    curl -fs -o /dev/null "http://127.0.0.1:${entry[$v.$k]}${path[$v]}" \
+      || { echo "compare.sh: variant $v does not answer ${path[$v]} with 200; logs in $work/$v.$k" >&2; exit 1; }
+    pairs+=("$v.$k")
   done
 done
-for v in "${variants[@]}"; do
-  case "$v" in tracing-1|tracing-100)
-    curl -fs "http://127.0.0.1:${entry[admin_$v]}/metrics" | grep -E '^ward_tracing_spans_(exported|dropped)_total' | sed "s/^/  $v: /" >&2 || true ;;
+
+echo "warming up each pair (at least ${warmup} s, then until the JIT is done: nothing is compared before)..." >&2
+for p in "${pairs[@]}"; do
+  took="$(warm_up "http://127.0.0.1:${entry[$p]}${path[${p%.*}]}" "$warmup" "$conns" "${entry[pid_a_$p]}" "${entry[pid_b_$p]}")"
+  echo "  $p: ${took} s of load; JIT time A $(jit_seconds "${entry[pid_a_$p]}") s, B $(jit_seconds "${entry[pid_b_$p]}") s" >&2
+done
+
+mkdir -p "$here/perf/results"
+csv="${CSV:-$here/perf/results/compare-$(date -u +%Y-%m-%d).csv}"
+echo "round,variant,pair,requests_per_s,p50_ms,p99_ms,cpu_us_per_request,rss_peak_kib_a,rss_peak_kib_b,errors" >"$csv"
+n=${#pairs[@]}
+for r in $(seq 1 "$rounds"); do
+  for i in $(seq 0 $((n - 1))); do
+    p="${pairs[$(( (r - 1 + i) % n ))]}"; v="${p%.*}"
+    pair_begin "$p"
+    out="$("${pin_load[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:${entry[$p]}${path[$v]}")"
+    IFS=, read -r cpu_a cpu_b rss_a rss_b <<<"$(pair_end "$p")"
+    parse_wrk "$out"
+    cpu_us="$(awk -v a="$cpu_a" -v b="$cpu_b" -v n="$total" 'BEGIN { printf "%.1f", (a + b) * 1e6 / n }')"
+    echo "$r,$v,${p##*.},$rps,$p50,$p99,$cpu_us,$rss_a,$rss_b,$errs" >>"$csv"
+    echo "round $r  $p: $rps req/s  p50 ${p50} ms  p99 ${p99} ms  sidecar CPU ${cpu_us} us/request  peak RSS $((rss_a / 1024))/$((rss_b / 1024)) MiB  errors $errs" >&2
+  done
+done
+for p in "${pairs[@]}"; do
+  case "$p" in tracing-1.*|tracing-100.*)
+    curl -fs "http://127.0.0.1:${entry[admin_$p]}/metrics" | grep -E '^ward_tracing_spans_(exported|dropped)_total' | sed "s/^/  $p: /" >&2 || true ;;
   esac
 done
 
@@ -98,21 +108,28 @@ python3 - "$csv" "${variants[@]}" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 variants = sys.argv[2:]
-by = {}
+by = {}  # variant -> round -> [rows of its pairs]
 for r in rows:
-    by.setdefault(r["variant"], {})[r["round"]] = r
+    by.setdefault(r["variant"], {}).setdefault(r["round"], []).append(r)
 first = variants[0]
 rounds = sorted(by[first], key=int)
+def val(v, k, col):  # a variant's value in a round: the mean over its pairs
+    return statistics.fmean(float(x[col]) for x in by[v][k])
 def med(v, col):
-    return statistics.median(float(by[v][k][col]) for k in rounds)
-def ratio(v, col):  # the median of the per-round ratios: each compares pairs measured a minute apart at most
-    return statistics.median(float(by[v][k][col]) / float(by[first][k][col]) for k in rounds)
+    return statistics.median(val(v, k, col) for k in rounds)
+def ratio(v, col):  # the median of the per-round ratios: each compares pairs measured minutes apart at most
+    return statistics.median(val(v, k, col) / val(first, k, col) for k in rounds)
 def peak(v):
-    return max(max(int(by[v][k]["rss_peak_kib_a"]), int(by[v][k]["rss_peak_kib_b"])) for k in rounds) / 1024
-print(f"\n{len(rounds)} rounds ({sys.argv[1]}); 'vs {first}' is the median of the per-round ratios:")
+    return max(max(int(x["rss_peak_kib_a"]), int(x["rss_peak_kib_b"])) for k in rounds for x in by[v][k]) / 1024
+print(f"\n{len(rounds)} rounds, {len(by[first][rounds[0]])} pair(s) per variant ({sys.argv[1]}); 'vs {first}' is the median of the per-round ratios:")
 print(f"| variant | req/s | vs {first} | p99 ms | vs {first} | sidecar CPU µs/request | vs {first} | peak RSS MiB (highest sidecar) |")
 print("|---|---|---|---|---|---|---|---|")
 for v in variants:
     print(f"| {v} | {med(v, 'requests_per_s'):,.0f} | {ratio(v, 'requests_per_s'):.3f} | {med(v, 'p99_ms'):.2f} "
           f"| {ratio(v, 'p99_ms'):.2f} | {med(v, 'cpu_us_per_request'):.1f} | {ratio(v, 'cpu_us_per_request'):.3f} | {peak(v):.0f} |")
+if len(by[first][rounds[0]]) > 1:  # how much pairs of one variant differ: JVMs do not all compile alike
+    print("\nMedian req/s of each pair:")
+    for v in variants:
+        ids = sorted({x["pair"] for k in rounds for x in by[v][k]})
+        print(f"- {v}: " + ", ".join(f"{statistics.median(float(x['requests_per_s']) for k in rounds for x in by[v][k] if x['pair'] == i):,.0f}" for i in ids))
 PY

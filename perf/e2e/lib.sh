@@ -105,7 +105,7 @@ start_upstream() {
   mkdir -p "$w/www/svc99" && cp "$w/www/20" "$w/www/svc99/20"   # the path compare.sh's 100-rule policy allows
   head -c 16384 /dev/zero | tr '\0' 'w' >"$w/www/16384"
   { workers=1 nginx_head "$w/upstream"; cat <<NGINX
-  server { listen 127.0.0.1:$upstream_port; keepalive_requests 10000000; keepalive_timeout 300s;
+  server { listen 127.0.0.1:$upstream_port; keepalive_requests 10000000; keepalive_timeout 1800s;
            root $w/www; default_type text/plain; }
   server { listen 127.0.0.1:$sink_port; keepalive_requests 10000000; client_max_body_size 64m;
            location /api/v2/spans { client_body_in_single_buffer on; return 202; } }
@@ -129,7 +129,11 @@ start_ward_pair() {
   b_in=$(free_port); b_admin=$(free_port); a_up=$(free_port); a_admin=$(free_port)
   allow="  allow: [ spiffe://bench.ward.test/ns/bench/sa/frontend ]"
   [ "${WARD_B_ALLOW:-}" = none ] && allow=""
-  up_extra=""; [ -n "${WARD_A_UPSTREAM:-}" ] && up_extra=", ${WARD_A_UPSTREAM}"
+  # Pooled connections are kept for 30 min: a pair waits minutes for its turn (compare.sh starts
+  # and warms every pair first), and a connection made again after an idle close runs code paths
+  # the steady state never did (handshake, a fresh HTTP/2 stream map), which deoptimises C2's code
+  # and halves throughput for the next seconds. The benchmark measures the steady state.
+  up_extra=", timeouts: { idle: 30m }"; [ -n "${WARD_A_UPSTREAM:-}" ] && up_extra="$up_extra, ${WARD_A_UPSTREAM}"
   mkdir -p "$w/$name"
   cat >"$w/$name/b.yaml" <<YAML
 identity: { cert: $w/orders/tls.crt, key: $w/orders/tls.key, bundle: $w/orders/ca.crt }
@@ -143,6 +147,7 @@ accessLog: ${WARD_ACCESS_LOG:-off}
 accessLogFile: $w/$name/b-access.log
 auditLogFile: $w/$name/b-audit.log
 workers: ${workers:-1}
+limits: { idleTimeout: 30m }
 ${WARD_EXTRA:-}
 ${WARD_B_EXTRA:-}
 YAML
@@ -158,6 +163,7 @@ accessLog: ${WARD_ACCESS_LOG:-off}
 accessLogFile: $w/$name/a-access.log
 auditLogFile: $w/$name/a-audit.log
 workers: ${workers:-1}
+limits: { idleTimeout: 30m }
 ${WARD_EXTRA:-}
 YAML
   # shellcheck disable=SC2086
@@ -256,6 +262,30 @@ NGINX
   wait_port "$b_port" "nginx B (log: $w/nginx-b/error.log)"; wait_port "$a_port" "nginx A (log: $w/nginx-a/error.log)"
   entry[nginx]="$a_port"
   curl -fs -o /dev/null "http://127.0.0.1:$a_port/20" || { echo "nginx pair does not answer; logs in $w/nginx-a, $w/nginx-b" >&2; exit 1; }
+}
+
+# Seconds a JVM has spent compiling (JIT), from jstat.
+jit_seconds() { jstat -compiler "$1" 2>/dev/null | awk 'NR == 2 { print $4 }'; }
+
+# warm_up URL MIN_SECONDS CONNECTIONS [JVM_PID ...]: load through URL (not measured) for
+# MIN_SECONDS; then, for JVMs, on in 10 s windows until the JIT is done: every JVM compiled for
+# under 0.25 s in the last window, or WARMUP_MAX (240) s of load in all. A fixed warm-up is not
+# enough: how long C2 takes depends on how much code the configuration runs (tracing on compiles
+# about a fifth more methods) and on what else shares the core. Prints the seconds of load given.
+warm_up() {
+  local url="$1" spent="$2" conns="$3" p quiet; shift 3
+  "${pin_load[@]}" wrk -t1 -c"$conns" -d"${spent}s" "$url" >/dev/null
+  local -A before=()
+  while [ $# -gt 0 ] && [ "$spent" -lt "${WARMUP_MAX:-240}" ]; do
+    for p in "$@"; do before[$p]="$(jit_seconds "$p")"; done
+    "${pin_load[@]}" wrk -t1 -c"$conns" -d10s "$url" >/dev/null
+    spent=$((spent + 10)); quiet=1
+    for p in "$@"; do
+      awk -v a="${before[$p]:-0}" -v b="$(jit_seconds "$p")" 'BEGIN { exit !(b - a < 0.25) }' || quiet=0
+    done
+    [ "$quiet" = 1 ] && break
+  done
+  echo "$spent"
 }
 
 # A process and its children (nginx's master and workers).

@@ -16,7 +16,8 @@
 # Settings (environment):
 #   PROXIES="direct ward haproxy nginx" (add ward-h1: Ward with HTTP/1.1 between its sidecars, as HAProxy and nginx)   CONCURRENCY="1 16 64"   BODIES="20 16384" (response bytes)
 #   DURATION=10 (s per cell)  REPEATS=3  WARMUP=60 (s of load per proxy before measuring; the JVM's
-#   JIT needs it, the others get the same)  WORKERS=1 (threads per proxy process)
+#   JIT needs it, the others get the same; Ward then gets more, in 10 s steps, until its JIT is done,
+#   up to WARMUP_MAX=240)  WORKERS=1 (threads per proxy process)
 #   PIN=1: proxies on CPU 0, wrk and the upstream on CPU 1 (with 2 or more CPUs)
 #   WARD_JAVA_OPTS: the sidecars' JVM flags (default: the production flags of perf/README.md)
 #   H2=1 (default): also load Ward with h2load over HTTP/2 (h2c to the outbound listener), one stream per connection
@@ -29,7 +30,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$here/perf/e2e/lib.sh"
 
 if [ "${QUICK:-0}" = 1 ]; then
-  : "${DURATION:=2}" "${REPEATS:=1}" "${WARMUP:=5}" "${CONCURRENCY:=1 16}" "${BODIES:=20}"
+  : "${DURATION:=2}" "${REPEATS:=1}" "${WARMUP:=5}" "${WARMUP_MAX:=5}" "${CONCURRENCY:=1 16}" "${BODIES:=20}"
 fi
 proxies=(${PROXIES:-direct ward haproxy nginx})
 concurrency=(${CONCURRENCY:-1 16 64})
@@ -63,9 +64,11 @@ for proxy in "${proxies[@]}"; do
   idle_rss[$proxy]="$(rss_kib "${entry[pid_a_$proxy]}") $(rss_kib "${entry[pid_b_$proxy]}")"
 done
 
-echo "warming up: ${warmup} s of load per proxy, not counted..." >&2
+echo "warming up: ${warmup} s of load per proxy, not counted (Ward's JVMs: then on until the JIT is done)..." >&2
 for proxy in "${proxies[@]}"; do
-  "${pin_load[@]}" wrk -t1 -c64 -d"${warmup}s" "http://127.0.0.1:${entry[$proxy]}/${bodies[0]}" >/dev/null
+  jvms=(); case "$proxy" in ward*) jvms=("${entry[pid_a_$proxy]}" "${entry[pid_b_$proxy]}") ;; esac
+  took="$(warm_up "http://127.0.0.1:${entry[$proxy]}/${bodies[0]}" "$warmup" 64 ${jvms[@]+"${jvms[@]}"})"
+  echo "  $proxy: ${took} s" >&2
 done
 
 date="$(date -u +%Y-%m-%d)"
