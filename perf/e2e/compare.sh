@@ -8,6 +8,8 @@
 # Variants:
 #   base          production JVM flags (perf/README.md), access log off, no tracing, `inbound.allow`
 #   base-b        the same again: how much two identical pairs differ (the noise floor)
+#   traceparent   tracing off, and the caller sends a traceparent that both hops pass on (what
+#                 carrying the header costs, without the SDK)
 #   tracing-0     tracing on, sampling nothing (the SDK on the path, no span recorded)
 #   tracing-1     tracing sampled at 1%, spans exported as Zipkin JSON to a sink that discards them
 #   tracing-100   the same at 100%
@@ -48,13 +50,14 @@ policy_100() { # 100 rules for the caller, on /svc0 ... /svc99; the benchmark ca
     done; } >"$f"
 }
 
-declare -A path
+declare -A path hdr
 pairs=()   # every pair: VARIANT.K for K in 1..PAIRS
 for v in "${variants[@]}"; do
-  opts="$base_opts"; path[$v]="/20"
+  opts="$base_opts"; path[$v]="/20"; hdr[$v]="X-Bench: 1"
   WARD_EXTRA=""; WARD_B_EXTRA=""; WARD_B_ALLOW=""; WARD_A_UPSTREAM=""; WARD_ACCESS_LOG=off
   case "$v" in
     base|base-b) ;;
+    traceparent) hdr[$v]="traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00" ;;
     tracing-0|tracing-1|tracing-100)
       ratio="$(awk -v p="${v#tracing-}" 'BEGIN { print p / 100 }')"
       WARD_EXTRA="tracing: { exporter: zipkin, endpoint: http://127.0.0.1:$sink_port, sampling: $ratio }" ;;
@@ -78,7 +81,7 @@ done
 
 echo "warming up each pair (at least ${warmup} s, then until the JIT is done: nothing is compared before)..." >&2
 for p in "${pairs[@]}"; do
-  took="$(warm_up "http://127.0.0.1:${entry[$p]}${path[${p%.*}]}" "$warmup" "$conns" "${entry[pid_a_$p]}" "${entry[pid_b_$p]}")"
+  took="$(WARM_HEADER="${hdr[${p%.*}]}" warm_up "http://127.0.0.1:${entry[$p]}${path[${p%.*}]}" "$warmup" "$conns" "${entry[pid_a_$p]}" "${entry[pid_b_$p]}")"
   echo "  $p: ${took} s of load; JIT time A $(jit_seconds "${entry[pid_a_$p]}") s, B $(jit_seconds "${entry[pid_b_$p]}") s" >&2
 done
 
@@ -90,7 +93,7 @@ for r in $(seq 1 "$rounds"); do
   for i in $(seq 0 $((n - 1))); do
     p="${pairs[$(( (r - 1 + i) % n ))]}"; v="${p%.*}"
     pair_begin "$p"
-    out="$("${pin_load[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:${entry[$p]}${path[$v]}")"
+    out="$("${pin_load[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency -H "${hdr[$v]}" "http://127.0.0.1:${entry[$p]}${path[$v]}")"
     IFS=, read -r cpu_a cpu_b rss_a rss_b <<<"$(pair_end "$p")"
     parse_wrk "$out"
     cpu_us="$(awk -v a="$cpu_a" -v b="$cpu_b" -v n="$total" 'BEGIN { printf "%.1f", (a + b) * 1e6 / n }')"

@@ -274,11 +274,12 @@ jit_seconds() { jstat -compiler "$1" 2>/dev/null | awk 'NR == 2 { print $4 }'; }
 # about a fifth more methods) and on what else shares the core. Prints the seconds of load given.
 warm_up() {
   local url="$1" spent="$2" conns="$3" p quiet; shift 3
-  "${pin_load[@]}" wrk -t1 -c"$conns" -d"${spent}s" "$url" >/dev/null
+  local hdr=(); [ -n "${WARM_HEADER:-}" ] && hdr=(-H "$WARM_HEADER")   # a request header to send, as the measurement will
+  "${pin_load[@]}" wrk -t1 -c"$conns" -d"${spent}s" ${hdr[@]+"${hdr[@]}"} "$url" >/dev/null
   local -A before=()
   while [ $# -gt 0 ] && [ "$spent" -lt "${WARMUP_MAX:-240}" ]; do
     for p in "$@"; do before[$p]="$(jit_seconds "$p")"; done
-    "${pin_load[@]}" wrk -t1 -c"$conns" -d10s "$url" >/dev/null
+    "${pin_load[@]}" wrk -t1 -c"$conns" -d10s ${hdr[@]+"${hdr[@]}"} "$url" >/dev/null
     spent=$((spent + 10)); quiet=1
     for p in "$@"; do
       awk -v a="${before[$p]:-0}" -v b="$(jit_seconds "$p")" 'BEGIN { exit !(b - a < 0.25) }' || quiet=0
