@@ -53,7 +53,7 @@ policy_100() { # 100 rules for the caller, on /svc0 ... /svc99; the benchmark ca
 declare -A path hdr
 pairs=()   # every pair: VARIANT.K for K in 1..PAIRS
 for v in "${variants[@]}"; do
-  opts="$base_opts"; path[$v]="/20"; hdr[$v]="X-Bench: 1"
+  opts="$base_opts"; path[$v]="/20"; hdr[$v]="X-Bench: 1"   # every variant sends one extra header; traceparent's is that
   WARD_EXTRA=""; WARD_B_EXTRA=""; WARD_B_ALLOW=""; WARD_A_UPSTREAM=""; WARD_ACCESS_LOG=off
   case "$v" in
     base|base-b) ;;
