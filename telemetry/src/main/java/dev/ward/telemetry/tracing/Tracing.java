@@ -17,6 +17,7 @@ import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 
 /**
  * The OpenTelemetry SDK as the sidecar's config and the standard {@code OTEL_*} environment
@@ -161,20 +162,32 @@ public final class Tracing implements AutoCloseable {
     }
 
     /**
-     * Whether the config or the environment chooses an exporter: the same choice as
-     * {@link #overrides}, made before the SDK is loaded. {@code property} looks up an
-     * {@code otel.*} name as a system property, then as its {@code OTEL_*} variable.
+     * Whether the config or the environment chooses an exporter, decided before the SDK is loaded.
+     * {@code property} looks up an {@code otel.*} name as a system property, then as its
+     * {@code OTEL_*} variable.
      */
-    static boolean wanted(Settings s, java.util.function.Function<String, String> property) {
+    static boolean wanted(Settings s, Function<String, String> property) {
+        return !exporter(s, property).trim().equalsIgnoreCase("none");
+    }
+
+    /**
+     * The exporter the config file chooses, else the environment ({@code otel.traces.exporter},
+     * or an OTLP endpoint, which implies OTLP), else none: Ward's name for it ({@code otlp-http}
+     * is OTLP with the http/protobuf protocol).
+     */
+    private static String exporter(Settings s, Function<String, String> env) {
         if (s.exporter() != null) {
-            return !s.exporter().equals("none");
+            return s.exporter();
         }
-        String env = property.apply("otel.traces.exporter");
-        if (env != null && !env.isBlank()) {
-            return !env.trim().equalsIgnoreCase("none");
+        String fromEnv = env.apply("otel.traces.exporter");
+        if (fromEnv != null) {
+            return fromEnv.equals("otlp") && "http/protobuf".equals(protocol(env)) ? "otlp-http" : fromEnv;
         }
-        return s.endpoint() != null || property.apply("otel.exporter.otlp.endpoint") != null
-                || property.apply("otel.exporter.otlp.traces.endpoint") != null;
+        if (s.endpoint() != null || env.apply("otel.exporter.otlp.endpoint") != null
+                || env.apply("otel.exporter.otlp.traces.endpoint") != null) {
+            return "http/protobuf".equals(protocol(env)) ? "otlp-http" : "otlp";
+        }
+        return "none";
     }
 
     /** An {@code otel.*} setting as the SDK's autoconfiguration reads it: system property first, then the environment. */
@@ -188,22 +201,11 @@ public final class Tracing implements AutoCloseable {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("otel.metrics.exporter", "none");
         m.put("otel.logs.exporter", "none");
-        String exporter = s.exporter();
-        String envExporter = env.getString("otel.traces.exporter");
-        if (exporter == null) {
-            if (envExporter != null) {
-                exporter = envExporter.equals("otlp") && "http/protobuf".equals(protocol(env)) ? "otlp-http" : envExporter;
-            } else if (s.endpoint() != null || env.getString("otel.exporter.otlp.endpoint") != null
-                    || env.getString("otel.exporter.otlp.traces.endpoint") != null) {
-                exporter = "http/protobuf".equals(protocol(env)) ? "otlp-http" : "otlp";
-            } else {
-                exporter = "none";
-            }
-        }
+        String exporter = exporter(s, env::getString);
         switch (exporter) {
             case "otlp" -> {
                 m.put("otel.traces.exporter", "otlp");
-                if (s.exporter() != null || protocol(env) == null) {
+                if (s.exporter() != null || protocol(env::getString) == null) {
                     m.put("otel.exporter.otlp.traces.protocol", "grpc");
                 }
                 if (s.endpoint() != null) {
@@ -246,9 +248,9 @@ public final class Tracing implements AutoCloseable {
         return m;
     }
 
-    private static String protocol(ConfigProperties env) {
-        String p = env.getString("otel.exporter.otlp.traces.protocol");
-        return p != null ? p : env.getString("otel.exporter.otlp.protocol");
+    private static String protocol(Function<String, String> env) {
+        String p = env.apply("otel.exporter.otlp.traces.protocol");
+        return p != null ? p : env.apply("otel.exporter.otlp.protocol");
     }
 
     /** {@code http://h:4318} and {@code http://h:4318/} mean the signal's standard path. */
@@ -266,7 +268,7 @@ public final class Tracing implements AutoCloseable {
         if (exporter.equals("zipkin")) {
             endpoint = p.getString("otel.exporter.zipkin.endpoint", ZipkinSpanExporter.DEFAULT_ENDPOINT);
         } else {
-            String proto = protocol(p) == null ? "grpc" : protocol(p);
+            String proto = protocol(p::getString) == null ? "grpc" : protocol(p::getString);
             boolean grpc = proto.equals("grpc");
             exporter = grpc ? "otlp" : "otlp-http";
             String signal = p.getString("otel.exporter.otlp.traces.endpoint");

@@ -128,6 +128,22 @@ class TracingTest {
         }
     }
 
+    @Test
+    void withNoExporterChosenTheSdkIsNotSetUpAtAll() {
+        // A sampler the SDK's autoconfiguration would refuse: with no exporter it is never read.
+        System.setProperty("otel.traces.sampler", "no-such-sampler");
+        try {
+            Tracing off = Tracing.start(Tracing.Settings.none("orders", "1"));
+            assertThat(off.enabled()).isFalse();
+            assertThat(off.effective().get("why").toString()).startsWith("no exporter is set");
+            // Once an exporter is chosen, the SDK is set up and refuses it, naming it.
+            assertThatThrownBy(() -> Tracing.start(new Tracing.Settings("zipkin", "http://127.0.0.1:9/", null, null, null, "orders", "1")))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no-such-sampler");
+        } finally {
+            System.clearProperty("otel.traces.sampler");
+        }
+    }
+
     /** A tracer exporting nowhere reachable: sampling decisions are what is tested, exports just fail. */
     static Tracing tracing(double ratio) {
         return Tracing.start(new Tracing.Settings("zipkin", "http://127.0.0.1:9/", ratio, null, null, "orders", "1"));
