@@ -2,6 +2,7 @@ package dev.ward.telemetry;
 
 import dev.ward.telemetry.metrics.WardMetrics;
 import dev.ward.telemetry.tracing.PathTemplate;
+import dev.ward.telemetry.tracing.TraceParent;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Span;
@@ -48,6 +49,12 @@ public final class RequestRecord {
     private boolean recording;
     private Context context;
     String incomingTraceparent;
+    /** Not sampled, decided without the SDK: this hop's trace context, with no span object. */
+    private boolean unsampled;
+    private long traceHi;
+    private long traceLo;
+    private long spanIdBits;
+    private int traceFlags;
     private WardMetrics.Target target;
     private Object peer;
     private String decision;
@@ -78,10 +85,31 @@ public final class RequestRecord {
         }
     }
 
+    /**
+     * Not sampled: this hop's trace context is the trace id (the caller's, or a new one), a new
+     * span id and the flags the SDK would give an unsampled span ({@code flags}: the random-trace-id
+     * bit, from the caller or set for a new id).
+     */
+    void unsampled(long traceHi, long traceLo, int flags) {
+        this.unsampled = true;
+        this.traceHi = traceHi;
+        this.traceLo = traceLo;
+        this.traceFlags = flags;
+        long id;
+        do {
+            id = java.util.concurrent.ThreadLocalRandom.current().nextLong();
+        } while (id == 0);
+        this.spanIdBits = id;
+    }
+
     /** Writes this hop's trace context into the request that goes on (no-op with tracing off). */
     public <C> void inject(C carrier, TextMapSetter<C> setter) {
         if (span != null) {
             t.propagator.inject(context, carrier, setter);
+        } else if (unsampled) {
+            // What the W3C propagator writes for an unsampled span; tracestate and baggage, which
+            // it would copy from the caller's, go on as the caller sent them.
+            setter.set(carrier, TraceParent.HEADER, TraceParent.format(traceHi, traceLo, spanIdBits, traceFlags));
         }
     }
 
@@ -90,12 +118,18 @@ public final class RequestRecord {
         if (span != null) {
             return span.getSpanContext().getTraceId();
         }
+        if (unsampled) {
+            return TraceParent.traceId(traceHi, traceLo);
+        }
         return AuditLog.traceId(incomingTraceparent);
     }
 
     /** This hop's span id, or null with tracing off. */
     public String spanId() {
-        return span == null ? null : span.getSpanContext().getSpanId();
+        if (span != null) {
+            return span.getSpanContext().getSpanId();
+        }
+        return unsampled ? TraceParent.spanId(spanIdBits) : null;
     }
 
     public boolean recording() {

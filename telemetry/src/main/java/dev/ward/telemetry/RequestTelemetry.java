@@ -1,12 +1,15 @@
 package dev.ward.telemetry;
 
 import dev.ward.telemetry.metrics.WardMetrics;
+import dev.ward.telemetry.tracing.HeadSampler;
+import dev.ward.telemetry.tracing.TraceParent;
 import dev.ward.telemetry.tracing.Tracing;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.propagation.TextMapGetter;
 import io.opentelemetry.context.propagation.TextMapPropagator;
 import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Telemetry for one direction's requests: the span (SERVER inbound, CLIENT outbound), the request
@@ -33,6 +36,7 @@ public final class RequestTelemetry {
     final Direction direction;
     final Tracer tracer;
     final TextMapPropagator propagator;
+    private final HeadSampler head;
     final WardMetrics metrics;
     final AccessLog access;
     private final WardMetrics.Target inboundTarget;
@@ -46,6 +50,7 @@ public final class RequestTelemetry {
         this.direction = Objects.requireNonNull(direction, "direction");
         this.tracer = tracing.enabled() ? tracing.tracer() : null;
         this.propagator = tracing.propagator();
+        this.head = tracing.headSampler();
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.access = access;
         this.inboundTarget = direction == Direction.INBOUND ? metrics.inbound(service) : null;
@@ -68,11 +73,37 @@ public final class RequestTelemetry {
     /**
      * A request's head arrived: reads the caller's trace context from {@code carrier} and, with
      * tracing on, starts this hop's span as its child (a root span, sampled at the configured
-     * ratio, when there is none).
+     * ratio, when there is none). A request that is not sampled gets no span object when the
+     * {@link HeadSampler} can decide: only its trace context, carried on by {@link RequestRecord#inject}.
      */
     public <C> RequestRecord begin(String method, String path, C carrier, TextMapGetter<C> getter) {
         RequestRecord r = new RequestRecord(this, method, path);
-        if (tracer != null) {
+        if (head != null) {
+            String traceparent = getter.get(carrier, TraceParent.HEADER);
+            int flags = TraceParent.flags(traceparent);
+            if (flags == TraceParent.INVALID) {
+                ThreadLocalRandom random = ThreadLocalRandom.current();
+                long hi = random.nextLong();
+                long lo;
+                do {
+                    lo = random.nextLong();
+                } while (lo == 0);
+                if (head.samplesRoot(lo)) {
+                    head.nextTraceId(hi, lo);
+                    try {
+                        r.startSpan(propagator.extract(Context.root(), carrier, getter));
+                    } finally {
+                        head.clearNextTraceId();
+                    }
+                } else {
+                    r.unsampled(hi, lo, TraceParent.RANDOM);
+                }
+            } else if ((flags & TraceParent.SAMPLED) == 0) {
+                r.unsampled(TraceParent.traceHi(traceparent), TraceParent.traceLo(traceparent), flags & TraceParent.RANDOM);
+            } else {
+                r.startSpan(propagator.extract(Context.root(), carrier, getter));
+            }
+        } else if (tracer != null) {
             Context parent = propagator.extract(Context.root(), carrier, getter);
             r.startSpan(parent);
         } else {

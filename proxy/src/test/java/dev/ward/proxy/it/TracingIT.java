@@ -184,6 +184,34 @@ class TracingIT {
     }
 
     @Test
+    void anUnsampledRequestKeepsItsTraceIdThroughBothHopsAndRecordsNothing() throws Exception {
+        String cfg = "{ exporter: zipkin, endpoint: " + zipkin.spansEndpoint() + ", sampling: 0.0, serviceName: %s }";
+        start(cfg.formatted("frontend"), cfg.formatted("orders"));
+        // A caller's unsampled context: both hops carry its trace id on, each with a span id of its own.
+        String traceId = hex(16);
+        String callerSpan = hex(8);
+        assertThat(call("/orders/3", Map.of("traceparent", "00-" + traceId + "-" + callerSpan + "-00")).statusCode()).isEqualTo(200);
+        String tp = app.lastHeaders.get().getFirst("traceparent");
+        assertThat(tp).startsWith("00-" + traceId + "-").endsWith("-00").doesNotContain(callerSpan);
+        Await.until(() -> readQuietly(tmp.resolve("b-access.log")).contains(traceId));
+        JsonNode line = JSON.readTree(readQuietly(tmp.resolve("b-access.log")).lines()
+                .filter(l -> l.contains(traceId)).findFirst().orElseThrow());
+        assertThat(line.path("span_id").asText()).as("B's span id, the one the app sees").isEqualTo(tp.substring(36, 52));
+
+        // No caller context: A starts the trace (not sampled, random id: flags 02) and B continues it.
+        assertThat(call("/orders/4", Map.of()).statusCode()).isEqualTo(200);
+        String root = app.lastHeaders.get().getFirst("traceparent");
+        assertThat(root).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-02");
+
+        // A sampled request sent after them is exported; by then the unsampled ones would have been too.
+        String sampled = hex(16);
+        assertThat(call("/orders/5", Map.of("traceparent", "00-" + sampled + "-" + hex(8) + "-01")).statusCode()).isEqualTo(200);
+        zipkin.awaitTrace(sampled, 2);
+        assertThat(zipkin.trace(traceId)).isEmpty();
+        assertThat(zipkin.trace(root.substring(3, 35))).isEmpty();
+    }
+
+    @Test
     void aDeniedRequestIsAnErrorSpanWithItsReason() throws Exception {
         String zipkinCfg = "{ exporter: zipkin, endpoint: " + zipkin.spansEndpoint() + ", sampling: 1.0, serviceName: %s }";
         start(zipkinCfg.formatted("frontend"), zipkinCfg.formatted("orders"));

@@ -88,11 +88,13 @@ public final class Tracing implements AutoCloseable {
     private final Tracer tracer;
     private final TextMapPropagator propagator;
     private final SpanQueue queue;
+    private final HeadSampler head;
     private final Map<String, Object> effective;
 
-    private Tracing(OpenTelemetrySdk sdk, SpanQueue queue, Map<String, Object> effective, String version) {
+    private Tracing(OpenTelemetrySdk sdk, SpanQueue queue, HeadSampler head, Map<String, Object> effective, String version) {
         this.sdk = sdk;
         this.queue = queue;
+        this.head = head;
         this.effective = effective;
         this.tracer = sdk == null ? null : sdk.getTracer("dev.ward.proxy", version);
         this.propagator = sdk == null ? TextMapPropagator.noop() : sdk.getPropagators().getTextMapPropagator();
@@ -108,12 +110,13 @@ public final class Tracing implements AutoCloseable {
         if (!wanted(s, Tracing::property)) {
             // Nothing asks for tracing: the SDK (and its autoconfiguration) is not even loaded, which
             // keeps some 170 classes out of the sidecar's memory and start-up.
-            return new Tracing(null, null, off(NO_EXPORTER), s.version());
+            return new Tracing(null, null, null, off(NO_EXPORTER), s.version());
         }
         AtomicReference<ConfigProperties> finalConfig = new AtomicReference<>();
         AtomicReference<SpanQueue> queue = new AtomicReference<>();
         AtomicReference<Resource> resource = new AtomicReference<>();
         String instance = UUID.randomUUID().toString();
+        HeadSampler.Ids ids = new HeadSampler.Ids();
         AutoConfiguredOpenTelemetrySdk auto;
         try {
             auto = AutoConfiguredOpenTelemetrySdk.builder()
@@ -134,6 +137,7 @@ public final class Tracing implements AutoCloseable {
                         queue.set(q);
                         return q.exporter(exporter);
                     })
+                    .addTracerProviderCustomizer((builder, props) -> builder.setIdGenerator(ids))
                     .addSpanProcessorCustomizer((processor, props) -> queue.get() == null ? processor : queue.get().processor(processor))
                     .build();
         } catch (ConfigurationException e) {
@@ -144,11 +148,13 @@ public final class Tracing implements AutoCloseable {
         String exporter = props == null ? "none" : props.getString("otel.traces.exporter", "none");
         if (props == null || props.getBoolean("otel.sdk.disabled", false) || "none".equals(exporter) || queue.get() == null) {
             sdk.close();
-            return new Tracing(null, null, off(props != null && props.getBoolean("otel.sdk.disabled", false)
+            return new Tracing(null, null, null, off(props != null && props.getBoolean("otel.sdk.disabled", false)
                     ? "OTEL_SDK_DISABLED is true" : NO_EXPORTER), s.version());
         }
+        HeadSampler head = HeadSampler.of(props, ids);
         Map<String, Object> eff = describe(props, queue.get(), resource.get());
-        return new Tracing(sdk, queue.get(), eff, s.version());
+        eff.put("unsampledRequests", head != null ? "ward" : "sdk");
+        return new Tracing(sdk, queue.get(), head, eff, s.version());
     }
 
     private static final String NO_EXPORTER =
@@ -311,6 +317,15 @@ public final class Tracing implements AutoCloseable {
     /** The tracer; null when tracing is off. */
     public Tracer tracer() {
         return tracer;
+    }
+
+    /**
+     * Decides sampling without the SDK and carries unsampled requests' trace context on without
+     * span objects; null when tracing is off, or the sampler or propagators are ones only the SDK
+     * knows.
+     */
+    public HeadSampler headSampler() {
+        return head;
     }
 
     public TextMapPropagator propagator() {
