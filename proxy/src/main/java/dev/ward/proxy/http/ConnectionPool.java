@@ -310,6 +310,7 @@ public final class ConnectionPool implements Backend {
                     .build();
             // Idle handling before the codec, where every frame passes (see IdleCloser).
             addIdleHandling(ch);
+            HttpPipelines.consolidateFlushes(ch.pipeline());
             ch.pipeline().addLast("h2", codec);
             ch.pipeline().addLast("h2-mux", new Http2MultiplexHandler(new ChannelInitializer<Channel>() {
                 @Override

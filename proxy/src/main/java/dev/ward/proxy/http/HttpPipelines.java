@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
@@ -47,6 +48,27 @@ public final class HttpPipelines {
         }
     }
 
+    /**
+     * Whether an HTTP/2 connection's flushes are consolidated (system property
+     * {@code ward.h2.consolidateFlushes}, default true; false is for measuring what it saves).
+     */
+    static final boolean CONSOLIDATE_FLUSHES =
+            Boolean.parseBoolean(System.getProperty("ward.h2.consolidateFlushes", "true"));
+
+    /**
+     * On an HTTP/2 connection between sidecars every stream flushes the connection as its request
+     * or response is relayed, so the requests (or responses) of many callers read in one pass of the
+     * event loop would each become a TLS record and a {@code write}. Flushes are held until the
+     * loop has handled what it read, then made once ({@link FlushConsolidationHandler}, also when
+     * no read is in progress on this connection itself: the flushes come from the callers'
+     * connections and the app's). Goes between TLS and the HTTP/2 codec.
+     */
+    static void consolidateFlushes(ChannelPipeline p) {
+        if (CONSOLIDATE_FLUSHES) {
+            p.addLast("flush", new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
+        }
+    }
+
     /** HTTP/1.1: codec with size limits, 100-continue answered locally, header and idle timeouts. */
     public static void http1(ChannelPipeline p, SidecarConfig.Limits limits, Supplier<ProxyHandler> handler) {
         p.addLast("http", new HttpServerCodec(limits.maxInitialLineLength(), limits.maxHeaderSize(), 8192));
@@ -69,6 +91,7 @@ public final class HttpPipelines {
         // the multiplexer lets through (behind it, a busy connection looked idle and was closed).
         p.addLast("idle", new IdleStateHandler(0, 0, limits.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
         p.addLast("idle-close", IdleCloser.INSTANCE);
+        consolidateFlushes(p);
         p.addLast("h2", Http2FrameCodecBuilder.forServer().initialSettings(settings).validateHeaders(true).build());
         p.addLast("h2-mux", new Http2MultiplexHandler(new ChannelInitializer<Channel>() {
             @Override
