@@ -85,6 +85,11 @@ for p in "${pairs[@]}"; do
   echo "  $p: ${took} s of load; JIT time A $(jit_seconds "${entry[pid_a_$p]}") s, B $(jit_seconds "${entry[pid_b_$p]}") s" >&2
 done
 
+declare -A jit0
+for p in "${pairs[@]}"; do
+  jit0[a_$p]="$(jit_seconds "${entry[pid_a_$p]}")"; jit0[b_$p]="$(jit_seconds "${entry[pid_b_$p]}")"
+done
+
 mkdir -p "$here/perf/results"
 csv="${CSV:-$here/perf/results/compare-$(date -u +%Y-%m-%d).csv}"
 echo "round,variant,pair,requests_per_s,p50_ms,p99_ms,cpu_us_per_request,rss_peak_kib_a,rss_peak_kib_b,errors" >"$csv"
@@ -100,6 +105,13 @@ for r in $(seq 1 "$rounds"); do
     echo "$r,$v,${p##*.},$rps,$p50,$p99,$cpu_us,$rss_a,$rss_b,$errs" >>"$csv"
     echo "round $r  $p: $rps req/s  p50 ${p50} ms  p99 ${p99} ms  sidecar CPU ${cpu_us} us/request  peak RSS $((rss_a / 1024))/$((rss_b / 1024)) MiB  errors $errs" >&2
   done
+done
+# Compilation during the rounds takes the core from the event loop and counts in the sidecar CPU:
+# a variant that is still compiling measures its warm-up, not its steady state.
+echo "JIT during the rounds (s, A/B):" >&2
+for p in "${pairs[@]}"; do
+  awk -v p="$p" -v a0="${jit0[a_$p]:-0}" -v a1="$(jit_seconds "${entry[pid_a_$p]}")" \
+      -v b0="${jit0[b_$p]:-0}" -v b1="$(jit_seconds "${entry[pid_b_$p]}")" 'BEGIN { printf "  %s: %.2f/%.2f\n", p, a1 - a0, b1 - b0 }' >&2
 done
 for p in "${pairs[@]}"; do
   case "$p" in tracing-1.*|tracing-100.*)

@@ -38,7 +38,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(1)
 public class TelemetryBenchmark {
 
-    @Param({"off", "unsampled", "sampled"})
+    @Param({"off", "unsampled", "onePercent", "sampled"})
     public String tracing;
 
     Tracing t;
@@ -49,6 +49,7 @@ public class TelemetryBenchmark {
     public void setUp() {
         Double ratio = switch (tracing) {
             case "unsampled" -> 0.0;
+            case "onePercent" -> 0.01;
             case "sampled" -> 1.0;
             default -> null;
         };
