@@ -107,6 +107,12 @@ class TracingIT {
                 "tracing: " + tracingA + "\n");
     }
 
+    /** Both sidecars exporting to the test's Zipkin as {@code frontend} (A) and {@code orders} (B), with {@code settings} added. */
+    void startWithZipkin(String settings) throws Exception {
+        String cfg = "{ exporter: zipkin, endpoint: " + zipkin.spansEndpoint() + settings + ", serviceName: %s }";
+        start(cfg.formatted("frontend"), cfg.formatted("orders"));
+    }
+
     HttpResponse<String> call(String path, Map<String, String> headers) throws Exception {
         HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + a.port("upstream:orders") + path));
         headers.forEach(r::header);
@@ -131,8 +137,7 @@ class TracingIT {
 
     @Test
     void aRequestThroughTwoSidecarsIsOneTraceInZipkin() throws Exception {
-        String zipkinCfg = "{ exporter: zipkin, endpoint: " + zipkin.spansEndpoint() + ", serviceName: %s }";
-        start(zipkinCfg.formatted("frontend"), zipkinCfg.formatted("orders"));
+        startWithZipkin("");
         String traceId = hex(16);
         String callerSpan = hex(8);
         // The caller's sampled traceparent is continued although the default ratio is 1%.
@@ -185,8 +190,7 @@ class TracingIT {
 
     @Test
     void anUnsampledRequestKeepsItsTraceIdThroughBothHopsAndRecordsNothing() throws Exception {
-        String cfg = "{ exporter: zipkin, endpoint: " + zipkin.spansEndpoint() + ", sampling: 0.0, serviceName: %s }";
-        start(cfg.formatted("frontend"), cfg.formatted("orders"));
+        startWithZipkin(", sampling: 0.0");
         // A caller's unsampled context: both hops carry its trace id on, each with a span id of its own.
         String traceId = hex(16);
         String callerSpan = hex(8);
@@ -213,8 +217,7 @@ class TracingIT {
 
     @Test
     void aDeniedRequestIsAnErrorSpanWithItsReason() throws Exception {
-        String zipkinCfg = "{ exporter: zipkin, endpoint: " + zipkin.spansEndpoint() + ", sampling: 1.0, serviceName: %s }";
-        start(zipkinCfg.formatted("frontend"), zipkinCfg.formatted("orders"));
+        startWithZipkin(", sampling: 1.0");
         int before = app.requests.get();
         HttpResponse<String> res = call("/admin/users", Map.of());
         assertThat(res.statusCode()).isEqualTo(403);
@@ -303,8 +306,7 @@ class TracingIT {
 
     @Test
     void b3PropagationJoinsTheCallersTrace() throws Exception {
-        String cfg = "{ exporter: zipkin, endpoint: " + zipkin.spansEndpoint() + ", propagators: [b3], serviceName: %s }";
-        start(cfg.formatted("frontend"), cfg.formatted("orders"));
+        startWithZipkin(", propagators: [b3]");
         String traceId = hex(16);
         String callerSpan = hex(8);
         assertThat(call("/orders/1", Map.of("b3", traceId + "-" + callerSpan + "-1")).statusCode()).isEqualTo(200);
