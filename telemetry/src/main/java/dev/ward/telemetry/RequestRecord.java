@@ -95,11 +95,7 @@ public final class RequestRecord {
         this.traceHi = traceHi;
         this.traceLo = traceLo;
         this.traceFlags = flags;
-        long id;
-        do {
-            id = java.util.concurrent.ThreadLocalRandom.current().nextLong();
-        } while (id == 0);
-        this.spanIdBits = id;
+        this.spanIdBits = TraceParent.randomId();
     }
 
     /** Writes this hop's trace context into the request that goes on (no-op with tracing off). */

@@ -9,7 +9,6 @@ import io.opentelemetry.context.Context;
 import io.opentelemetry.context.propagation.TextMapGetter;
 import io.opentelemetry.context.propagation.TextMapPropagator;
 import java.util.Objects;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Telemetry for one direction's requests: the span (SERVER inbound, CLIENT outbound), the request
@@ -82,12 +81,8 @@ public final class RequestTelemetry {
             String traceparent = getter.get(carrier, TraceParent.HEADER);
             int flags = TraceParent.flags(traceparent);
             if (flags == TraceParent.INVALID) {
-                ThreadLocalRandom random = ThreadLocalRandom.current();
-                long hi = random.nextLong();
-                long lo;
-                do {
-                    lo = random.nextLong();
-                } while (lo == 0);
+                long hi = java.util.concurrent.ThreadLocalRandom.current().nextLong();
+                long lo = TraceParent.randomId(); // the sampler's part: never zero, so the id is valid
                 if (head.samplesRoot(lo)) {
                     head.nextTraceId(hi, lo);
                     try {

@@ -55,6 +55,15 @@ public final class TraceParent {
         return parseLong(h, 19);
     }
 
+    /** A random id part that is not zero (an all-zero trace or span id is invalid), as the SDK makes them. */
+    public static long randomId() {
+        long id;
+        do {
+            id = java.util.concurrent.ThreadLocalRandom.current().nextLong();
+        } while (id == 0);
+        return id;
+    }
+
     /** {@code 00-<trace id>-<span id>-<flags>}. */
     public static String format(long traceHi, long traceLo, long spanId, int flags) {
         char[] c = new char[LENGTH];
