@@ -1,5 +1,6 @@
 package dev.ward.telemetry;
 
+import dev.ward.telemetry.tracing.TraceParent;
 import java.io.OutputStream;
 import java.time.Clock;
 import java.util.Objects;
@@ -82,17 +83,8 @@ public final class AuditLog {
      * null when absent or malformed (an invalid header is ignored, as the spec requires).
      */
     public static String traceId(String traceparent) {
-        if (traceparent == null || traceparent.length() < 55 || traceparent.charAt(2) != '-' || traceparent.charAt(35) != '-') {
-            return null;
-        }
-        String id = traceparent.substring(3, 35);
-        for (int i = 0; i < id.length(); i++) {
-            char c = id.charAt(i);
-            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-                return null;
-            }
-        }
-        return id.equals("00000000000000000000000000000000") ? null : id;
+        return TraceParent.flags(traceparent) == TraceParent.INVALID
+                ? null : traceparent.substring(3, 35);
     }
 
     private void write(JsonLines.Fields fields) {
