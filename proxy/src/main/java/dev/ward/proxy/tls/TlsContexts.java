@@ -9,18 +9,23 @@ import io.netty.handler.ssl.ApplicationProtocolConfig.SelectorFailureBehavior;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.OpenSslX509KeyManagerFactory;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.ssl.SupportedCipherSuiteFilter;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicReference;
+import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -140,17 +145,42 @@ public final class TlsContexts implements AutoCloseable {
         String td = settings.trustDomain() != null ? settings.trustDomain() : m.id().trustDomain();
         SpiffeTrustManager trust = new SpiffeTrustManager(m.bundle(), td, clock, refusals);
         X509Certificate[] chain = m.chain().toArray(new X509Certificate[0]);
+        KeyManagerFactory keys = keyManagers(m.key(), chain);
         ApplicationProtocolConfig alpnBoth = alpn(ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1);
-        SslContext server = configure(SslContextBuilder.forServer(m.key(), chain))
+        SslContext server = configure(SslContextBuilder.forServer(keys))
                 .clientAuth(ClientAuth.REQUIRE).trustManager(trust).applicationProtocolConfig(alpnBoth).build();
-        SslContext serverRaw = configure(SslContextBuilder.forServer(m.key(), chain))
+        SslContext serverRaw = configure(SslContextBuilder.forServer(keys))
                 .clientAuth(ClientAuth.REQUIRE).trustManager(trust).build();
-        SslContext clientH2 = configure(SslContextBuilder.forClient().keyManager(m.key(), chain))
+        SslContext clientH2 = configure(SslContextBuilder.forClient().keyManager(keys))
                 .trustManager(trust).endpointIdentificationAlgorithm(null).applicationProtocolConfig(alpnBoth).build();
-        SslContext clientHttp1 = configure(SslContextBuilder.forClient().keyManager(m.key(), chain))
+        SslContext clientHttp1 = configure(SslContextBuilder.forClient().keyManager(keys))
                 .trustManager(trust).endpointIdentificationAlgorithm(null)
                 .applicationProtocolConfig(alpn(ApplicationProtocolNames.HTTP_1_1)).build();
         return new Contexts(m, server, serverRaw, clientH2, clientHttp1);
+    }
+
+    /**
+     * One key manager for the four contexts, over an in-memory JKS store. Given the key and chain
+     * instead, Netty builds a PKCS12 store per context, and PKCS12 protects the key with 10,000
+     * PBKDF2-HMAC-SHA256 rounds when it is stored and again when it is read back: on a cold JVM
+     * pinned to one core that was 0.9 s of a 3.4 s start-up (perf/README.md, Start-up), paid
+     * again on every certificate rotation. This store never leaves memory, so the protection
+     * bought nothing; JKS's is a few SHA-1 rounds.
+     */
+    private KeyManagerFactory keyManagers(PrivateKey key, X509Certificate[] chain) throws SSLException {
+        char[] password = new char[0];
+        try {
+            KeyStore store = KeyStore.getInstance("JKS");
+            store.load(null, null);
+            store.setKeyEntry("key", key, password, chain);
+            KeyManagerFactory keys = settings.provider() == SslProvider.OPENSSL
+                    ? new OpenSslX509KeyManagerFactory()
+                    : KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            keys.init(store, password);
+            return keys;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new SSLException("could not hold the private key for TLS: " + e.getMessage(), e);
+        }
     }
 
     private SslContextBuilder configure(SslContextBuilder b) {
