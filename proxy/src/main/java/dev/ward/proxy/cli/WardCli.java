@@ -17,7 +17,23 @@ public final class WardCli implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
+        processDefaults();
         System.exit(run(args));
+    }
+
+    /**
+     * Library defaults Ward changes for the whole process, before any of the library is loaded.
+     * A property set on the command line ({@code -D}) wins.
+     *
+     * <p>{@code io.netty.jfr.enabled=false}: Netty 4.2's pooled allocator registers JDK Flight
+     * Recorder events when the JVM has JFR, and that initialises JFR's metadata repository:
+     * 0.13 s of a 1.1 s start-up pinned to one core (perf/README.md, Start-up). Ward emits no
+     * JFR events of its own and does not need Netty's chunk-allocation events.
+     */
+    static void processDefaults() {
+        if (System.getProperty("io.netty.jfr.enabled") == null) {
+            System.setProperty("io.netty.jfr.enabled", "false");
+        }
     }
 
     /** Runs the CLI and returns the exit code (for tests). */

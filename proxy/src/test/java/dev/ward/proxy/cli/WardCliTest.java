@@ -142,4 +142,24 @@ class WardCliTest {
         assertThat(run("--version")).isZero();
         assertThat(captured[0]).startsWith("ward ").contains("BoringSSL");
     }
+
+    @Test
+    void nettyJfrEventsAreOffUnlessTheCommandLineAsksForThem() {
+        String before = System.getProperty("io.netty.jfr.enabled");
+        try {
+            System.clearProperty("io.netty.jfr.enabled");
+            WardCli.processDefaults();
+            assertThat(System.getProperty("io.netty.jfr.enabled")).isEqualTo("false");
+
+            System.setProperty("io.netty.jfr.enabled", "true");
+            WardCli.processDefaults();
+            assertThat(System.getProperty("io.netty.jfr.enabled")).isEqualTo("true");
+        } finally {
+            if (before == null) {
+                System.clearProperty("io.netty.jfr.enabled");
+            } else {
+                System.setProperty("io.netty.jfr.enabled", before);
+            }
+        }
+    }
 }
