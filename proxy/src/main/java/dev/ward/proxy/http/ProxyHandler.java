@@ -637,6 +637,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     private void failBeforeResponse(Exchange e, HttpResponseStatus status, String reason, String message,
                                     java.util.Map<String, String> headers) {
         releaseEarly(e);
+        // Settle the outcome before the reply leaves (as a relayed response does), so the caller's
+        // next request, or its look at /upstreams, finds the breaker and the bulkhead slot updated.
+        if (e.admission != null) {
+            e.admission.end(0, e.failure, e.firstByteAt);
+        }
         boolean close = !http2Stream && (!e.requestDone || !e.keepAlive);
         if (!e.requestDone) {
             discarding = true;
