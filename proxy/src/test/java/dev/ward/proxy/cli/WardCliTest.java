@@ -138,7 +138,14 @@ class WardCliTest {
     @Test
     void helpAndVersion() {
         assertThat(run("--help")).isZero();
-        assertThat(captured[0]).contains("proxy", "certs", "demo");
+        assertThat(captured[0]).contains("proxy", "certs", "policy", "demo", "help");
+        // `ward proxy ...` adds only that subcommand (start-up): its help and errors stay the same.
+        assertThat(run("proxy", "--help")).isZero();
+        assertThat(captured[0]).startsWith("Usage: ward proxy").contains("--config");
+        assertThat(run("help", "proxy")).isZero();
+        assertThat(captured[0]).startsWith("Usage: ward proxy").contains("--config");
+        assertThat(run("proxy", "--config", "x.yaml", "--no-such-option")).isEqualTo(2);
+        assertThat(captured[1]).contains("Unknown option: '--no-such-option'", "Usage: ward proxy");
         assertThat(run("--version")).isZero();
         assertThat(captured[0]).startsWith("ward ").contains("BoringSSL");
     }
