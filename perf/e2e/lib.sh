@@ -16,6 +16,22 @@ production_java_opts() {
   echo "-XX:+UseSerialGC -Xms24m -Xmx24m -XX:MaxDirectMemorySize=32m -Xss256k -XX:ReservedCodeCacheSize=32m -XX:MaxMetaspaceSize=48m -XX:CICompilerCount=2 -XX:+ExitOnOutOfMemoryError"
 }
 
+# cds_archive DIR: makes an application class-data-sharing (AppCDS) archive of Ward's classes the
+# way an image build makes it, with a training run of `ward demo` (three sidecars, mTLS both ways,
+# HTTP/1.1 and HTTP/2, a denied call, metrics) under the production flags and
+# -XX:ArchiveClassesAtExit, and prints the flag that uses it. The archive holds the classes already
+# parsed, verified and linked, so a sidecar started with it skips that (perf/README.md, Start-up).
+# It is only valid for the jar and the JDK it was made with: the JVM checks both and ignores it otherwise.
+cds_archive() {
+  local out="$1/ward.jsa"
+  # shellcheck disable=SC2046
+  if ! java $(production_java_opts) -XX:ArchiveClassesAtExit="$out" -jar "$jar" demo >"$1/cds-training.log" 2>&1 \
+      || [ ! -s "$out" ]; then
+    echo "the AppCDS training run (ward demo) failed; see $1/cds-training.log" >&2; exit 1
+  fi
+  echo "-XX:SharedArchiveFile=$out"
+}
+
 # need_tools cmd:package ...: installs the missing ones with apt.
 need_tools() {
   local missing=() t

@@ -19,7 +19,8 @@
 #   JIT needs it, the others get the same; Ward then gets more, in 10 s steps, until its JIT is done,
 #   up to WARMUP_MAX=240)  WORKERS=1 (threads per proxy process)
 #   PIN=1: proxies on CPU 0, wrk and the upstream on CPU 1 (with 2 or more CPUs)
-#   WARD_JAVA_OPTS: the sidecars' JVM flags (default: the production flags of perf/README.md)
+#   WARD_JAVA_OPTS: the sidecars' JVM flags (default: the production flags of perf/README.md and an
+#                   AppCDS archive made by a training run, as the image ships)
 #   H2=1 (default): also load Ward with h2load over HTTP/2 (h2c to the outbound listener), one stream per connection
 #   OUT=perf/results: where e2e-<date>.{csv,md,png} go
 #
@@ -37,7 +38,6 @@ concurrency=(${CONCURRENCY:-1 16 64})
 bodies=(${BODIES:-20 16384})
 duration="${DURATION:-10}"; repeats="${REPEATS:-3}"; warmup="${WARMUP:-60}"; workers="${WORKERS:-1}"
 out_dir="${OUT:-$here/perf/results}"
-ward_java_opts="${WARD_JAVA_OPTS:-$(production_java_opts)}"
 
 need_tools wrk:wrk nginx:nginx-light haproxy:haproxy h2load:nghttp2-client curl:curl
 build_ward
@@ -46,6 +46,8 @@ report_cp="$(build_report)"
 work="$(mktemp -d /tmp/ward-e2e.XXXXXX)"
 trap cleanup EXIT
 pin_setup
+# Ward runs as its image would: the production flags and an AppCDS archive made by a training run.
+ward_java_opts="${WARD_JAVA_OPTS:-$(production_java_opts) $(cds_archive "$work")}"
 
 mint_pki "$work"
 start_upstream "$work"                      # sets upstream_port
