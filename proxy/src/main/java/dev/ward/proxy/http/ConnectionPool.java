@@ -21,7 +21,6 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -308,7 +307,7 @@ public final class ConnectionPool implements Backend {
                     .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(settings.maxHeaderSize())
                             .initialWindowSize(HttpPipelines.H2_STREAM_WINDOW))
                     .build();
-            // Idle handling before the codec, where every frame passes (see IdleCloser).
+            // Idle handling before the codec, where every frame passes (see IdleTimeout).
             addIdleHandling(ch);
             HttpPipelines.consolidateFlushes(ch.pipeline());
             ch.pipeline().addLast("h2", codec);
@@ -323,8 +322,7 @@ public final class ConnectionPool implements Backend {
         }
 
         private void addIdleHandling(Channel ch) {
-            ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
-            ch.pipeline().addLast("idle-close", IdleCloser.INSTANCE);
+            ch.pipeline().addLast("idle", new IdleTimeout(settings.idleTimeout()));
         }
 
         private boolean canOpenStream(Channel parent) {

@@ -17,7 +17,6 @@ import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.flush.FlushConsolidationHandler;
-import io.netty.handler.timeout.IdleStateHandler;
 import java.util.List;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -74,8 +73,7 @@ public final class HttpPipelines {
         p.addLast("http", new HttpServerCodec(limits.maxInitialLineLength(), limits.maxHeaderSize(), 8192));
         p.addLast("expect", new HttpServerExpectContinueHandler());
         p.addLast("header-timeout", new HeaderReadTimeoutHandler(limits.headerReadTimeout()));
-        p.addLast("idle", new IdleStateHandler(0, 0, limits.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
-        p.addLast("idle-close", IdleCloser.INSTANCE);
+        p.addLast("idle", new IdleTimeout(limits.idleTimeout()));
         p.addLast("proxy", handler.get());
     }
 
@@ -89,8 +87,7 @@ public final class HttpPipelines {
                 .maxHeaderListSize(limits.maxHeaderSize());
         // Idle handling before the codec: it must see every frame, not just the connection-level ones
         // the multiplexer lets through (behind it, a busy connection looked idle and was closed).
-        p.addLast("idle", new IdleStateHandler(0, 0, limits.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
-        p.addLast("idle-close", IdleCloser.INSTANCE);
+        p.addLast("idle", new IdleTimeout(limits.idleTimeout()));
         consolidateFlushes(p);
         p.addLast("h2", Http2FrameCodecBuilder.forServer().initialSettings(settings).validateHeaders(true).build());
         p.addLast("h2-mux", new Http2MultiplexHandler(new ChannelInitializer<Channel>() {

@@ -6,7 +6,6 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.timeout.IdleStateEvent;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -54,11 +53,49 @@ class SmallHandlersTest {
     }
 
     @Test
-    void idleCloserClosesOnIdleEventsOnly() {
-        EmbeddedChannel ch = new EmbeddedChannel(IdleCloser.INSTANCE);
-        ch.pipeline().fireUserEventTriggered("something else");
+    void idleTimeoutClosesAConnectionThatNeitherReadsNorFlushes() {
+        EmbeddedChannel ch = new EmbeddedChannel(new IdleTimeout(Duration.ofSeconds(10)));
+        idle(ch, 9);
         assertThat(ch.isOpen()).isTrue();
-        ch.pipeline().fireUserEventTriggered(IdleStateEvent.ALL_IDLE_STATE_EVENT);
-        assertThat(ch.isOpen()).isFalse();
+        idle(ch, 2);
+        assertThat(ch.isOpen()).as("11 s without traffic").isFalse();
+    }
+
+    @Test
+    void readsAndFlushesKeepAConnectionOpenAndTheTimeoutCountsFromTheLastOfThem() {
+        EmbeddedChannel ch = new EmbeddedChannel(new IdleTimeout(Duration.ofSeconds(10)));
+        idle(ch, 6);
+        ch.writeInbound("request"); // read at 6 s
+        idle(ch, 6);
+        assertThat(ch.isOpen()).as("6 s after a read").isTrue();
+        ch.writeOutbound("response"); // write and flush at 12 s
+        idle(ch, 9);
+        assertThat(ch.isOpen()).as("9 s after a flush").isTrue();
+        idle(ch, 2);
+        assertThat(ch.isOpen()).as("11 s after the last flush").isFalse();
+        assertThat((Object) ch.readInbound()).isEqualTo("request");
+        assertThat((Object) ch.readOutbound()).isEqualTo("response");
+    }
+
+    @Test
+    void anIdleTimeoutWriteKeepsItsVoidPromise() {
+        // What IdleTimeout is for: Netty's IdleStateHandler made every write's promise a real one.
+        EmbeddedChannel ch = new EmbeddedChannel(new IdleTimeout(Duration.ofSeconds(10)));
+        io.netty.channel.ChannelPromise[] seen = new io.netty.channel.ChannelPromise[1];
+        ch.pipeline().addFirst(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+            @Override
+            public void write(io.netty.channel.ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise p) {
+                seen[0] = p;
+                ctx.write(msg, p);
+            }
+        });
+        ch.writeAndFlush("x", ch.voidPromise());
+        assertThat(seen[0].isVoid()).isTrue();
+        ch.finishAndReleaseAll();
+    }
+
+    private static void idle(EmbeddedChannel ch, int seconds) {
+        ch.advanceTimeBy(seconds, TimeUnit.SECONDS);
+        ch.runScheduledPendingTasks();
     }
 }
