@@ -92,9 +92,10 @@ for p in "${pairs[@]}"; do
   echo "  $p: ${took} s of load; JIT time A $(jit_seconds "${entry[pid_a_$p]}") s, B $(jit_seconds "${entry[pid_b_$p]}") s" >&2
 done
 
-declare -A jit0
+declare -A jit0 gc0
 for p in "${pairs[@]}"; do
   jit0[a_$p]="$(jit_seconds "${entry[pid_a_$p]}")"; jit0[b_$p]="$(jit_seconds "${entry[pid_b_$p]}")"
+  gc0[a_$p]="$(gc_counts "${entry[pid_a_$p]}")"; gc0[b_$p]="$(gc_counts "${entry[pid_b_$p]}")"
 done
 
 mkdir -p "$here/perf/results"
@@ -119,6 +120,19 @@ echo "JIT during the rounds (s, A/B):" >&2
 for p in "${pairs[@]}"; do
   awk -v p="$p" -v a0="${jit0[a_$p]:-0}" -v a1="$(jit_seconds "${entry[pid_a_$p]}")" \
       -v b0="${jit0[b_$p]:-0}" -v b1="$(jit_seconds "${entry[pid_b_$p]}")" 'BEGIN { printf "  %s: %.2f/%.2f\n", p, a1 - a0, b1 - b0 }' >&2
+done
+# Collections during the rounds: a variant that keeps more alive (spans queued for export) copies
+# more in each young collection and fills the old generation sooner.
+echo "GC during the rounds (A | B: young collections, their ms; full collections, their ms):" >&2
+for p in "${pairs[@]}"; do
+  line="  $p:"
+  for s in a b; do
+    line="$line $(awk -v before="${gc0[${s}_$p]:-0 0 0 0}" -v after="$(gc_counts "${entry[pid_${s}_$p]}")" 'BEGIN {
+      split(before, x, " "); split(after, y, " ")
+      printf "%d, %.0f ms; %d, %.0f ms", y[1] - x[1], (y[2] - x[2]) * 1000, y[3] - x[3], (y[4] - x[4]) * 1000 }')"
+    [ "$s" = a ] && line="$line |"
+  done
+  echo "$line" >&2
 done
 for p in "${pairs[@]}"; do
   case "$p" in tracing-1.*|tracing-100.*)

@@ -283,6 +283,12 @@ NGINX
 # Seconds a JVM has spent compiling (JIT), from jstat.
 jit_seconds() { jstat -compiler "$1" 2>/dev/null | awk 'NR == 2 { print $4 }'; }
 
+# A JVM's collections so far, from jstat: "young_count young_s full_count full_s".
+gc_counts() {
+  jstat -gc "$1" 2>/dev/null | awk 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i }
+    NR == 2 { print $c["YGC"], $c["YGCT"], $c["FGC"], $c["FGCT"] }'
+}
+
 # warm_up URL MIN_SECONDS CONNECTIONS [JVM_PID ...]: load through URL (not measured) for
 # MIN_SECONDS; then, for JVMs, on in 10 s windows until the JIT is done: every JVM compiled for
 # under 0.25 s in the last window, or WARMUP_MAX (240) s of load in all. A fixed warm-up is not
