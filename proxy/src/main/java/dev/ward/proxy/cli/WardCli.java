@@ -26,7 +26,7 @@ public final class WardCli implements Runnable {
      *
      * <p>{@code io.netty.jfr.enabled=false}: Netty 4.2's pooled allocator registers JDK Flight
      * Recorder events when the JVM has JFR, and that initialises JFR's metadata repository:
-     * 0.13 s of a 1.1 s start-up pinned to one core (perf/README.md, Start-up). Ward emits no
+     * 0.13 s of start-up pinned to one core (perf/README.md, Start-up). Ward emits no
      * JFR events of its own and does not need Netty's chunk-allocation events.
      */
     static void processDefaults() {
