@@ -128,7 +128,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         int status;
         /** Timeouts, retry rules; null for the local app. */
         final dev.ward.proxy.resilience.Resilience res;
-        /** The backend's admission of this request (breaker permit, bulkhead slot); null until admitted. */
+        /** The backend's admission of this request (breaker permit, bulkhead slot); null until admitted and once settled. */
         Admission admission;
         /** An admission or a connection being waited for; cancelled if the exchange ends first. */
         Future<?> waitingFor;
@@ -639,9 +639,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         releaseEarly(e);
         // Settle the outcome before the reply leaves (as a relayed response does), so the caller's
         // next request, or its look at /upstreams, finds the breaker and the bulkhead slot updated.
-        if (e.admission != null) {
-            e.admission.end(0, e.failure, e.firstByteAt);
-        }
+        settleAdmission(e, 0, e.failure);
         boolean close = !http2Stream && (!e.requestDone || !e.keepAlive);
         if (!e.requestDone) {
             discarding = true;
@@ -660,6 +658,15 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         releaseBackend(e, false);
         endExchange(e, 400, reason);
         ctx.close();
+    }
+
+    /** Gives the request's admission back, once: the first outcome settled is the one the caller got. */
+    private static void settleAdmission(Exchange e, int status, String failure) {
+        Admission a = e.admission;
+        if (a != null) {
+            e.admission = null;
+            a.end(status, failure, e.firstByteAt);
+        }
     }
 
     private void releaseEarly(Exchange e) {
@@ -702,12 +709,14 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             e.waitingFor.cancel(false);
             e.waitingFor = null;
         }
-        if (e.admission != null) {
-            if ("downstream_closed".equals(reason)) {
-                e.admission.cancel();
-            } else {
-                e.admission.end(e.responseStarted ? e.status : 0, e.failure, e.firstByteAt);
+        if ("downstream_closed".equals(reason)) {
+            Admission a = e.admission;
+            if (a != null) {
+                e.admission = null;
+                a.cancel();
             }
+        } else {
+            settleAdmission(e, e.responseStarted ? e.status : 0, e.failure);
         }
         if (ex == e) {
             ex = null;
@@ -919,9 +928,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 e.responseDone = true;
                 // Settle the outcome before the last byte leaves, so the caller's next request sees its effect.
                 recordTry(e, e.status, null);
-                if (e.admission != null) {
-                    e.admission.end(e.status, null, e.firstByteAt);
-                }
+                settleAdmission(e, e.status, null);
                 ChannelFuture wf = ctx.writeAndFlush(msg);
                 finish(wf);
                 return;

@@ -129,6 +129,67 @@ class ProxyHandlerTest {
     }
 
     @Test
+    void aLocalErrorReplySettlesTheAdmissionBeforeItLeaves() {
+        // A caller that reads the 502 and asks again (or looks at /upstreams) must find the
+        // breaker and the bulkhead slot already settled.
+        var resilience = new dev.ward.proxy.resilience.Resilience(
+                new dev.ward.proxy.config.SidecarConfig.Timeouts(null, null, null, null),
+                new dev.ward.proxy.config.SidecarConfig.Retry(0, null, null, null, null, null, null));
+        List<String> ended = new ArrayList<>();
+        Backend refusing = new Backend() {
+            @Override
+            public String name() {
+                return "orders";
+            }
+
+            @Override
+            public io.netty.util.concurrent.Future<io.netty.channel.Channel> acquire(io.netty.channel.EventLoop loop) {
+                return loop.newFailedFuture(new BackendException(HttpResponseStatus.BAD_GATEWAY, "upstream_unavailable",
+                        "orders refused the connection", null, dev.ward.proxy.resilience.Outcomes.CONNECT, java.util.Map.of()));
+            }
+
+            @Override
+            public void release(io.netty.channel.Channel ch, boolean reusable) {
+            }
+
+            @Override
+            public dev.ward.proxy.resilience.Resilience resilience() {
+                return resilience;
+            }
+
+            @Override
+            public io.netty.util.concurrent.Future<Admission> admit(io.netty.channel.EventLoop loop) {
+                return loop.newSucceededFuture(new Admission() {
+                    @Override
+                    public void end(int status, String failure, long firstByteNanos) {
+                        ended.add(status + " " + failure);
+                    }
+
+                    @Override
+                    public void cancel() {
+                        ended.add("cancel");
+                    }
+                });
+            }
+        };
+        Route forward = new Route.Forward(refusing);
+        EmbeddedChannel ch = channel((c, r) -> forward);
+        List<String> settledAtWrite = new ArrayList<>();
+        ch.pipeline().addFirst(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+            @Override
+            public void write(io.netty.channel.ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise p) {
+                settledAtWrite.add(ended.toString());
+                ctx.write(msg, p);
+            }
+        });
+        ch.writeInbound(bytes("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assertThat(readAll(ch)).startsWith("HTTP/1.1 502 ").contains("x-ward-reason: upstream_unavailable");
+        assertThat(settledAtWrite).isNotEmpty().allMatch("[0 connect]"::equals);
+        assertThat(ended).containsExactly("0 connect");
+        assertThat(ch.finishAndReleaseAll()).isFalse();
+    }
+
+    @Test
     void aRequestWithoutABodyGoesOutWholeInOneFlushAndTheDownstreamKeepsReading() {
         EmbeddedChannel up = new EmbeddedChannel();
         Route forward = new Route.Forward(backend(up));
