@@ -12,7 +12,7 @@
 #                 carrying the header costs, without the SDK)
 #   tracing-0     tracing on, sampling nothing (the SDK on the path, no span recorded)
 #   tracing-1     tracing sampled at 1%, spans exported as Zipkin JSON to a sink that discards them
-#   tracing-100   the same at 100%
+#   tracing-100   the same at 100% (any tracing-N: N per cent, e.g. tracing-0.1)
 #   authz-100     a policy of 100 rules, the request matching the last one
 #   no-breaker    the upstream's circuit breaker (and endpoint ejection) off
 #   access-log    the access log on, for every request (to a file)
@@ -59,7 +59,7 @@ configure() { # sets opts, path, hdr and the WARD_* settings of variant $1
   case "$v" in
     base|base-b) ;;
     traceparent) hdr[$v]="traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00" ;;
-    tracing-0|tracing-1|tracing-100)
+    tracing-[0-9]*)
       ratio="$(awk -v p="${v#tracing-}" 'BEGIN { print p / 100 }')"
       WARD_EXTRA="tracing: { exporter: zipkin, endpoint: http://127.0.0.1:$sink_port, sampling: $ratio }" ;;
     authz-100)
@@ -135,7 +135,7 @@ for p in "${pairs[@]}"; do
   echo "$line" >&2
 done
 for p in "${pairs[@]}"; do
-  case "$p" in tracing-1.*|tracing-100.*)
+  case "${p%.*}" in tracing-0) ;; tracing-*)
     curl -fs "http://127.0.0.1:${entry[admin_$p]}/metrics" | grep -E '^ward_tracing_spans_(exported|dropped)_total' | sed "s/^/  $p: /" >&2 || true ;;
   esac
 done
