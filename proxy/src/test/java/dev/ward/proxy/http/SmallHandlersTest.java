@@ -78,6 +78,27 @@ class SmallHandlersTest {
     }
 
     @Test
+    void anHttp2ConnectionWithAStreamOpenIsNotIdleAndOneWithoutIsClosed() {
+        io.netty.handler.codec.http2.Http2FrameCodec codec =
+                io.netty.handler.codec.http2.Http2FrameCodecBuilder.forClient().build();
+        EmbeddedChannel ch = new EmbeddedChannel(new IdleTimeout(Duration.ofSeconds(10)), codec);
+        io.netty.handler.codec.http2.Http2Stream stream;
+        try {
+            stream = codec.connection().local().createStream(1, false); // a request sent, its response awaited
+        } catch (io.netty.handler.codec.http2.Http2Exception e) {
+            throw new AssertionError(e);
+        }
+        assertThat(codec.connection().numActiveStreams()).isEqualTo(1);
+        idle(ch, 25);
+        assertThat(ch.isOpen()).as("a response still awaited after 25 s: the stream timeouts' business").isTrue();
+
+        stream.close();
+        idle(ch, 11);
+        assertThat(ch.isOpen()).as("no stream open, 11 s without traffic").isFalse();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
     void anIdleTimeoutWriteKeepsItsVoidPromise() {
         // What IdleTimeout is for: Netty's IdleStateHandler made every write's promise a real one.
         EmbeddedChannel ch = new EmbeddedChannel(new IdleTimeout(Duration.ofSeconds(10)));
