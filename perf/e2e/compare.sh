@@ -24,7 +24,8 @@
 # pairs) ROUNDS=8 SECONDS_PER_ROUND=6 CONNECTIONS=32 WARMUP=40 (s of load per pair first, then on
 # in 10 s steps until the JIT is done, up to WARMUP_MAX=240), PIN=1.
 # Results: CSV=perf/results/compare-<date>.csv (every round) and a Markdown summary on stdout: median
-# req/s, p99 and sidecar CPU per request, and the median of the per-round ratios to the first variant.
+# req/s, p99 and sidecar CPU per request, and the median of the per-round ratios to the first variant;
+# on stderr, each sidecar's JIT, GC and CPU by thread kind (event loop, compiler, VM thread) in the rounds.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=perf/e2e/lib.sh
@@ -92,8 +93,9 @@ for p in "${pairs[@]}"; do
   echo "  $p: ${took} s of load; JIT time A $(jit_seconds "${entry[pid_a_$p]}") s, B $(jit_seconds "${entry[pid_b_$p]}") s" >&2
 done
 
-declare -A jit0 gc0
+declare -A jit0 gc0 thr0 reqs
 for p in "${pairs[@]}"; do
+  thr0[a_$p]="$(thread_ticks "${entry[pid_a_$p]}")"; thr0[b_$p]="$(thread_ticks "${entry[pid_b_$p]}")"; reqs[$p]=0
   jit0[a_$p]="$(jit_seconds "${entry[pid_a_$p]}")"; jit0[b_$p]="$(jit_seconds "${entry[pid_b_$p]}")"
   gc0[a_$p]="$(gc_counts "${entry[pid_a_$p]}")"; gc0[b_$p]="$(gc_counts "${entry[pid_b_$p]}")"
 done
@@ -109,6 +111,7 @@ for r in $(seq 1 "$rounds"); do
     out="$("${pin_load[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency -H "${hdr[$v]}" "http://127.0.0.1:${entry[$p]}${path[$v]}")"
     IFS=, read -r cpu_a cpu_b rss_a rss_b <<<"$(pair_end "$p")"
     parse_wrk "$out"
+    reqs[$p]=$(( ${reqs[$p]} + total ))
     cpu_us="$(awk -v a="$cpu_a" -v b="$cpu_b" -v n="$total" 'BEGIN { printf "%.1f", (a + b) * 1e6 / n }')"
     echo "$r,$v,${p##*.},$rps,$p50,$p99,$cpu_us,$rss_a,$rss_b,$errs" >>"$csv"
     echo "round $r  $p: $rps req/s  p50 ${p50} ms  p99 ${p99} ms  sidecar CPU ${cpu_us} us/request  peak RSS $((rss_a / 1024))/$((rss_b / 1024)) MiB  errors $errs" >&2
@@ -133,6 +136,24 @@ for p in "${pairs[@]}"; do
     [ "$s" = a ] && line="$line |"
   done
   echo "$line" >&2
+done
+# Where each pair's sidecar CPU went during the rounds, by thread kind, in µs per request (A + B):
+# an event loop that is slower per request, or a compiler or collector that takes the core.
+echo "Sidecar CPU during the rounds by thread kind (µs per request):" >&2
+for p in "${pairs[@]}"; do
+  python3 - "$p" "${reqs[$p]}" "$(getconf CLK_TCK)" "${thr0[a_$p]}" "$(thread_ticks "${entry[pid_a_$p]}")" \
+      "${thr0[b_$p]}" "$(thread_ticks "${entry[pid_b_$p]}")" >&2 <<'PY'
+import sys
+p, n, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def parse(s):
+    return {k: int(v) for k, v in (kv.rsplit("=", 1) for kv in filter(None, s.split(";")))}
+for side, before, after in (("A", sys.argv[4], sys.argv[5]), ("B", sys.argv[6], sys.argv[7])):
+    b, a = parse(before), parse(after)
+    delta = {k: a[k] - b.get(k, 0) for k in a if a[k] - b.get(k, 0) > 0}
+    us = lambda t: t / hz * 1e6 / max(n, 1)
+    print(f"  {p} {side}: {us(sum(delta.values())):.1f} = "
+          + ", ".join(f"{k} {us(v):.1f}" for k, v in sorted(delta.items(), key=lambda kv: -kv[1])))
+PY
 done
 for p in "${pairs[@]}"; do
   case "${p%.*}" in tracing-0) ;; tracing-*)

@@ -289,6 +289,16 @@ gc_counts() {
     NR == 2 { print $c["YGC"], $c["YGCT"], $c["FGC"], $c["FGCT"] }'
 }
 
+# A JVM's CPU so far by thread kind (its threads' names without digits: the event loop, the C1 and
+# C2 compilers, the VM thread, where Serial GC runs...): "name=ticks;name=ticks;...".
+thread_ticks() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    awk '{ c = $0; sub(/^[0-9]+ \(/, "", c); sub(/\) .*$/, "", c); gsub(/[0-9]+/, "", c); gsub(/[ =;]/, "_", c)
+           n = split($0, f, ") "); split(f[n], g, " "); print c, g[12] + g[13] }' "$t/stat" 2>/dev/null || true
+  done | awk '{ s[$1] += $2 } END { for (k in s) printf "%s=%d;", k, s[k] }'
+}
+
 # warm_up URL MIN_SECONDS CONNECTIONS [JVM_PID ...]: load through URL (not measured) for
 # MIN_SECONDS; then, for JVMs, on in 10 s windows until the JIT is done: every JVM compiled for
 # under 0.25 s in the last window, or WARMUP_MAX (240) s of load in all. A fixed warm-up is not

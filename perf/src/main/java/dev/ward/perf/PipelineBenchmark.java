@@ -52,8 +52,12 @@ import org.openjdk.jmh.annotations.Warmup;
  * Netty's {@link EmbeddedChannel} stands for both sockets. {@code http1}: a keep-alive HTTP/1.1
  * connection (bytes in, bytes out, through the codec). {@code http2}: one HTTP/2 stream per
  * request, as frames (the stream channel's pipeline, new for each request as in the sidecar;
- * HPACK and the connection's framing are not included). Metrics on, tracing and logs off. Run with
- * {@code -prof gc} for the allocation per request.
+ * HPACK and the connection's framing are not included). Metrics on, logs off. {@code tracing}:
+ * {@code off}; {@code unsampled}: tracing on, sampling nothing (the 99% of a 1% ratio), with
+ * inbound requests carrying the unsampled {@code traceparent} the caller's sidecar would send;
+ * {@code passthrough}: tracing off, the same {@code traceparent} carried on untouched (the
+ * header's own cost, which {@code unsampled} includes).
+ * Run with {@code -prof gc} for the allocation per request.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -69,9 +73,12 @@ public class PipelineBenchmark {
     @Param({"inbound", "outbound"})
     public String direction;
 
+    @Param({"off"})
+    public String tracingMode;
+
     private static final byte[] BODY = "hello from upstream\n".getBytes(StandardCharsets.US_ASCII);
-    private static final byte[] REQUEST = ("GET /orders/42 HTTP/1.1\r\nhost: orders\r\nuser-agent: bench\r\naccept: */*\r\n\r\n")
-            .getBytes(StandardCharsets.US_ASCII);
+    private static final String HEAD = "GET /orders/42 HTTP/1.1\r\nhost: orders\r\nuser-agent: bench\r\naccept: */*\r\n";
+    private static final String TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02";
 
     private Tracing tracing;
     private RequestTelemetry telemetry;
@@ -86,7 +93,16 @@ public class PipelineBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        tracing = Tracing.start(new Tracing.Settings("none", null, null, null, "bench", "bench", "bench"));
+        boolean traced = switch (tracingMode) {
+            case "off", "passthrough" -> false;
+            case "unsampled" -> true;
+            default -> throw new IllegalArgumentException("tracingMode: " + tracingMode + " (expected off, unsampled or passthrough)");
+        };
+        // Unsampled: spans would go to Zipkin on a port nobody listens on, but none is sampled.
+        tracing = Tracing.start(new Tracing.Settings(traced ? "zipkin" : "none", traced ? "http://127.0.0.1:9" : null,
+                traced ? 0.0 : null, null, "bench", "bench", "bench"));
+        boolean carry = !"off".equals(tracingMode) && "inbound".equals(direction);
+        byte[] requestBytes = (HEAD + (carry ? "traceparent: " + TRACEPARENT + "\r\n" : "") + "\r\n").getBytes(StandardCharsets.US_ASCII);
         telemetry = new RequestTelemetry("inbound".equals(direction) ? RequestTelemetry.Direction.INBOUND
                 : RequestTelemetry.Direction.OUTBOUND, tracing, new WardMetrics("bench"), null, "bench");
         upstream = new EmbeddedChannel();
@@ -107,10 +123,13 @@ public class PipelineBenchmark {
         };
         Route forward = new Route.Forward(backend, "bench");
         router = (ch, req) -> forward;
-        request = Unpooled.unreleasableBuffer(Unpooled.directBuffer(REQUEST.length).writeBytes(REQUEST));
+        request = Unpooled.unreleasableBuffer(Unpooled.directBuffer(requestBytes.length).writeBytes(requestBytes));
         body = Unpooled.unreleasableBuffer(Unpooled.directBuffer(BODY.length).writeBytes(BODY));
         h2Request = new DefaultHttp2Headers().method("GET").path("/orders/42").scheme("https").authority("orders")
                 .add("user-agent", "bench").add("accept", "*/*");
+        if (carry) {
+            h2Request.add("traceparent", TRACEPARENT);
+        }
         if ("http1".equals(protocol)) {
             downstream = new EmbeddedChannel();
             HttpPipelines.http1(downstream.pipeline(), limits, () -> new ProxyHandler(router, false, direction, drain, telemetry));
