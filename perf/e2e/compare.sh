@@ -21,7 +21,7 @@
 #
 # Settings: PAIRS=1 (pairs per variant: two JVMs with the same flags can differ by several per cent,
 # since each compiles the hot path its own way; a round's value for a variant is the mean over its
-# pairs) ROUNDS=8 SECONDS_PER_ROUND=6 CONNECTIONS=32 WARMUP=40 (s of load per pair first, then on
+# pairs) BODY=20 (response bytes: 20 or 16384) ROUNDS=8 SECONDS_PER_ROUND=6 CONNECTIONS=32 WARMUP=40 (s of load per pair first, then on
 # in 10 s steps until the JIT is done, up to WARMUP_MAX=240), PIN=1.
 # Results: CSV=perf/results/compare-<date>.csv (every round) and a Markdown summary on stdout: median
 # req/s, p99 and sidecar CPU per request, and the median of the per-round ratios to the first variant;
@@ -32,7 +32,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$here/perf/e2e/lib.sh"
 
 variants=("$@"); [ ${#variants[@]} -eq 0 ] && variants=(base tracing-1 tracing-100 authz-100 no-breaker)
-rounds="${ROUNDS:-8}"; npairs="${PAIRS:-1}"; secs="${SECONDS_PER_ROUND:-6}"; conns="${CONNECTIONS:-32}"; warmup="${WARMUP:-40}"
+body="${BODY:-20}"; rounds="${ROUNDS:-8}"; npairs="${PAIRS:-1}"; secs="${SECONDS_PER_ROUND:-6}"; conns="${CONNECTIONS:-32}"; warmup="${WARMUP:-40}"
 base_opts="${WARD_JAVA_OPTS:-$(production_java_opts)}"
 
 need_tools wrk:wrk nginx:nginx-light curl:curl
@@ -55,7 +55,7 @@ declare -A path hdr
 pairs=()   # every pair: VARIANT.K for K in 1..PAIRS
 configure() { # sets opts, path, hdr and the WARD_* settings of variant $1
   local v="$1" var ratio
-  opts="$base_opts"; path[$v]="/20"; hdr[$v]="X-Bench: 1"   # every variant sends one extra header; traceparent's is that
+  opts="$base_opts"; path[$v]="/$body"; hdr[$v]="X-Bench: 1"   # every variant sends one extra header; traceparent's is that
   WARD_EXTRA=""; WARD_B_EXTRA=""; WARD_B_ALLOW=""; WARD_A_UPSTREAM=""; WARD_ACCESS_LOG=off
   case "$v" in
     base|base-b) ;;

@@ -23,7 +23,6 @@ import dev.ward.telemetry.metrics.SidecarState;
 import dev.ward.telemetry.metrics.WardMetrics;
 import dev.ward.telemetry.tracing.Tracing;
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
@@ -339,7 +338,7 @@ public final class Sidecar implements AutoCloseable {
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.SO_KEEPALIVE, true)
-                .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+                .childOption(ChannelOption.ALLOCATOR, Transports.ALLOCATOR)
                 .childHandler(initializer);
         Channel ch;
         try {

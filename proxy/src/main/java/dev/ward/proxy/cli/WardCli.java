@@ -28,10 +28,17 @@ public final class WardCli implements Runnable {
      * Recorder events when the JVM has JFR, and that initialises JFR's metadata repository:
      * 0.13 s of start-up pinned to one core (perf/README.md, Start-up). Ward emits no
      * JFR events of its own and does not need Netty's chunk-allocation events.
+     *
+     * <p>{@code io.netty.allocator.type=pooled}: the allocator Netty hands to what Ward does not
+     * configure itself (HTTP/2 stream channels) is then the one pool every connection uses
+     * ({@code Transports.ALLOCATOR}), not a second, adaptive one.
      */
     static void processDefaults() {
         if (System.getProperty("io.netty.jfr.enabled") == null) {
             System.setProperty("io.netty.jfr.enabled", "false");
+        }
+        if (System.getProperty("io.netty.allocator.type") == null) {
+            System.setProperty("io.netty.allocator.type", "pooled");
         }
     }
 

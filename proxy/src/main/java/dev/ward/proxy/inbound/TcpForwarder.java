@@ -60,6 +60,7 @@ public final class TcpForwarder extends ChannelInboundHandlerAdapter {
             Channel in = ctx.channel();
             Bootstrap b = new Bootstrap().group(in.eventLoop()).channel(channelType)
                     .option(ChannelOption.AUTO_READ, false)
+                    .option(ChannelOption.ALLOCATOR, dev.ward.proxy.transport.Transports.ALLOCATOR)
                     .handler(new Relay(in));
             b.connect(app).addListener((ChannelFutureListener) f -> {
                 if (f.isSuccess()) {

@@ -1,5 +1,7 @@
 package dev.ward.proxy.transport;
 
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
@@ -18,6 +20,16 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 public final class Transports {
 
     private static final boolean EPOLL = Epoll.isAvailable() && !Boolean.getBoolean("ward.nio");
+
+    /**
+     * The buffer allocator of every connection Ward opens or accepts: one pool for all. Netty
+     * 4.2's default (adaptive) allocator treats a JVM with at most 512 MiB of heap as low on
+     * memory, and then pools no buffer above 16.5 KiB: each larger socket read or TLS record
+     * buffer was a fresh, zeroed direct {@code ByteBuffer} (5% of a sidecar's CPU at 16 KiB
+     * responses, perf/README.md). Accepted connections already used this pool, so the outbound
+     * connections' second pool also cost 8 MiB of RSS.
+     */
+    public static final ByteBufAllocator ALLOCATOR = PooledByteBufAllocator.DEFAULT;
 
     private Transports() {}
 

@@ -13,6 +13,8 @@ import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.io.TempDir;
 
 class WardCliTest {
@@ -150,22 +152,23 @@ class WardCliTest {
         assertThat(captured[0]).startsWith("ward ").contains("BoringSSL");
     }
 
-    @Test
-    void nettyJfrEventsAreOffUnlessTheCommandLineAsksForThem() {
-        String before = System.getProperty("io.netty.jfr.enabled");
+    @ParameterizedTest
+    @CsvSource({"io.netty.jfr.enabled, false, true", "io.netty.allocator.type, pooled, adaptive"})
+    void processDefaultsSetNettysPropertiesUnlessTheCommandLineDid(String name, String ours, String theirs) {
+        String before = System.getProperty(name);
         try {
-            System.clearProperty("io.netty.jfr.enabled");
+            System.clearProperty(name);
             WardCli.processDefaults();
-            assertThat(System.getProperty("io.netty.jfr.enabled")).isEqualTo("false");
+            assertThat(System.getProperty(name)).isEqualTo(ours);
 
-            System.setProperty("io.netty.jfr.enabled", "true");
+            System.setProperty(name, theirs);
             WardCli.processDefaults();
-            assertThat(System.getProperty("io.netty.jfr.enabled")).isEqualTo("true");
+            assertThat(System.getProperty(name)).isEqualTo(theirs);
         } finally {
             if (before == null) {
-                System.clearProperty("io.netty.jfr.enabled");
+                System.clearProperty(name);
             } else {
-                System.setProperty("io.netty.jfr.enabled", before);
+                System.setProperty(name, before);
             }
         }
     }

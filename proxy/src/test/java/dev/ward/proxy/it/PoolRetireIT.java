@@ -9,6 +9,7 @@ import dev.ward.proxy.testing.Sidecars;
 import dev.ward.proxy.testing.TestApp;
 import dev.ward.proxy.testing.TestPki;
 import dev.ward.proxy.tls.TlsContexts;
+import dev.ward.proxy.transport.Transports;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -100,6 +101,7 @@ class PoolRetireIT {
             CompletableFuture<Channel> used = new CompletableFuture<>();
             assertThat(requestWhileRetiring(pool, group, "/slow?ms=600", used)).isEqualTo(200);
             Channel ch = used.get();
+            assertThat(ch.alloc()).as("the pool's connections share Ward's one buffer pool").isSameAs(Transports.ALLOCATOR);
             Await.until(() -> !ch.isActive()); // released to a retired pool: closed, not kept
         }
     }
@@ -120,6 +122,7 @@ class PoolRetireIT {
             assertThat(requestWhileRetiring(pool, group, "/slow?ms=600", used)).isEqualTo(200);
             Channel stream = used.get();
             assertThat(stream).isInstanceOf(Http2StreamChannel.class);
+            assertThat(stream.parent().alloc()).isSameAs(Transports.ALLOCATOR);
             Await.until(() -> !stream.parent().isActive()); // the last stream ended: the connection closes
             assertThat(app.requests.get()).isEqualTo(1);
         }
