@@ -21,8 +21,9 @@
 #
 # Settings: PAIRS=1 (pairs per variant: two JVMs with the same flags can differ by several per cent,
 # since each compiles the hot path its own way; a round's value for a variant is the mean over its
-# pairs) BODY=20 (response bytes: 20 or 16384) ROUNDS=8 SECONDS_PER_ROUND=6 CONNECTIONS=32 WARMUP=40 (s of load per pair first, then on
-# in 10 s steps until the JIT is done, up to WARMUP_MAX=240), PIN=1.
+# pairs) BODY=20 (response bytes: 20 or 16384) ROUNDS=8 SECONDS_PER_ROUND=6 CONNECTIONS=32
+# WARMUP=40 (s of load per pair first, then on in 10 s steps until the JIT is done, up to
+# WARMUP_MAX=240), PIN=1.
 # Results: CSV=perf/results/compare-<date>.csv (every round) and a Markdown summary on stdout: median
 # req/s, p99 and sidecar CPU per request, and the median of the per-round ratios to the first variant;
 # on stderr, each sidecar's JIT, GC and CPU by thread kind (event loop, compiler, VM thread) in the rounds.
@@ -137,7 +138,7 @@ for p in "${pairs[@]}"; do
   done
   echo "$line" >&2
 done
-# Where each pair's sidecar CPU went during the rounds, by thread kind, in µs per request (A + B):
+# Where each sidecar's CPU went during the rounds, by thread kind, in µs per request (A and B apart):
 # an event loop that is slower per request, or a compiler or collector that takes the core.
 echo "Sidecar CPU during the rounds by thread kind (µs per request):" >&2
 for p in "${pairs[@]}"; do
