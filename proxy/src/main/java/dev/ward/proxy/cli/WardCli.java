@@ -31,7 +31,8 @@ public final class WardCli implements Runnable {
      *
      * <p>{@code io.netty.allocator.type=pooled}: the allocator Netty hands to what Ward does not
      * configure itself (HTTP/2 stream channels) is then the one pool every connection uses
-     * ({@code Transports.ALLOCATOR}), not a second, adaptive one.
+     * ({@code Transports.ALLOCATOR}), not a second, adaptive one. {@code -Dio.netty.allocator.type=adaptive}
+     * makes every connection use the adaptive one.
      */
     static void processDefaults() {
         if (System.getProperty("io.netty.jfr.enabled") == null) {
