@@ -2,6 +2,7 @@ package dev.ward.proxy.http;
 
 import dev.ward.authz.identity.SpiffeId;
 import dev.ward.proxy.tls.PeerIdentity;
+import dev.ward.proxy.transport.Transports;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -166,7 +167,7 @@ public final class ConnectionPool implements Backend {
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) settings.connectTimeout().toMillis())
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.SO_KEEPALIVE, true)
-                    .option(ChannelOption.ALLOCATOR, dev.ward.proxy.transport.Transports.ALLOCATOR)
+                    .option(ChannelOption.ALLOCATOR, Transports.ALLOCATOR)
                     .handler(new ChannelInitializer<>() {
                         @Override
                         protected void initChannel(Channel ch) {

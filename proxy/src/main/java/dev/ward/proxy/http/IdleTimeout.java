@@ -96,7 +96,11 @@ public final class IdleTimeout extends ChannelDuplexHandler {
         }
         started = true;
         lastActivity = ticker.nanoTime();
-        check = ctx.executor().schedule(() -> check(ctx), timeoutNanos, TimeUnit.NANOSECONDS);
+        checkIn(ctx, timeoutNanos);
+    }
+
+    private void checkIn(ChannelHandlerContext ctx, long nanos) {
+        check = ctx.executor().schedule(() -> check(ctx), nanos, TimeUnit.NANOSECONDS);
     }
 
     private void stop() {
@@ -113,8 +117,7 @@ public final class IdleTimeout extends ChannelDuplexHandler {
         }
         long quietFor = ticker.nanoTime() - lastActivity;
         if (reading || quietFor < timeoutNanos) {
-            long next = reading ? timeoutNanos : timeoutNanos - quietFor;
-            check = ctx.executor().schedule(() -> check(ctx), next, TimeUnit.NANOSECONDS);
+            checkIn(ctx, reading ? timeoutNanos : timeoutNanos - quietFor);
             return;
         }
         Http2FrameCodec h2 = ctx.pipeline().get(Http2FrameCodec.class);
@@ -126,7 +129,7 @@ public final class IdleTimeout extends ChannelDuplexHandler {
             ctx.channel().close();
         } else {
             lastActivity = ticker.nanoTime(); // streams open: look again in a whole timeout
-            check = ctx.executor().schedule(() -> check(ctx), timeoutNanos, TimeUnit.NANOSECONDS);
+            checkIn(ctx, timeoutNanos);
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.ward.proxy.inbound;
 import dev.ward.authz.identity.AllowList;
 import dev.ward.authz.identity.SpiffeId;
 import dev.ward.proxy.tls.PeerIdentity;
+import dev.ward.proxy.transport.Transports;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -60,7 +61,7 @@ public final class TcpForwarder extends ChannelInboundHandlerAdapter {
             Channel in = ctx.channel();
             Bootstrap b = new Bootstrap().group(in.eventLoop()).channel(channelType)
                     .option(ChannelOption.AUTO_READ, false)
-                    .option(ChannelOption.ALLOCATOR, dev.ward.proxy.transport.Transports.ALLOCATOR)
+                    .option(ChannelOption.ALLOCATOR, Transports.ALLOCATOR)
                     .handler(new Relay(in));
             b.connect(app).addListener((ChannelFutureListener) f -> {
                 if (f.isSuccess()) {

@@ -10,6 +10,7 @@ import dev.ward.proxy.testing.TestApp;
 import dev.ward.proxy.testing.TestPki;
 import dev.ward.proxy.tls.TlsContexts;
 import dev.ward.proxy.transport.Transports;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -101,7 +102,8 @@ class PoolRetireIT {
             CompletableFuture<Channel> used = new CompletableFuture<>();
             assertThat(requestWhileRetiring(pool, group, "/slow?ms=600", used)).isEqualTo(200);
             Channel ch = used.get();
-            assertThat(ch.alloc()).as("the pool's connections share Ward's one buffer pool").isSameAs(Transports.ALLOCATOR);
+            assertThat(ch.alloc()).as("the pool's connections share Ward's one buffer pool").isSameAs(Transports.ALLOCATOR)
+                    .isInstanceOf(PooledByteBufAllocator.class);
             Await.until(() -> !ch.isActive()); // released to a retired pool: closed, not kept
         }
     }
@@ -122,7 +124,7 @@ class PoolRetireIT {
             assertThat(requestWhileRetiring(pool, group, "/slow?ms=600", used)).isEqualTo(200);
             Channel stream = used.get();
             assertThat(stream).isInstanceOf(Http2StreamChannel.class);
-            assertThat(stream.parent().alloc()).isSameAs(Transports.ALLOCATOR);
+            assertThat(stream.parent().alloc()).isSameAs(Transports.ALLOCATOR).isInstanceOf(PooledByteBufAllocator.class);
             Await.until(() -> !stream.parent().isActive()); // the last stream ended: the connection closes
             assertThat(app.requests.get()).isEqualTo(1);
         }
