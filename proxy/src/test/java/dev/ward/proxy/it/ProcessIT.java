@@ -26,9 +26,25 @@ class ProcessIT {
     @TempDir
     Path tmp;
 
-    static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
+    /**
+     * {@code n} distinct free ports. Their sockets stay open until all are picked: one at a time,
+     * the kernel may hand out a port it just gave back, and two listeners of one config collided.
+     */
+    static int[] freePorts(int n) throws Exception {
+        ServerSocket[] sockets = new ServerSocket[n];
+        try {
+            int[] ports = new int[n];
+            for (int i = 0; i < n; i++) {
+                sockets[i] = new ServerSocket(0);
+                ports[i] = sockets[i].getLocalPort();
+            }
+            return ports;
+        } finally {
+            for (ServerSocket s : sockets) {
+                if (s != null) {
+                    s.close();
+                }
+            }
         }
     }
 
@@ -37,12 +53,13 @@ class ProcessIT {
         TestPki pki = new TestPki(tmp);
         Path orders = pki.issue("orders");
         try (TestApp app = new TestApp()) {
-            int inbound = freePort();
-            int admin = freePort();
+            int[] ports = freePorts(3);
+            int inbound = ports[0];
+            int admin = ports[1];
             Path cfg = Files.writeString(tmp.resolve("sidecar.yaml"), Sidecars.identity(orders)
                     + "inbound: { listen: 127.0.0.1:" + inbound + ", app: 127.0.0.1:" + app.port() + ", allow: ["
                     + TestPki.id("frontend") + "] }\n"
-                    + "outbound: { listen: 127.0.0.1:" + freePort() + " }\n"
+                    + "outbound: { listen: 127.0.0.1:" + ports[2] + " }\n"
                     + "admin: { listen: 127.0.0.1:" + admin + " }\n"
                     + "limits: { drainTimeout: 10s }\n");
             Process p = startWard(cfg, java.util.Map.of());
@@ -108,16 +125,17 @@ class ProcessIT {
     void tracingFromTheEnvironmentAndTheConfigAndAnUnreachableCollector() throws Exception {
         TestPki pki = new TestPki(tmp);
         try (TestApp app = new TestApp()) {
-            int inbound = freePort();
-            int admin = freePort();
+            int[] ports = freePorts(4);
+            int inbound = ports[0];
+            int admin = ports[1];
             Path cfg = Files.writeString(tmp.resolve("sidecar.yaml"), Sidecars.identity(pki.issue("orders"))
                     + "inbound: { listen: 127.0.0.1:" + inbound + ", app: 127.0.0.1:" + app.port() + ", allow: ["
                     + TestPki.id("frontend") + "] }\n"
-                    + "outbound: { listen: 127.0.0.1:" + freePort() + " }\n"
+                    + "outbound: { listen: 127.0.0.1:" + ports[2] + " }\n"
                     + "admin: { listen: 127.0.0.1:" + admin + " }\n"
                     + "tracing: { sampling: 0.25 }\n");
             Process p = startWard(cfg, java.util.Map.of(
-                    "OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + freePort(), // nothing listens there
+                    "OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:" + ports[3], // nothing listens there
                     "OTEL_TRACES_SAMPLER", "always_on", // the config's sampling wins
                     "OTEL_SERVICE_NAME", "orders-from-env",
                     "OTEL_BSP_SCHEDULE_DELAY", "50"));
