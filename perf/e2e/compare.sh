@@ -24,8 +24,10 @@
 # pairs) BODY=20 (response bytes: 20 or 16384) ROUNDS=8 SECONDS_PER_ROUND=6 CONNECTIONS=32
 # WARMUP=40 (s of load per pair first, then on in 10 s steps until the JIT is done, up to
 # WARMUP_MAX=240), PIN=1.
-# Results: CSV=perf/results/compare-<date>.csv (every round) and a Markdown summary on stdout: median
-# req/s, p99 and sidecar CPU per request, and the median of the per-round ratios to the first variant;
+# Results: CSV=perf/results/compare-<date>.csv (every round) and a Markdown summary on stdout
+# (perf/e2e/compare_summary.py, which also reads an old CSV again): median req/s, p99 and sidecar
+# CPU per request, the median of the per-round ratios to the first variant and, for req/s, its 95%
+# bootstrap interval (single rounds move by up to 2x here: many short rounds narrow it best);
 # on stderr, each sidecar's JIT, GC and CPU by thread kind (event loop, compiler, VM thread) in the rounds.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -162,32 +164,4 @@ for p in "${pairs[@]}"; do
   esac
 done
 
-python3 - "$csv" "${variants[@]}" <<'PY'
-import csv, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-variants = sys.argv[2:]
-by = {}  # variant -> round -> [rows of its pairs]
-for r in rows:
-    by.setdefault(r["variant"], {}).setdefault(r["round"], []).append(r)
-first = variants[0]
-rounds = sorted(by[first], key=int)
-def val(v, k, col):  # a variant's value in a round: the mean over its pairs
-    return statistics.fmean(float(x[col]) for x in by[v][k])
-def med(v, col):
-    return statistics.median(val(v, k, col) for k in rounds)
-def ratio(v, col):  # the median of the per-round ratios: each compares pairs measured minutes apart at most
-    return statistics.median(val(v, k, col) / val(first, k, col) for k in rounds)
-def peak(v):
-    return max(max(int(x["rss_peak_kib_a"]), int(x["rss_peak_kib_b"])) for k in rounds for x in by[v][k]) / 1024
-print(f"\n{len(rounds)} rounds, {len(by[first][rounds[0]])} pair(s) per variant ({sys.argv[1]}); 'vs {first}' is the median of the per-round ratios:")
-print(f"| variant | req/s | vs {first} | p99 ms | vs {first} | sidecar CPU µs/request | vs {first} | peak RSS MiB (highest sidecar) |")
-print("|---|---|---|---|---|---|---|---|")
-for v in variants:
-    print(f"| {v} | {med(v, 'requests_per_s'):,.0f} | {ratio(v, 'requests_per_s'):.3f} | {med(v, 'p99_ms'):.2f} "
-          f"| {ratio(v, 'p99_ms'):.2f} | {med(v, 'cpu_us_per_request'):.1f} | {ratio(v, 'cpu_us_per_request'):.3f} | {peak(v):.0f} |")
-if len(by[first][rounds[0]]) > 1:  # how much pairs of one variant differ: JVMs do not all compile alike
-    print("\nMedian req/s of each pair:")
-    for v in variants:
-        ids = sorted({x["pair"] for k in rounds for x in by[v][k]})
-        print(f"- {v}: " + ", ".join(f"{statistics.median(float(x['requests_per_s']) for k in rounds for x in by[v][k] if x['pair'] == i):,.0f}" for i in ids))
-PY
+python3 "$here/perf/e2e/compare_summary.py" "$csv" "${variants[@]}"
