@@ -9,6 +9,7 @@ pin_sidecars=(); pin_load=(); pinned=no
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  rm -f "$port_state"
 }
 
 # The JVM flags a sidecar runs with in production (perf/README.md says why each one).
@@ -69,7 +70,34 @@ pin_setup() {
   fi
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# free_port: a loopback port for a server to listen on. Taken below the kernel's ephemeral range, so
+# that no outgoing connection (a running pair's, wrk's) takes it between now and the server's bind,
+# and never the same twice in one run (the ports handed out are counted in $port_state). Port 0's
+# pick, from inside the ephemeral range, once collided so: "bind(..) failed: Address already in use".
+port_state="$(mktemp /tmp/ward-ports.XXXXXX)"
+free_port() {
+  python3 - "$port_state" <<'PY'
+import random, socket, sys
+state = sys.argv[1]
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+start, end = max(1024, low - 12000), low
+text = open(state).read().strip()
+port = int(text) + 1 if text else random.randrange(start, end - 2000)
+while True:
+    if port >= end:
+        sys.exit("free_port: no free loopback port left below the ephemeral range")
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        break
+    except OSError:
+        port += 1
+    finally:
+        s.close()
+open(state, "w").write(str(port))
+print(port)
+PY
+}
 
 wait_http() { # wait_http URL [what]
   local _
