@@ -60,6 +60,17 @@ public final class ConnectionPool implements Backend {
      * connection may have been closed by the server just as it was reused.
      */
     public static final io.netty.util.AttributeKey<Boolean> REUSED = io.netty.util.AttributeKey.valueOf("ward.reused");
+    /**
+     * An HTTP/2 connection's codec and the bootstrap that opens its streams, made once per
+     * connection: a bootstrap made per stream cost two maps, a pipeline search and a
+     * {@link ChannelInitializer} (with its own map) for every request.
+     */
+    private record H2(Http2FrameCodec codec, Http2StreamChannelBootstrap streams) {
+    }
+
+    private static final io.netty.util.AttributeKey<H2> H2_STREAMS = io.netty.util.AttributeKey.valueOf("ward.h2.streams");
+    /** HTTP/2 frames to HTTP objects on every outbound stream: stateless, so one for all. */
+    private static final Http2StreamFrameToHttpObjectCodec STREAM_CODEC = new Http2StreamFrameToHttpObjectCodec(false);
 
     /** How connections are made. {@code tls} null: plain TCP (the local app). */
     public record Settings(String name, InetSocketAddress address, Supplier<SslContext> tls, SpiffeId expectedId,
@@ -320,6 +331,7 @@ public final class ConnectionPool implements Backend {
                 }
             }));
             ch.pipeline().addLast(GUARD, new UnaskedReadGuard(false));
+            ch.attr(H2_STREAMS).set(new H2(codec, new Http2StreamChannelBootstrap(ch).handler(STREAM_CODEC)));
             HttpPipelines.widenConnectionWindow(ch);
         }
 
@@ -328,17 +340,12 @@ public final class ConnectionPool implements Backend {
         }
 
         private boolean canOpenStream(Channel parent) {
-            Http2FrameCodec codec = parent.pipeline().get(Http2FrameCodec.class);
-            return codec != null && codec.connection().local().canOpenStream() && !codec.connection().goAwayReceived();
+            H2 h = parent.attr(H2_STREAMS).get();
+            return h != null && h.codec().connection().local().canOpenStream() && !h.codec().connection().goAwayReceived();
         }
 
         private void openStream(Channel parent, Promise<Channel> p, boolean reused) {
-            new Http2StreamChannelBootstrap(parent).handler(new ChannelInitializer<Channel>() {
-                @Override
-                protected void initChannel(Channel c) {
-                    c.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(false));
-                }
-            }).open().addListener(f -> {
+            parent.attr(H2_STREAMS).get().streams().open().addListener(f -> {
                 if (f.isSuccess()) {
                     Channel stream = (Channel) f.getNow();
                     stream.attr(REUSED).set(reused);

@@ -77,6 +77,9 @@ public final class HttpPipelines {
         p.addLast("proxy", handler.get());
     }
 
+    /** HTTP/2 frames to HTTP objects on every inbound stream: stateless, so one for all. */
+    private static final Http2StreamFrameToHttpObjectCodec STREAM_CODEC = new Http2StreamFrameToHttpObjectCodec(true);
+
     /**
      * HTTP/2: one connection, each stream its own child channel converted to HTTP objects, so
      * the same {@link ProxyHandler} serves both protocols. Drains with {@link Http2DrainHandler}.
@@ -93,7 +96,7 @@ public final class HttpPipelines {
         p.addLast("h2-mux", new Http2MultiplexHandler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
-                ch.pipeline().addLast("h2-http", new Http2StreamFrameToHttpObjectCodec(true));
+                ch.pipeline().addLast("h2-http", STREAM_CODEC);
                 ch.pipeline().addLast("proxy", handler.get());
             }
         }));

@@ -69,8 +69,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     private ChannelHandlerContext ctx;
     private Exchange ex;
-    /** Messages of a later, pipelined request, held until the current exchange ends. */
-    private final ArrayDeque<HttpObject> pending = new ArrayDeque<>();
+    /**
+     * Messages of a later, pipelined request, held until the current exchange ends; made when
+     * first needed (HTTP/1.1 pipelining is rare, and an HTTP/2 stream, one handler each, never has any).
+     */
+    private ArrayDeque<HttpObject> pending;
     /** The request just started had no body and was sent whole: drop the empty end the codec delivers next. */
     private boolean swallowEmptyLast;
     /** Dropping the rest of a request body that will never be forwarded. */
@@ -172,8 +175,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
         }
-        if ((ex != null && ex.requestDone) || !pending.isEmpty()) {
+        if ((ex != null && ex.requestDone) || hasPending()) {
             // A pipelined request: hold it (and stop reading) until this response is done.
+            if (pending == null) {
+                pending = new ArrayDeque<>(4);
+            }
             pending.add(obj);
             ctx.channel().config().setAutoRead(false);
             return;
@@ -576,7 +582,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        for (HttpObject o; (o = pending.poll()) != null; ) {
+        for (HttpObject o; hasPending() && (o = pending.poll()) != null; ) {
             ReferenceCountUtil.release(o);
         }
         Exchange e = ex;
@@ -727,17 +733,21 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         e.rec.end(status, reason);
     }
 
+    private boolean hasPending() {
+        return pending != null && !pending.isEmpty();
+    }
+
     private void resumeAfterExchange() {
         if (http2Stream || !ctx.channel().isActive()) {
             return;
         }
         ctx.channel().config().setAutoRead(true);
-        while (ex == null && !pending.isEmpty() && ctx.channel().isActive()) {
+        while (ex == null && hasPending() && ctx.channel().isActive()) {
             handle(pending.poll());
         }
-        if (ex != null && !pending.isEmpty()) {
+        if (ex != null && hasPending()) {
             // Body pieces of the request just started: feed them in order.
-            while (!pending.isEmpty() && ex != null && !ex.requestDone) {
+            while (hasPending() && ex != null && !ex.requestDone) {
                 handle(pending.poll());
             }
         }
