@@ -1,5 +1,8 @@
 package dev.ward.telemetry.tracing;
 
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
 /**
  * The W3C {@code traceparent} header, read and written on longs: for the requests that the sampler
  * drops, which need their trace context carried on but never a span object (see
@@ -18,7 +21,16 @@ public final class TraceParent {
     public static final int RANDOM = 0x02;
 
     private static final int LENGTH = 55;
-    private static final char[] HEX = "0123456789abcdef".toCharArray();
+    private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.ISO_8859_1);
+    /** A character's value as a lower-case hex digit, or -1 (upper case is not valid in {@code traceparent}). */
+    private static final byte[] DIGIT = new byte[128];
+
+    static {
+        Arrays.fill(DIGIT, (byte) -1);
+        for (int i = 0; i < 16; i++) {
+            DIGIT[HEX[i]] = (byte) i;
+        }
+    }
 
     private TraceParent() {
     }
@@ -27,22 +39,37 @@ public final class TraceParent {
      * The trace flags (0-255) of a valid {@code traceparent}, or {@link #INVALID}. Valid: a
      * version other than {@code ff} (exactly 55 characters for {@code 00}, a {@code -} after them
      * for a later version that is longer), lower-case hex ids that are not all zero, and flags.
+     * One pass over the header: it is read on every request a sidecar receives with tracing on.
      */
     public static int flags(CharSequence h) {
         if (h == null || h.length() < LENGTH || h.charAt(2) != '-' || h.charAt(35) != '-' || h.charAt(52) != '-') {
             return INVALID;
         }
-        int version = hexByte(h, 0);
-        if (version < 0 || version == 0xff) {
+        int invalid = 0; // the OR of every digit's value: negative once one is not a hex digit
+        int trace = 0;
+        for (int i = 3; i < 35; i++) {
+            int d = digit(h.charAt(i));
+            invalid |= d;
+            trace |= d;
+        }
+        int span = 0;
+        for (int i = 36; i < 52; i++) {
+            int d = digit(h.charAt(i));
+            invalid |= d;
+            span |= d;
+        }
+        int v0 = digit(h.charAt(0));
+        int v1 = digit(h.charAt(1));
+        int f0 = digit(h.charAt(53));
+        int f1 = digit(h.charAt(54));
+        if ((invalid | v0 | v1 | f0 | f1) < 0 || trace == 0 || span == 0) {
             return INVALID;
         }
-        if (h.length() > LENGTH && (version == 0 || h.charAt(LENGTH) != '-')) {
+        int version = v0 << 4 | v1;
+        if (version == 0xff || h.length() > LENGTH && (version == 0 || h.charAt(LENGTH) != '-')) {
             return INVALID;
         }
-        if (!hex(h, 3, 35) || !hex(h, 36, 52) || zeros(h, 3, 35) || zeros(h, 36, 52)) {
-            return INVALID;
-        }
-        return hexByte(h, 53);
+        return f0 << 4 | f1;
     }
 
     /** The high 64 bits of a valid header's trace id. */
@@ -66,7 +93,7 @@ public final class TraceParent {
 
     /** {@code 00-<trace id>-<span id>-<flags>}. */
     public static String format(long traceHi, long traceLo, long spanId, int flags) {
-        char[] c = new char[LENGTH];
+        byte[] c = new byte[LENGTH];
         c[0] = '0';
         c[1] = '0';
         c[2] = '-';
@@ -77,71 +104,41 @@ public final class TraceParent {
         c[52] = '-';
         c[53] = HEX[(flags >> 4) & 0xf];
         c[54] = HEX[flags & 0xf];
-        return new String(c);
+        return new String(c, StandardCharsets.ISO_8859_1);
     }
 
     /** A trace id's 32 hex characters. */
     public static String traceId(long hi, long lo) {
-        char[] c = new char[32];
+        byte[] c = new byte[32];
         put(c, 0, hi);
         put(c, 16, lo);
-        return new String(c);
+        return new String(c, StandardCharsets.ISO_8859_1);
     }
 
     /** A span id's 16 hex characters. */
     public static String spanId(long id) {
-        char[] c = new char[16];
+        byte[] c = new byte[16];
         put(c, 0, id);
-        return new String(c);
+        return new String(c, StandardCharsets.ISO_8859_1);
     }
 
-    private static void put(char[] c, int at, long v) {
+    private static void put(byte[] c, int at, long v) {
         for (int i = 15; i >= 0; i--) {
             c[at + i] = HEX[(int) (v & 0xf)];
             v >>>= 4;
         }
     }
 
+    /** 16 hex digits, already checked by {@link #flags}. */
     private static long parseLong(CharSequence h, int from) {
         long v = 0;
         for (int i = from; i < from + 16; i++) {
-            v = (v << 4) | digit(h.charAt(i));
+            v = (v << 4) | DIGIT[h.charAt(i)];
         }
         return v;
     }
 
-    private static int hexByte(CharSequence h, int at) {
-        int hi = digit(h.charAt(at));
-        int lo = digit(h.charAt(at + 1));
-        return hi < 0 || lo < 0 ? -1 : hi << 4 | lo;
-    }
-
-    private static boolean hex(CharSequence h, int from, int to) {
-        for (int i = from; i < to; i++) {
-            if (digit(h.charAt(i)) < 0) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static boolean zeros(CharSequence h, int from, int to) {
-        for (int i = from; i < to; i++) {
-            if (h.charAt(i) != '0') {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /** A lower-case hex digit's value, or -1 (upper case is not valid in {@code traceparent}). */
     private static int digit(char c) {
-        if (c >= '0' && c <= '9') {
-            return c - '0';
-        }
-        if (c >= 'a' && c <= 'f') {
-            return c - 'a' + 10;
-        }
-        return -1;
+        return c < 128 ? DIGIT[c] : -1;
     }
 }

@@ -37,7 +37,7 @@ class HeadSamplerTest {
                 "00-00000000000000000000000000000000-b7ad6b7169203331-01", "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
                 " " + PARENT, PARENT.substring(0, 54)));
         Random random = new Random(42);
-        String alphabet = "0123456789abcdefABCDEFgz-_ ";
+        String alphabet = "0123456789abcdefABCDEFgz-_ \u00e9\u0660";
         for (int i = 0; i < 20_000; i++) {
             StringBuilder b = new StringBuilder(random.nextBoolean() ? PARENT : "01" + PARENT.substring(2) + "-x");
             for (int m = random.nextInt(3); m >= 0; m--) {
