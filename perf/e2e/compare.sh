@@ -18,6 +18,8 @@
 #   access-log    the access log on, for every request (to a file)
 #   NAME          any other name with OPTS_NAME set: base, with those JVM flags instead
 #                 (e.g. OPTS_g1="-XX:+UseG1GC -Xmx64m" perf/e2e/compare.sh base g1)
+#   VARIANT@NAME  a variant above with the JVM flags of OPTS_NAME instead of the production ones
+#                 (e.g. OPTS_d1="$(production_java_opts) -Dotel.bsp.schedule.delay=1000" ... tracing-1 tracing-1@d1)
 #
 # Settings: PAIRS=1 (pairs per variant: two JVMs with the same flags can differ by several per cent,
 # since each compiles the hot path its own way; a round's value for a variant is the mean over its
@@ -56,26 +58,29 @@ policy_100() { # 100 rules for the caller, on /svc0 ... /svc99; the benchmark ca
 
 declare -A path hdr
 pairs=()   # every pair: VARIANT.K for K in 1..PAIRS
-configure() { # sets opts, path, hdr and the WARD_* settings of variant $1
-  local v="$1" var ratio
-  opts="$base_opts"; path[$v]="/$body"; hdr[$v]="X-Bench: 1"   # every variant sends one extra header; traceparent's is that
+configure() { # sets opts, path, hdr and the WARD_* settings of variant $1 (VARIANT or VARIANT@FLAGS)
+  local full="$1" v="${1%@*}" ratio
+  opts="$base_opts"; path[$full]="/$body"; hdr[$full]="X-Bench: 1"   # every variant sends one extra header; traceparent's is that
   WARD_EXTRA=""; WARD_B_EXTRA=""; WARD_B_ALLOW=""; WARD_A_UPSTREAM=""; WARD_ACCESS_LOG=off
   case "$v" in
     base|base-b) ;;
-    traceparent) hdr[$v]="traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00" ;;
+    traceparent) hdr[$full]="traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00" ;;
     tracing-[0-9]*)
       ratio="$(awk -v p="${v#tracing-}" 'BEGIN { print p / 100 }')"
       WARD_EXTRA="tracing: { exporter: zipkin, endpoint: http://127.0.0.1:$sink_port, sampling: $ratio }" ;;
     authz-100)
       policy_100 "$work/policy-100.yaml"
-      WARD_B_ALLOW=none; WARD_B_EXTRA="policy: { file: $work/policy-100.yaml }"; path[$v]="/svc99/20" ;;
+      WARD_B_ALLOW=none; WARD_B_EXTRA="policy: { file: $work/policy-100.yaml }"; path[$full]="/svc99/20" ;;
     no-breaker) WARD_A_UPSTREAM="circuitBreaker: { enabled: false }" ;;
     access-log) WARD_ACCESS_LOG=all ;;
-    *)
-      var="OPTS_${v//[^A-Za-z0-9_]/_}"
-      [ -n "${!var:-}" ] || { echo "compare.sh: unknown variant $v (and no $var set); see the header of $0" >&2; exit 2; }
-      opts="${!var}" ;;
+    *) opts="$(flags_of "$v")" ;;
   esac
+  [ "$full" = "$v" ] || opts="$(flags_of "${full##*@}")"
+}
+flags_of() { # the JVM flags OPTS_$1 names
+  local var="OPTS_${1//[^A-Za-z0-9_]/_}"
+  [ -n "${!var:-}" ] || { echo "compare.sh: unknown variant $1 (and no $var set); see the header of $0" >&2; exit 2; }
+  echo "${!var}"
 }
 # Pairs start interleaved (base.1, tracing-1.1, base.2, tracing-1.2...), and are warmed and
 # measured in that order: a variant whose pairs all started last measured up to 4% slower than
@@ -128,14 +133,17 @@ for p in "${pairs[@]}"; do
       -v b0="${jit0[b_$p]:-0}" -v b1="$(jit_seconds "${entry[pid_b_$p]}")" 'BEGIN { printf "  %s: %.2f/%.2f\n", p, a1 - a0, b1 - b0 }' >&2
 done
 # Collections during the rounds: a variant that keeps more alive (spans queued for export) copies
-# more in each young collection and fills the old generation sooner.
-echo "GC during the rounds (A | B: young collections, their ms; full collections, their ms):" >&2
+# more in each young collection and fills the old generation sooner. The heap each request allocates,
+# end to end (sockets, TLS, HTTP/2 framing included, which JMH's pipelines leave out): every young
+# collection empties a full eden, so allocated = collections x eden + what eden gained besides.
+echo "GC during the rounds (A | B: young collections, their ms; full collections, their ms; heap allocated per request):" >&2
 for p in "${pairs[@]}"; do
   line="  $p:"
   for s in a b; do
-    line="$line $(awk -v before="${gc0[${s}_$p]:-0 0 0 0}" -v after="$(gc_counts "${entry[pid_${s}_$p]}")" 'BEGIN {
+    line="$line $(awk -v before="${gc0[${s}_$p]:-0 0 0 0 0 0}" -v after="$(gc_counts "${entry[pid_${s}_$p]}")" -v n="${reqs[$p]}" 'BEGIN {
       split(before, x, " "); split(after, y, " ")
-      printf "%d, %.0f ms; %d, %.0f ms", y[1] - x[1], (y[2] - x[2]) * 1000, y[3] - x[3], (y[4] - x[4]) * 1000 }')"
+      printf "%d, %.0f ms; %d, %.0f ms; %.2f KiB", y[1] - x[1], (y[2] - x[2]) * 1000, y[3] - x[3], (y[4] - x[4]) * 1000,
+        ((y[1] - x[1]) * y[5] + y[6] - x[6]) / (n > 0 ? n : 1) }')"
     [ "$s" = a ] && line="$line |"
   done
   echo "$line" >&2

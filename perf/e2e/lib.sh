@@ -311,10 +311,10 @@ NGINX
 # Seconds a JVM has spent compiling (JIT), from jstat.
 jit_seconds() { jstat -compiler "$1" 2>/dev/null | awk 'NR == 2 { print $4 }'; }
 
-# A JVM's collections so far, from jstat: "young_count young_s full_count full_s".
+# A JVM's collections so far, from jstat: "young_count young_s full_count full_s eden_kib eden_used_kib".
 gc_counts() {
   jstat -gc "$1" 2>/dev/null | awk 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i }
-    NR == 2 { print $c["YGC"], $c["YGCT"], $c["FGC"], $c["FGCT"] }'
+    NR == 2 { print $c["YGC"], $c["YGCT"], $c["FGC"], $c["FGCT"], $c["EC"], $c["EU"] }'
 }
 
 # A JVM's CPU so far by thread kind (its threads' names without digits: the event loop, the C1 and
