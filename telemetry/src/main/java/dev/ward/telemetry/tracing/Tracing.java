@@ -44,6 +44,8 @@ public final class Tracing implements AutoCloseable {
     /** Propagators Ward ships. */
     public static final Set<String> PROPAGATORS = Set.of("tracecontext", "baggage", "b3", "b3multi");
     public static final double DEFAULT_RATIO = 0.01;
+    /** How long a sampled span waits to be exported at most, unless {@code OTEL_BSP_SCHEDULE_DELAY} says. */
+    static final Duration SCHEDULE_DELAY = Duration.ofSeconds(1);
     private static final AttributeKey<String> SERVICE_INSTANCE = AttributeKey.stringKey("service.instance.id");
     private static final AttributeKey<String> WARD_VERSION = AttributeKey.stringKey("ward.version");
 
@@ -251,6 +253,12 @@ public final class Tracing implements AutoCloseable {
                 && !env.getMap("otel.resource.attributes").containsKey("service.name") && s.defaultServiceName() != null) {
             m.put("otel.service.name", s.defaultServiceName());
         }
+        if (env.getString("otel.bsp.schedule.delay") == null) {
+            // Sampled spans wait in the heap until their batch goes out. Over the SDK's 5 s, at a
+            // few hundred spans a second, they outlive young collections and are copied by each,
+            // in a sidecar heap of a few MiB; after 1 s most are gone before the next one.
+            m.put("otel.bsp.schedule.delay", Long.toString(SCHEDULE_DELAY.toMillis()));
+        }
         return m;
     }
 
@@ -306,7 +314,7 @@ public final class Tracing implements AutoCloseable {
             m.put("resource", attrs);
         }
         m.put("queueSize", q.capacity());
-        m.put("scheduleDelay", p.getDuration("otel.bsp.schedule.delay", Duration.ofSeconds(5)).toMillis() + "ms");
+        m.put("scheduleDelay", p.getDuration("otel.bsp.schedule.delay", SCHEDULE_DELAY).toMillis() + "ms");
         return m;
     }
 

@@ -56,6 +56,8 @@ class TracingTest {
                 "otel.propagators", "b3multi", "otel.service.name", "from-env"));
         assertThat(m).doesNotContainKeys("otel.traces.sampler", "otel.propagators", "otel.service.name",
                 "otel.exporter.otlp.traces.endpoint");
+        assertThat(overrides(settings(null, null, null, null), Map.of("otel.bsp.schedule.delay", "5000")))
+                .doesNotContainKey("otel.bsp.schedule.delay");
         assertThat(m).containsEntry("otel.traces.exporter", "otlp").containsEntry("otel.exporter.otlp.traces.protocol", "http/protobuf");
     }
 
@@ -66,7 +68,8 @@ class TracingTest {
                 .containsEntry("otel.traces.sampler", "parentbased_traceidratio")
                 .containsEntry("otel.traces.sampler.arg", "0.01")
                 .containsEntry("otel.propagators", "tracecontext")
-                .containsEntry("otel.service.name", "orders");
+                .containsEntry("otel.service.name", "orders")
+                .containsEntry("otel.bsp.schedule.delay", "1000");
         // An endpoint alone means OTLP over gRPC.
         assertThat(overrides(settings(null, "http://jaeger:4317", null, null), Map.of()))
                 .containsEntry("otel.traces.exporter", "otlp")
