@@ -66,6 +66,9 @@ public final class ConnectionPool implements Backend {
      * {@link ChannelInitializer} (with its own map) for every request.
      */
     private record H2(Http2FrameCodec codec, Http2StreamChannelBootstrap streams) {
+        boolean canOpenStream() {
+            return codec.connection().local().canOpenStream() && !codec.connection().goAwayReceived();
+        }
     }
 
     private static final io.netty.util.AttributeKey<H2> H2_STREAMS = io.netty.util.AttributeKey.valueOf("ward.h2.streams");
@@ -190,8 +193,9 @@ public final class ConnectionPool implements Backend {
         Future<Channel> acquire() {
             Promise<Channel> p = loop.newPromise();
             if (h2 != null) {
-                if (h2.isActive() && canOpenStream(h2)) {
-                    openStream(h2, p, true);
+                H2 h = h2.attr(H2_STREAMS).get();
+                if (h2.isActive() && h.canOpenStream()) {
+                    openStream(h, p, true);
                     return p;
                 }
                 h2 = null;
@@ -229,7 +233,7 @@ public final class ConnectionPool implements Backend {
             if (h2 == ch) {
                 for (Promise<Channel> p : w) {
                     if (!p.isDone()) {
-                        openStream(ch, p, false);
+                        openStream(ch.attr(H2_STREAMS).get(), p, false);
                     }
                 }
                 return;
@@ -339,13 +343,8 @@ public final class ConnectionPool implements Backend {
             ch.pipeline().addLast("idle", new IdleTimeout(settings.idleTimeout()));
         }
 
-        private boolean canOpenStream(Channel parent) {
-            H2 h = parent.attr(H2_STREAMS).get();
-            return h != null && h.codec().connection().local().canOpenStream() && !h.codec().connection().goAwayReceived();
-        }
-
-        private void openStream(Channel parent, Promise<Channel> p, boolean reused) {
-            parent.attr(H2_STREAMS).get().streams().open().addListener(f -> {
+        private void openStream(H2 parent, Promise<Channel> p, boolean reused) {
+            parent.streams().open().addListener(f -> {
                 if (f.isSuccess()) {
                     Channel stream = (Channel) f.getNow();
                     stream.attr(REUSED).set(reused);
@@ -365,8 +364,8 @@ public final class ConnectionPool implements Backend {
             Channel parent = h2;
             h2 = null;
             if (parent != null) {
-                Http2FrameCodec codec = parent.pipeline().get(Http2FrameCodec.class);
-                if (codec == null || codec.connection().numActiveStreams() == 0) {
+                Http2FrameCodec codec = parent.attr(H2_STREAMS).get().codec();
+                if (codec.connection().numActiveStreams() == 0) {
                     parent.close();
                 } else {
                     codec.connection().addListener(new io.netty.handler.codec.http2.Http2ConnectionAdapter() {

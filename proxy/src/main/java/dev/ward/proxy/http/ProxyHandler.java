@@ -668,11 +668,17 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     /** Gives the request's admission back, once: the first outcome settled is the one the caller got. */
     private static void settleAdmission(Exchange e, int status, String failure) {
-        Admission a = e.admission;
+        Admission a = takeAdmission(e);
         if (a != null) {
-            e.admission = null;
             a.end(status, failure, e.firstByteAt);
         }
+    }
+
+    /** The request's admission, which only one outcome (or a cancel) may settle: null if settled already. */
+    private static Admission takeAdmission(Exchange e) {
+        Admission a = e.admission;
+        e.admission = null;
+        return a;
     }
 
     private void releaseEarly(Exchange e) {
@@ -716,9 +722,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             e.waitingFor = null;
         }
         if ("downstream_closed".equals(reason)) {
-            Admission a = e.admission;
+            Admission a = takeAdmission(e);
             if (a != null) {
-                e.admission = null;
                 a.cancel();
             }
         } else {
