@@ -10,6 +10,8 @@
 #   base-b        the same again: how much two identical pairs differ (the noise floor)
 #   traceparent   tracing off, and the caller sends a traceparent that both hops pass on (what
 #                 carrying the header costs, without the SDK)
+#   header        tracing off, and the caller sends one header more than base (55 characters, as
+#                 a traceparent): what one more header costs both hops, as tracing's adds one
 #   tracing-0     tracing on, sampling nothing (the SDK on the path, no span recorded)
 #   tracing-1     tracing sampled at 1%, spans exported as Zipkin JSON to a sink that discards them
 #   tracing-100   the same at 100% (any tracing-N: N per cent, e.g. tracing-0.1)
@@ -60,11 +62,12 @@ declare -A path hdr
 pairs=()   # every pair: VARIANT.K for K in 1..PAIRS
 configure() { # sets opts, path, hdr and the WARD_* settings of variant $1 (VARIANT or VARIANT@FLAGS)
   local full="$1" v="${1%@*}" ratio
-  opts="$base_opts"; path[$full]="/$body"; hdr[$full]="X-Bench: 1"   # every variant sends one extra header; traceparent's is that
+  opts="$base_opts"; path[$full]="/$body"; hdr[$full]="X-Bench: 1"   # request headers, one per line: base sends one; traceparent's is that
   WARD_EXTRA=""; WARD_B_EXTRA=""; WARD_B_ALLOW=""; WARD_A_UPSTREAM=""; WARD_ACCESS_LOG=off
   case "$v" in
     base|base-b) ;;
     traceparent) hdr[$full]="traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00" ;;
+    header) hdr[$full]="X-Bench: 1"$'\n'"x-extra: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00" ;;
     tracing-[0-9]*)
       ratio="$(awk -v p="${v#tracing-}" 'BEGIN { print p / 100 }')"
       WARD_EXTRA="tracing: { exporter: zipkin, endpoint: http://127.0.0.1:$sink_port, sampling: $ratio }" ;;
@@ -116,7 +119,8 @@ for r in $(seq 1 "$rounds"); do
   for i in $(seq 0 $((n - 1))); do
     p="${pairs[$(( (r - 1 + i) % n ))]}"; v="${p%.*}"
     pair_begin "$p"
-    out="$("${pin_load[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency -H "${hdr[$v]}" "http://127.0.0.1:${entry[$p]}${path[$v]}")"
+    mapfile -t hs <<<"${hdr[$v]}"; hargs=(); for h in "${hs[@]}"; do hargs+=(-H "$h"); done
+    out="$("${pin_load[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency "${hargs[@]}" "http://127.0.0.1:${entry[$p]}${path[$v]}")"
     IFS=, read -r cpu_a cpu_b rss_a rss_b <<<"$(pair_end "$p")"
     parse_wrk "$out"
     reqs[$p]=$(( ${reqs[$p]} + total ))

@@ -334,7 +334,8 @@ thread_ticks() {
 # about a fifth more methods) and on what else shares the core. Prints the seconds of load given.
 warm_up() {
   local url="$1" spent="$2" conns="$3" p quiet; shift 3
-  local hdr=(); [ -n "${WARM_HEADER:-}" ] && hdr=(-H "$WARM_HEADER")   # a request header to send, as the measurement will
+  local hdr=() h   # the request headers to send (WARM_HEADER, one per line), as the measurement will
+  if [ -n "${WARM_HEADER:-}" ]; then while IFS= read -r h; do hdr+=(-H "$h"); done <<<"$WARM_HEADER"; fi
   "${pin_load[@]}" wrk -t1 -c"$conns" -d"${spent}s" ${hdr[@]+"${hdr[@]}"} "$url" >/dev/null
   local -A before=()
   while [ $# -gt 0 ] && [ "$spent" -lt "${WARMUP_MAX:-240}" ]; do
