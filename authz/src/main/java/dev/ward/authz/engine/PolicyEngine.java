@@ -201,20 +201,29 @@ public final class PolicyEngine {
         }
     }
 
+    /** The last peer's rules (never written to once made): a connection's requests all come from one peer. */
+    private record PeerRules(SpiffeId peer, long[] bits) {
+    }
+
+    private PeerRules lastPeer; // racy on purpose: each value is immutable, a lost update only costs a recompute
+
+    /** The rules that name {@code peer} (by id, namespace or trust domain) or any peer. Read only: callers must not write to it. */
     private long[] peerBits(SpiffeId peer) {
-        long[] out = new long[words];
         if (peer == null) {
-            return out;
+            return new long[words];
         }
+        PeerRules last = lastPeer;
+        if (last != null && last.peer().equals(peer)) {
+            return last.bits();
+        }
+        long[] out = new long[words];
         or(out, anyPeer);
         or(out, byId.get(peer));
         or(out, byTrustDomain.get(peer.trustDomain()));
-        String p = peer.path();
-        if (p.startsWith("/ns/")) {
-            int slash = p.indexOf('/', 4);
-            String ns = "spiffe://" + peer.trustDomain() + (slash < 0 ? p : p.substring(0, slash));
-            or(out, byNamespace.get(ns));
+        if (peer.namespace() != null) {
+            or(out, byNamespace.get(peer.namespace()));
         }
+        lastPeer = new PeerRules(peer, out);
         return out;
     }
 

@@ -96,6 +96,29 @@ class PolicyEngineTest {
         assertThat(decide(engine(POLICY), peer, method, path)).isEqualTo(expected);
     }
 
+    /**
+     * One engine, peers alternating request by request (it keeps the last peer's rules): each
+     * answer is the one a fresh engine, which has seen no peer before, gives.
+     */
+    @Test
+    void peersAlternatingOnOneEngineGetTheirOwnAnswers() throws Exception {
+        PolicyEngine shared = engine(POLICY);
+        SpiffeId[] peers = {FRONTEND, STRANGER, STRANGER, ADMIN, FRONTEND, SpiffeId.parse(FRONTEND.toString()), null, ADMIN, STRANGER};
+        String[][] requests = {{"GET", "/orders/42"}, {"GET", "/orders/42/items"}, {"DELETE", "/ops/x"}, {"GET", "/public/x"}};
+        for (int round = 0; round < 2; round++) {
+            for (SpiffeId peer : peers) {
+                for (String[] q : requests) {
+                    assertThat(decide(shared, peer, q[0], q[1])).as("%s %s %s", peer, q[0], q[1])
+                            .isEqualTo(decide(engine(POLICY), peer, q[0], q[1]));
+                }
+            }
+        }
+        assertThat(decide(shared, FRONTEND, "GET", "/orders/42")).isEqualTo("allow frontend-reads");
+        assertThat(decide(shared, STRANGER, "GET", "/orders/42")).isEqualTo("deny identity_not_allowed");
+        assertThat(decide(shared, ADMIN, "DELETE", "/ops/x")).isEqualTo("allow ops-anything");
+        assertThat(decide(shared, FRONTEND, "DELETE", "/ops/x")).isEqualTo("deny identity_not_allowed");
+    }
+
     /** The known authorization bypasses of other proxies, through the normalizer and then the engine. */
     @ParameterizedTest
     @CsvSource({"/public/../admin", "/public/%2e%2e/admin", "//admin", "/admin;x", "/admin%2f", "/public/..%2fadmin",

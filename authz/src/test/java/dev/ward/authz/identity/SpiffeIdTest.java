@@ -19,6 +19,24 @@ class SpiffeIdTest {
         assertThat(id).hasToString("spiffe://prod.example/ns/shop/sa/orders");
     }
 
+    @Test
+    void namespaceIsTheIdUpToTheNamespaceSegment() {
+        assertThat(SpiffeId.parse("spiffe://prod.example/ns/shop/sa/orders").namespace()).isEqualTo("spiffe://prod.example/ns/shop");
+        assertThat(SpiffeId.parse("spiffe://prod.example/ns/shop").namespace()).isEqualTo("spiffe://prod.example/ns/shop");
+        assertThat(SpiffeId.parse("spiffe://prod.example/workload/x").namespace()).isNull();
+        assertThat(SpiffeId.parse("spiffe://prod.example").namespace()).isNull();
+    }
+
+    @Test
+    void equalIdsAreEqualWhereverTheyCameFrom() {
+        SpiffeId a = SpiffeId.parse("spiffe://prod.example/ns/shop/sa/orders");
+        SpiffeId b = new SpiffeId("prod.example", "/ns/shop/sa/orders");
+        assertThat(a).isEqualTo(b).hasSameHashCodeAs(b);
+        assertThat(a).isNotEqualTo(SpiffeId.parse("spiffe://prod.example/ns/shop/sa/order"))
+                .isNotEqualTo(new SpiffeId("prod.example.ns", "/shop/sa/orders"))
+                .isNotEqualTo("spiffe://prod.example/ns/shop/sa/orders");
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {
         "http://prod.example/ns/a", "SPIFFE://prod.example/a", "spiffe://", "spiffe:///ns/a",

@@ -110,10 +110,24 @@ public final class InboundRouter implements Route.Router {
             });
         }
         req.headers().remove(Headers.PEER_IDENTITY).remove(Headers.FORWARDED_CLIENT_CERT);
-        String id = peer.toString();
-        req.headers().set(Headers.PEER_IDENTITY, id);
-        req.headers().set(Headers.FORWARDED_CLIENT_CERT, "By=" + local + ";URI=" + id);
+        req.headers().set(Headers.PEER_IDENTITY, peer.toString());
+        req.headers().set(Headers.FORWARDED_CLIENT_CERT, forwardedClientCert(peer));
         return new Route.Forward(app, d.rule());
+    }
+
+    /** The last peer's {@code x-forwarded-client-cert} value: a connection's requests all come from one peer. */
+    private record ClientCert(SpiffeId peer, String header) {
+    }
+
+    private ClientCert lastClientCert; // racy on purpose: each value is immutable, a lost update only costs a rebuild
+
+    private String forwardedClientCert(SpiffeId peer) {
+        ClientCert last = lastClientCert;
+        if (last == null || !last.peer().equals(peer)) {
+            last = new ClientCert(peer, "By=" + local + ";URI=" + peer);
+            lastClientCert = last;
+        }
+        return last.header();
     }
 
     /** A claim as one header value: strings and numbers as they are, lists joined by commas; else none. */

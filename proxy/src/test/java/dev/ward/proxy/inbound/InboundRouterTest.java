@@ -55,6 +55,19 @@ class InboundRouterTest {
     }
 
     @Test
+    void eachRequestCarriesItsOwnPeersIdentityWhenPeersAlternate() throws Exception {
+        SpiffeId billing = SpiffeId.parse("spiffe://td/ns/shop/sa/billing");
+        InboundRouter two = new InboundRouter(PolicySource.fromAllowList(List.of(FRONTEND.toString(), billing.toString()),
+                audit)::active, ORDERS, dev.ward.proxy.outbound.OutboundRouterTest.ORDERS, audit);
+        for (SpiffeId peer : List.of(FRONTEND, billing, billing, FRONTEND, SpiffeId.parse(FRONTEND.toString()))) {
+            HttpRequest r = get("/orders/1");
+            assertThat(two.route(peer(peer), r)).isInstanceOf(Route.Forward.class);
+            assertThat(r.headers().getAll("x-ward-peer-identity")).containsExactly(peer.toString());
+            assertThat(r.headers().getAll("x-forwarded-client-cert")).containsExactly("By=" + ORDERS + ";URI=" + peer);
+        }
+    }
+
+    @Test
     void peerNotAllowedIsDeniedAndAudited() {
         HttpRequest r = get("/orders/1?secret=x");
         Route denied = router.route(peer(SpiffeId.parse("spiffe://td/ns/shop/sa/intruder")), r);
