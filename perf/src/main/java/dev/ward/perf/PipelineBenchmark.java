@@ -24,7 +24,6 @@ import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.concurrent.Future;
@@ -171,8 +170,8 @@ public class PipelineBenchmark {
     private int once() {
         EmbeddedChannel down = downstream;
         if (down == null) { // HTTP/2: a new stream channel per request
-            down = new EmbeddedChannel(new Http2StreamFrameToHttpObjectCodec(true),
-                    new ProxyHandler(router, true, direction, drain, telemetry));
+            down = new EmbeddedChannel();
+            HttpPipelines.http2Stream(down.pipeline(), new ProxyHandler(router, true, direction, drain, telemetry));
             down.writeInbound(new DefaultHttp2HeadersFrame(h2Request, true));
         } else {
             down.writeInbound(request.duplicate().retain());

@@ -81,6 +81,16 @@ public final class HttpPipelines {
     private static final Http2StreamFrameToHttpObjectCodec STREAM_CODEC = new Http2StreamFrameToHttpObjectCodec(true);
 
     /**
+     * An inbound HTTP/2 stream's pipeline: frames to HTTP objects (the response's head back by
+     * {@link ResponseHeadersToHttp2}), then {@code proxy}.
+     */
+    public static void http2Stream(ChannelPipeline p, ProxyHandler proxy) {
+        p.addLast("h2-http", STREAM_CODEC);
+        p.addLast("h2-response", ResponseHeadersToHttp2.INSTANCE);
+        p.addLast("proxy", proxy);
+    }
+
+    /**
      * HTTP/2: one connection, each stream its own child channel converted to HTTP objects, so
      * the same {@link ProxyHandler} serves both protocols. Drains with {@link Http2DrainHandler}.
      */
@@ -96,8 +106,7 @@ public final class HttpPipelines {
         p.addLast("h2-mux", new Http2MultiplexHandler(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
-                ch.pipeline().addLast("h2-http", STREAM_CODEC);
-                ch.pipeline().addLast("proxy", handler.get());
+                http2Stream(ch.pipeline(), handler.get());
             }
         }));
         p.addLast("h2-drain", new Http2DrainHandler());
