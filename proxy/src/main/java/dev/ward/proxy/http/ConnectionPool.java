@@ -17,7 +17,6 @@ import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
-import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
@@ -73,7 +72,7 @@ public final class ConnectionPool implements Backend {
 
     private static final io.netty.util.AttributeKey<H2> H2_STREAMS = io.netty.util.AttributeKey.valueOf("ward.h2.streams");
     /** HTTP/2 frames to HTTP objects on every outbound stream: stateless, so one for all. */
-    private static final Http2StreamFrameToHttpObjectCodec STREAM_CODEC = new Http2StreamFrameToHttpObjectCodec(false);
+    private static final HeadsToHttp2 STREAM_CODEC = HeadsToHttp2.CLIENT;
 
     /** How connections are made. {@code tls} null: plain TCP (the local app). */
     public record Settings(String name, InetSocketAddress address, Supplier<SslContext> tls, SpiffeId expectedId,

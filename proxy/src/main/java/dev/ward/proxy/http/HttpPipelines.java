@@ -15,7 +15,6 @@ import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import java.util.List;
 import java.util.concurrent.ScheduledFuture;
@@ -77,16 +76,9 @@ public final class HttpPipelines {
         p.addLast("proxy", handler.get());
     }
 
-    /** HTTP/2 frames to HTTP objects on every inbound stream: stateless, so one for all. */
-    private static final Http2StreamFrameToHttpObjectCodec STREAM_CODEC = new Http2StreamFrameToHttpObjectCodec(true);
-
-    /**
-     * An inbound HTTP/2 stream's pipeline: frames to HTTP objects (the response's head back by
-     * {@link ResponseHeadersToHttp2}), then {@code proxy}.
-     */
+    /** An inbound HTTP/2 stream's pipeline: frames to HTTP objects and back ({@link HeadsToHttp2}), then {@code proxy}. */
     public static void http2Stream(ChannelPipeline p, ProxyHandler proxy) {
-        p.addLast("h2-http", STREAM_CODEC);
-        p.addLast("h2-response", ResponseHeadersToHttp2.INSTANCE);
+        p.addLast("h2-http", HeadsToHttp2.SERVER);
         p.addLast("proxy", proxy);
     }
 
