@@ -40,11 +40,25 @@ public final class Headers {
      */
     public static void prepareForNextHop(HttpMessage msg, boolean hasBody) {
         HttpHeaders h = msg.headers();
-        for (String value : h.getAll(HttpHeaderNames.CONNECTION)) {
-            for (String token : value.split(",")) {
-                String t = token.trim();
-                if (!t.isEmpty()) {
-                    h.remove(t);
+        // The Connection values are read before any header goes (several Connection headers are rare).
+        String first = null;
+        List<String> more = null;
+        for (java.util.Iterator<String> it = h.valueStringIterator(HttpHeaderNames.CONNECTION); it.hasNext(); ) {
+            String v = it.next();
+            if (first == null) {
+                first = v;
+            } else {
+                if (more == null) {
+                    more = new java.util.ArrayList<>(2);
+                }
+                more.add(v);
+            }
+        }
+        if (first != null) {
+            removeConnectionOptions(h, first);
+            if (more != null) {
+                for (String v : more) {
+                    removeConnectionOptions(h, v);
                 }
             }
         }
@@ -56,6 +70,40 @@ public final class Headers {
         }
         if (hasBody && !HttpUtil.isContentLengthSet(msg)) {
             HttpUtil.setTransferEncodingChunked(msg, true);
+        }
+    }
+
+    private static final AsciiString CLOSE = AsciiString.cached("close");
+    private static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
+
+    /**
+     * Removes the headers a {@code Connection} value names (RFC 9110 7.6.1), its comma-separated
+     * tokens without surrounding white space. The usual ones ({@code keep-alive}, {@code close})
+     * are removed by constant name, with no string cut out per message.
+     */
+    private static void removeConnectionOptions(HttpHeaders h, String value) {
+        int n = value.length();
+        for (int i = 0; i < n; ) {
+            int comma = value.indexOf(',', i);
+            int end = comma < 0 ? n : comma;
+            int s = i;
+            int e = end;
+            while (s < e && value.charAt(s) <= ' ') {
+                s++;
+            }
+            while (e > s && value.charAt(e - 1) <= ' ') {
+                e--;
+            }
+            if (e > s) {
+                if (e - s == KEEP_ALIVE.length() && value.regionMatches(true, s, "keep-alive", 0, e - s)) {
+                    h.remove(KEEP_ALIVE);
+                } else if (e - s == CLOSE.length() && value.regionMatches(true, s, "close", 0, e - s)) {
+                    h.remove(CLOSE);
+                } else {
+                    h.remove(value.substring(s, e));
+                }
+            }
+            i = end + 1;
         }
     }
 
