@@ -6,6 +6,8 @@ import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 
 /** Header rules shared by every hop: RFC 9110 hop-by-hop removal and Ward's own headers. */
@@ -43,13 +45,13 @@ public final class Headers {
         // The Connection values are read before any header goes (several Connection headers are rare).
         String first = null;
         List<String> more = null;
-        for (java.util.Iterator<String> it = h.valueStringIterator(HttpHeaderNames.CONNECTION); it.hasNext(); ) {
+        for (Iterator<String> it = h.valueStringIterator(HttpHeaderNames.CONNECTION); it.hasNext(); ) {
             String v = it.next();
             if (first == null) {
                 first = v;
             } else {
                 if (more == null) {
-                    more = new java.util.ArrayList<>(2);
+                    more = new ArrayList<>(2);
                 }
                 more.add(v);
             }

@@ -26,15 +26,15 @@ import java.util.Iterator;
 import java.util.Map;
 
 /**
- * Netty's {@code Http2StreamFrameToHttpObjectCodec} (HTTP/2 frames to HTTP objects and back on
- * a stream), except for the head of a message going out: a response on an inbound stream, a
- * request on a stream to the next hop. That becomes a HEADERS frame here, as Netty would make
- * it (Netty still converts the bodies, the trailers, 1xx heads, messages with a body in one
- * piece and the unusual cases below), without its per-message garbage: Netty copies every header name to lower-case it, builds a map of the
+ * Netty's {@code Http2StreamFrameToHttpObjectCodec} (HTTP/2 frames to HTTP objects and back on a
+ * stream), except for the head of a message going out: a response on an inbound stream, a request
+ * on a stream to the next hop. That becomes a HEADERS frame here, as Netty would make it, without
+ * its per-message garbage. Netty copies every header name to lower-case it, builds a map of the
  * {@code Connection} header's tokens, and for a request adds a scheme header to the message and
- * parses an empty URI. Here the common header names come from a table of lower-case constants
- * and the scheme is read once per connection. An inbound sidecar allocated about 450 B per
- * response for those copies.
+ * parses an empty URI. Here the common header names come from a table of lower-case constants and
+ * the scheme is read once per connection. An inbound sidecar allocated about 450 B per response
+ * for those copies. Netty still converts the bodies, the trailers, 1xx heads, messages with a body
+ * in one piece and the unusual cases below.
  *
  * <p>Dropped as Netty drops them: the connection-specific headers HTTP/2 forbids and Netty's
  * extension headers. Left to Netty: a message that still names headers in {@code Connection}
@@ -54,7 +54,7 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
 
     /** Names an HTTP/2 message must not carry (RFC 9113 8.2.2; TE only in a request, which goes to Netty), and Netty's extension headers. */
     private static final NameTable DROPPED = new NameTable();
-    /** Response header names apps commonly send, lower case. */
+    /** Header names apps commonly send in responses and callers in requests, lower case. */
     private static final NameTable KNOWN = new NameTable();
 
     static {
