@@ -119,7 +119,7 @@ for r in $(seq 1 "$rounds"); do
   for i in $(seq 0 $((n - 1))); do
     p="${pairs[$(( (r - 1 + i) % n ))]}"; v="${p%.*}"
     pair_begin "$p"
-    mapfile -t hs <<<"${hdr[$v]}"; hargs=(); for h in "${hs[@]}"; do hargs+=(-H "$h"); done
+    header_args hargs "${hdr[$v]}"
     out="$("${pin_load[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency "${hargs[@]}" "http://127.0.0.1:${entry[$p]}${path[$v]}")"
     IFS=, read -r cpu_a cpu_b rss_a rss_b <<<"$(pair_end "$p")"
     parse_wrk "$out"

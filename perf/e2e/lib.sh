@@ -332,10 +332,15 @@ thread_ticks() {
 # under 0.25 s in the last window, or WARMUP_MAX (240) s of load in all. A fixed warm-up is not
 # enough: how long C2 takes depends on how much code the configuration runs (tracing on compiles
 # about a fifth more methods) and on what else shares the core. Prints the seconds of load given.
+# header_args ARRAY HEADERS: sets ARRAY to wrk's -H arguments for HEADERS (one per line; none if empty).
+header_args() {
+  local -n into="$1"; local h; into=()
+  if [ -n "$2" ]; then while IFS= read -r h; do into+=(-H "$h"); done <<<"$2"; fi
+}
+
 warm_up() {
   local url="$1" spent="$2" conns="$3" p quiet; shift 3
-  local hdr=() h   # the request headers to send (WARM_HEADER, one per line), as the measurement will
-  if [ -n "${WARM_HEADER:-}" ]; then while IFS= read -r h; do hdr+=(-H "$h"); done <<<"$WARM_HEADER"; fi
+  local hdr=(); header_args hdr "${WARM_HEADER:-}"   # the request headers to send, as the measurement will
   "${pin_load[@]}" wrk -t1 -c"$conns" -d"${spent}s" ${hdr[@]+"${hdr[@]}"} "$url" >/dev/null
   local -A before=()
   while [ $# -gt 0 ] && [ "$spent" -lt "${WARMUP_MAX:-240}" ]; do

@@ -71,8 +71,6 @@ public final class ConnectionPool implements Backend {
     }
 
     private static final io.netty.util.AttributeKey<H2> H2_STREAMS = io.netty.util.AttributeKey.valueOf("ward.h2.streams");
-    /** HTTP/2 frames to HTTP objects on every outbound stream: stateless, so one for all. */
-    private static final HeadsToHttp2 STREAM_CODEC = HeadsToHttp2.CLIENT;
 
     /** How connections are made. {@code tls} null: plain TCP (the local app). */
     public record Settings(String name, InetSocketAddress address, Supplier<SslContext> tls, SpiffeId expectedId,
@@ -334,7 +332,7 @@ public final class ConnectionPool implements Backend {
                 }
             }));
             ch.pipeline().addLast(GUARD, new UnaskedReadGuard(false));
-            ch.attr(H2_STREAMS).set(new H2(codec, new Http2StreamChannelBootstrap(ch).handler(STREAM_CODEC)));
+            ch.attr(H2_STREAMS).set(new H2(codec, new Http2StreamChannelBootstrap(ch).handler(HeadsToHttp2.CLIENT)));
             HttpPipelines.widenConnectionWindow(ch);
         }
 

@@ -99,30 +99,18 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
             ctx.write(new DefaultHttp2HeadersFrame(toHttp2(res), false), promise);
             return;
         }
-        if (msg instanceof HttpRequest req && simpleRequest(req)) {
-            boolean whole = msg instanceof FullHttpMessage;
+        if (msg instanceof HttpRequest req) {
             Http2Headers headers = toHttp2(req, scheme(ctx));
-            if (whole) {
-                ReferenceCountUtil.release(msg); // sent whole: no body, no trailers (simpleRequest)
+            if (headers != null) {
+                boolean whole = msg instanceof FullHttpMessage;
+                if (whole) {
+                    ReferenceCountUtil.release(msg); // sent whole: no body, no trailers (toHttp2 checked)
+                }
+                ctx.write(new DefaultHttp2HeadersFrame(headers, whole), promise);
+                return;
             }
-            ctx.write(new DefaultHttp2HeadersFrame(headers, whole), promise);
-            return;
         }
         super.write(ctx, msg, promise);
-    }
-
-    /** A request this class converts as Netty would; the rest go to Netty's codec. */
-    static boolean simpleRequest(HttpRequest req) {
-        if (HttpMethod.CONNECT.equals(req.method()) || !req.uri().startsWith("/")) {
-            return false;
-        }
-        if (req instanceof FullHttpMessage full && (full.content().isReadable() || !full.trailingHeaders().isEmpty())) {
-            return false;
-        }
-        HttpHeaders h = req.headers();
-        String host = h.get(HttpHeaderNames.HOST);
-        return (host == null || host.indexOf('@') < 0) && !h.contains(HttpHeaderNames.CONNECTION)
-                && !h.contains(HttpHeaderNames.TE) && !h.contains(HttpHeaderNames.COOKIE);
     }
 
     /** {@code https} when the stream's connection has TLS, as Netty's codec decides it. */
@@ -136,13 +124,26 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         return s;
     }
 
-    /** A request in origin form ({@link #simpleRequest}) as HTTP/2 headers: the pseudo-headers, then its headers. */
+    /**
+     * A request as HTTP/2 headers (the pseudo-headers, then its headers), or null when it is one
+     * this class leaves to Netty: not in origin form, {@code CONNECT}, a body or trailers in a whole
+     * message, user info in {@code Host}, or a {@code Connection}, {@code TE} or {@code Cookie}
+     * header.
+     */
     static Http2Headers toHttp2(HttpRequest req, AsciiString scheme) {
+        if (HttpMethod.CONNECT.equals(req.method()) || !req.uri().startsWith("/")
+                || req instanceof FullHttpMessage full && (full.content().isReadable() || !full.trailingHeaders().isEmpty())) {
+            return null;
+        }
         HttpHeaders in = req.headers();
+        String host = in.get(HttpHeaderNames.HOST);
+        if (host != null && host.indexOf('@') >= 0 || in.contains(HttpHeaderNames.CONNECTION)
+                || in.contains(HttpHeaderNames.TE) || in.contains(HttpHeaderNames.COOKIE)) {
+            return null;
+        }
         Http2Headers out = new DefaultHttp2Headers(true, in.size());
         out.path(new AsciiString(req.uri()));
         out.scheme(scheme);
-        String host = in.get(HttpHeaderNames.HOST);
         if (host != null) {
             out.authority(host.isEmpty() ? AsciiString.EMPTY_STRING : new AsciiString(host));
         }
