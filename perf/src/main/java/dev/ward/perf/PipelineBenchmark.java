@@ -24,6 +24,7 @@ import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.concurrent.Future;
@@ -75,6 +76,10 @@ public class PipelineBenchmark {
     @Param({"off"})
     public String tracingMode;
 
+    /** Headers the caller sends beyond the usual few, each a 55-character value as a {@code traceparent}: what each header costs a hop. */
+    @Param({"0"})
+    public int extraHeaders;
+
     private static final byte[] BODY = "hello from upstream\n".getBytes(StandardCharsets.US_ASCII);
     private static final String HEAD = "GET /orders/42 HTTP/1.1\r\nhost: orders\r\nuser-agent: bench\r\naccept: */*\r\n";
     private static final String TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02";
@@ -101,7 +106,12 @@ public class PipelineBenchmark {
         tracing = Tracing.start(new Tracing.Settings(traced ? "zipkin" : "none", traced ? "http://127.0.0.1:9" : null,
                 traced ? 0.0 : null, null, "bench", "bench", "bench"));
         boolean carry = !"off".equals(tracingMode) && "inbound".equals(direction);
-        byte[] requestBytes = (HEAD + (carry ? "traceparent: " + TRACEPARENT + "\r\n" : "") + "\r\n").getBytes(StandardCharsets.US_ASCII);
+        StringBuilder extra = new StringBuilder();
+        for (int i = 0; i < extraHeaders; i++) {
+            extra.append("x-bench-").append(i).append(": ").append(TRACEPARENT).append("\r\n");
+        }
+        byte[] requestBytes = (HEAD + (carry ? "traceparent: " + TRACEPARENT + "\r\n" : "") + extra + "\r\n")
+                .getBytes(StandardCharsets.US_ASCII);
         telemetry = new RequestTelemetry("inbound".equals(direction) ? RequestTelemetry.Direction.INBOUND
                 : RequestTelemetry.Direction.OUTBOUND, tracing, new WardMetrics("bench"), null, "bench");
         upstream = new EmbeddedChannel();
@@ -128,6 +138,9 @@ public class PipelineBenchmark {
                 .add("user-agent", "bench").add("accept", "*/*");
         if (carry) {
             h2Request.add("traceparent", TRACEPARENT);
+        }
+        for (int i = 0; i < extraHeaders; i++) {
+            h2Request.add(AsciiString.of("x-bench-" + i), AsciiString.of(TRACEPARENT));
         }
         if ("http1".equals(protocol)) {
             downstream = new EmbeddedChannel();

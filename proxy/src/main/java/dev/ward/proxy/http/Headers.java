@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
 
@@ -42,10 +43,12 @@ public final class Headers {
      */
     public static void prepareForNextHop(HttpMessage msg, boolean hasBody) {
         HttpHeaders h = msg.headers();
-        // The Connection values are read before any header goes (several Connection headers are rare).
+        // The Connection values are read before any header goes (several Connection headers are rare;
+        // most messages have none, and then no iterator is made).
         String first = null;
         List<String> more = null;
-        for (Iterator<String> it = h.valueStringIterator(HttpHeaderNames.CONNECTION); it.hasNext(); ) {
+        for (Iterator<String> it = h.contains(HttpHeaderNames.CONNECTION)
+                ? h.valueStringIterator(HttpHeaderNames.CONNECTION) : Collections.emptyIterator(); it.hasNext(); ) {
             String v = it.next();
             if (first == null) {
                 first = v;
