@@ -20,7 +20,7 @@
 #   up to WARMUP_MAX=240)  WORKERS=1 (threads per proxy process)
 #   PIN=1: proxies on CPU 0, wrk and the upstream on CPU 1 (with 2 or more CPUs)
 #   WARD_JAVA_OPTS: the sidecars' JVM flags (default: the production flags of perf/README.md and an
-#                   AppCDS archive made by a training run, as the image ships)
+#                   AppCDS archive made by a training run, as an image should ship)
 #   H2=1 (default): also load Ward with h2load over HTTP/2 (h2c to the outbound listener), one stream per connection
 #   OUT=perf/results: where e2e-<date>.{csv,md,png} go
 #
@@ -46,7 +46,7 @@ report_cp="$(build_report)"
 work="$(mktemp -d /tmp/ward-e2e.XXXXXX)"
 trap cleanup EXIT
 pin_setup
-# Ward runs as its image would: the production flags and an AppCDS archive made by a training run.
+# Ward runs as an image of it should: the production flags and an AppCDS archive made by a training run.
 ward_java_opts="${WARD_JAVA_OPTS:-$(production_java_opts) $(cds_archive "$work")}"
 
 mint_pki "$work"

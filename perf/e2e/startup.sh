@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start-up to /readyz of a callee's sidecar (mTLS inbound, the benchmark's B), cold, pinned like
-# run.sh: with the production flags and an application CDS archive (AppCDS, as the image ships;
+# run.sh: with the production flags and an application CDS archive (AppCDS, as an image should ship;
 # `cds_archive` in lib.sh makes it with a training run of `ward demo`), and for comparison without
 # the archive, and with the archive and C1 only.
 #
