@@ -26,7 +26,7 @@
 # Settings: PAIRS=1 (pairs per variant: two JVMs with the same flags can differ by several per cent,
 # since each compiles the hot path its own way; a round's value for a variant is the mean over its
 # pairs) BODY=20 (response bytes: 20 or 16384) ROUNDS=8 SECONDS_PER_ROUND=6 CONNECTIONS=32
-# WARMUP=40 (s of load per pair first, then on in 10 s steps until the JIT is done, up to
+# WARMUP=120 (s of load per pair first, then on in 10 s steps until the JIT is done, up to
 # WARMUP_MAX=240), PIN=1.
 # Results: CSV=perf/results/compare-<date>.csv (every round) and a Markdown summary on stdout
 # (perf/e2e/compare_summary.py, which also reads an old CSV again): median req/s, p99 and sidecar
@@ -39,7 +39,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$here/perf/e2e/lib.sh"
 
 variants=("$@"); [ ${#variants[@]} -eq 0 ] && variants=(base tracing-1 tracing-100 authz-100 no-breaker)
-body="${BODY:-20}"; rounds="${ROUNDS:-8}"; npairs="${PAIRS:-1}"; secs="${SECONDS_PER_ROUND:-6}"; conns="${CONNECTIONS:-32}"; warmup="${WARMUP:-40}"
+body="${BODY:-20}"; rounds="${ROUNDS:-8}"; npairs="${PAIRS:-1}"; secs="${SECONDS_PER_ROUND:-6}"; conns="${CONNECTIONS:-32}"; warmup="${WARMUP:-120}"
 base_opts="${WARD_JAVA_OPTS:-$(production_java_opts)}"
 
 need_tools wrk:wrk nginx:nginx-light curl:curl

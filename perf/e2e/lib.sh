@@ -331,7 +331,11 @@ thread_ticks() {
 # MIN_SECONDS; then, for JVMs, on in 10 s windows until the JIT is done: every JVM compiled for
 # under 0.25 s in the last window, or WARMUP_MAX (240) s of load in all. A fixed warm-up is not
 # enough: how long C2 takes depends on how much code the configuration runs (tracing on compiles
-# about a fifth more methods) and on what else shares the core. Prints the seconds of load given.
+# about a fifth more methods) and on what else shares the core. Nor is a quiet JIT, alone: with
+# the production flags' JIT thresholds ×5 (CompileThresholdScaling), a method that runs a few
+# hundred times a second waits minutes in C1's profiling code while the compiler is idle, so the
+# minimum itself is 120 s by default in run.sh and compare.sh (perf/README.md, JVM flags).
+# Prints the seconds of load given.
 # header_args ARRAY HEADERS: sets ARRAY to wrk's -H arguments for HEADERS (one per line; none if empty).
 header_args() {
   local -n into="$1"; local h; into=()

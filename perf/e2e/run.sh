@@ -2,7 +2,7 @@
 # The end-to-end benchmark: the same two-hop mTLS sidecar job done by Ward, HAProxy and nginx,
 # beside the upstream called directly, on this machine, in one run, reported as ratios.
 #
-#   perf/e2e/run.sh                 the full run (about 25 minutes on 2 cores)
+#   perf/e2e/run.sh                 the full run (about 25-30 minutes on 2 cores)
 #   QUICK=1 perf/e2e/run.sh         a short run to check the harness (numbers not meaningful)
 #
 # Each proxy is a pair of processes: A (the caller's sidecar: plain HTTP in, mTLS out) and B
@@ -15,7 +15,7 @@
 #
 # Settings (environment):
 #   PROXIES="direct ward haproxy nginx" (add ward-h1: Ward with HTTP/1.1 between its sidecars, as HAProxy and nginx)   CONCURRENCY="1 16 64"   BODIES="20 16384" (response bytes)
-#   DURATION=10 (s per cell)  REPEATS=3  WARMUP=60 (s of load per proxy before measuring; the JVM's
+#   DURATION=10 (s per cell)  REPEATS=3  WARMUP=120 (s of load per proxy before measuring; the JVM's
 #   JIT needs it, the others get the same; Ward then gets more, in 10 s steps, until its JIT is done,
 #   up to WARMUP_MAX=240)  WORKERS=1 (threads per proxy process)
 #   PIN=1: proxies on CPU 0, wrk and the upstream on CPU 1 (with 2 or more CPUs)
@@ -36,7 +36,7 @@ fi
 proxies=(${PROXIES:-direct ward haproxy nginx})
 concurrency=(${CONCURRENCY:-1 16 64})
 bodies=(${BODIES:-20 16384})
-duration="${DURATION:-10}"; repeats="${REPEATS:-3}"; warmup="${WARMUP:-60}"; workers="${WORKERS:-1}"
+duration="${DURATION:-10}"; repeats="${REPEATS:-3}"; warmup="${WARMUP:-120}"; workers="${WORKERS:-1}"
 out_dir="${OUT:-$here/perf/results}"
 
 need_tools wrk:wrk nginx:nginx-light haproxy:haproxy h2load:nghttp2-client curl:curl
