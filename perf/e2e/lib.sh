@@ -18,8 +18,8 @@ production_java_opts() {
 }
 
 # cds_archive DIR: makes an application class-data-sharing (AppCDS) archive of Ward's classes the
-# way an image build should make it, with a training run of `ward demo` (three sidecars, mTLS both ways,
-# HTTP/1.1 and HTTP/2, a denied call, metrics) under the production flags and
+# way an image build should make it, with a training run of `ward demo` (three sidecars, mTLS both
+# ways, HTTP/1.1 and HTTP/2, a denied call, metrics) under the production flags and
 # -XX:ArchiveClassesAtExit, and prints the flag that uses it. The archive holds the classes already
 # parsed, verified and linked, so a sidecar started with it skips that (perf/README.md, Start-up).
 # It is only valid for the jar and the JDK it was made with: the JVM checks both and ignores it otherwise.
