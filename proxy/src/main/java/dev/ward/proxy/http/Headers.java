@@ -7,7 +7,6 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
 
@@ -43,12 +42,25 @@ public final class Headers {
      */
     public static void prepareForNextHop(HttpMessage msg, boolean hasBody) {
         HttpHeaders h = msg.headers();
-        // The Connection values are read before any header goes (several Connection headers are rare;
-        // most messages have none, and then no iterator is made).
+        if (h.contains(HttpHeaderNames.CONNECTION)) { // most messages have none: no iterator then
+            removeConnectionListed(h);
+        }
+        for (AsciiString name : HOP_BY_HOP) {
+            h.remove(name);
+        }
+        for (AsciiString name : H2_EXTENSIONS) {
+            h.remove(name);
+        }
+        if (hasBody && !HttpUtil.isContentLengthSet(msg)) {
+            HttpUtil.setTransferEncodingChunked(msg, true);
+        }
+    }
+
+    /** Removes the headers every {@code Connection} header names, all values read before any header goes. */
+    private static void removeConnectionListed(HttpHeaders h) {
         String first = null;
-        List<String> more = null;
-        for (Iterator<String> it = h.contains(HttpHeaderNames.CONNECTION)
-                ? h.valueStringIterator(HttpHeaderNames.CONNECTION) : Collections.emptyIterator(); it.hasNext(); ) {
+        List<String> more = null; // several Connection headers are rare
+        for (Iterator<String> it = h.valueStringIterator(HttpHeaderNames.CONNECTION); it.hasNext(); ) {
             String v = it.next();
             if (first == null) {
                 first = v;
@@ -66,15 +78,6 @@ public final class Headers {
                     removeConnectionOptions(h, v);
                 }
             }
-        }
-        for (AsciiString name : HOP_BY_HOP) {
-            h.remove(name);
-        }
-        for (AsciiString name : H2_EXTENSIONS) {
-            h.remove(name);
-        }
-        if (hasBody && !HttpUtil.isContentLengthSet(msg)) {
-            HttpUtil.setTransferEncodingChunked(msg, true);
         }
     }
 
