@@ -17,6 +17,8 @@
 #   tracing-100   the same at 100% (any tracing-N: N per cent, e.g. tracing-0.1)
 #   authz-100     a policy of 100 rules, the request matching the last one
 #   no-breaker    the upstream's circuit breaker (and endpoint ejection) off
+#   h1            HTTP/1.1 between the sidecars (a pool of keep-alive connections, as HAProxy and
+#                 nginx), instead of HTTP/2 streams on one connection
 #   access-log    the access log on, for every request (to a file)
 #   NAME          any other name with OPTS_NAME set: base, with those JVM flags instead
 #                 (e.g. OPTS_g1="-XX:+UseG1GC -Xmx64m" perf/e2e/compare.sh base g1)
@@ -75,6 +77,7 @@ configure() { # sets opts, path, hdr and the WARD_* settings of variant $1 (VARI
       policy_100 "$work/policy-100.yaml"
       WARD_B_ALLOW=none; WARD_B_EXTRA="policy: { file: $work/policy-100.yaml }"; path[$full]="/svc99/20" ;;
     no-breaker) WARD_A_UPSTREAM="circuitBreaker: { enabled: false }" ;;
+    h1) WARD_A_UPSTREAM="protocol: http1" ;;
     access-log) WARD_ACCESS_LOG=all ;;
     *) opts="$(flags_of "$v")" ;;
   esac
