@@ -33,6 +33,12 @@ public final class WardCli implements Runnable {
      * configure itself (HTTP/2 stream channels) is then the one pool every connection uses
      * ({@code Transports.ALLOCATOR}), not a second, adaptive one. {@code -Dio.netty.allocator.type=adaptive}
      * makes every connection use the adaptive one.
+     *
+     * <p>{@code io.netty.leakDetection.level=disabled}: Netty's default leak detection records a stack
+     * trace for one buffer in 128 and for every slice of such a buffer; with 16 KiB responses that
+     * was 13-15% of the sidecars' event-loop CPU (perf/README.md, Tuning log). Ward's tests track
+     * every buffer instead and fail on a leak. {@code -Dio.netty.leakDetection.level=simple} (or
+     * {@code paranoid}) turns it on to look for a leak in production.
      */
     static void processDefaults() {
         if (System.getProperty("io.netty.jfr.enabled") == null) {
@@ -40,6 +46,10 @@ public final class WardCli implements Runnable {
         }
         if (System.getProperty("io.netty.allocator.type") == null) {
             System.setProperty("io.netty.allocator.type", "pooled");
+        }
+        if (System.getProperty("io.netty.leakDetection.level") == null
+                && System.getProperty("io.netty.leakDetectionLevel") == null) { // Netty's older name
+            System.setProperty("io.netty.leakDetection.level", "disabled");
         }
     }
 

@@ -153,7 +153,8 @@ class WardCliTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"io.netty.jfr.enabled, false, true", "io.netty.allocator.type, pooled, adaptive"})
+    @CsvSource({"io.netty.jfr.enabled, false, true", "io.netty.allocator.type, pooled, adaptive",
+        "io.netty.leakDetection.level, disabled, simple"})
     void processDefaultsSetNettysPropertiesUnlessTheCommandLineDid(String name, String ours, String theirs) {
         String before = System.getProperty(name);
         try {
@@ -165,11 +166,29 @@ class WardCliTest {
             WardCli.processDefaults();
             assertThat(System.getProperty(name)).isEqualTo(theirs);
         } finally {
-            if (before == null) {
-                System.clearProperty(name);
-            } else {
-                System.setProperty(name, before);
-            }
+            restore(name, before);
+        }
+    }
+
+    @Test
+    void leakDetectionSetUnderNettysOlderNameIsKept() {
+        String before = System.getProperty("io.netty.leakDetection.level");
+        try {
+            System.clearProperty("io.netty.leakDetection.level");
+            System.setProperty("io.netty.leakDetectionLevel", "advanced");
+            WardCli.processDefaults();
+            assertThat(System.getProperty("io.netty.leakDetection.level")).isNull(); // Netty reads the older one
+        } finally {
+            System.clearProperty("io.netty.leakDetectionLevel");
+            restore("io.netty.leakDetection.level", before);
+        }
+    }
+
+    private static void restore(String name, String before) {
+        if (before == null) {
+            System.clearProperty(name);
+        } else {
+            System.setProperty(name, before);
         }
     }
 }
