@@ -39,7 +39,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(1)
+// Netty's leak detection off, as `ward` runs (WardCli.processDefaults): it samples buffers with stack traces.
+@Fork(value = 1, jvmArgsAppend = "-Dio.netty.leakDetection.level=disabled")
 public class TlsHandshakeBenchmark {
 
     @Param({"OPENSSL", "JDK"})
