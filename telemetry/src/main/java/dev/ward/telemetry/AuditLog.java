@@ -82,9 +82,9 @@ public final class AuditLog {
      * The trace id of a W3C {@code traceparent} header ({@code 00-<32 hex>-<16 hex>-<2 hex>}), or
      * null when absent or malformed (an invalid header is ignored, as the spec requires).
      */
-    public static String traceId(String traceparent) {
+    public static String traceId(CharSequence traceparent) {
         return TraceParent.flags(traceparent) == TraceParent.INVALID
-                ? null : traceparent.substring(3, 35);
+                ? null : traceparent.subSequence(3, 35).toString();
     }
 
     private void write(JsonLines.Fields fields) {

@@ -48,7 +48,7 @@ public final class RequestRecord {
     /** Whether {@link #span} records: read once, so an unsampled request never calls into the span again. */
     private boolean recording;
     private Context context;
-    String incomingTraceparent;
+    CharSequence incomingTraceparent;
     /** Not sampled, decided without the SDK: this hop's trace context, with no span object. */
     private boolean unsampled;
     private long traceHi;
@@ -105,7 +105,11 @@ public final class RequestRecord {
         } else if (unsampled) {
             // What the W3C propagator writes for an unsampled span; tracestate and baggage, which
             // it would copy from the caller's, go on as the caller sent them.
-            setter.set(carrier, TraceParent.HEADER, TraceParent.format(traceHi, traceLo, spanIdBits, traceFlags));
+            if (setter instanceof TraceParent.BytesSetter<C> bytes) {
+                bytes.setLatin1(carrier, TraceParent.HEADER, TraceParent.formatBytes(traceHi, traceLo, spanIdBits, traceFlags));
+            } else {
+                setter.set(carrier, TraceParent.HEADER, TraceParent.format(traceHi, traceLo, spanIdBits, traceFlags));
+            }
         }
     }
 

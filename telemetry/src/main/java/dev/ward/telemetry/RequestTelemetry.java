@@ -76,9 +76,18 @@ public final class RequestTelemetry {
      * {@link HeadSampler} can decide: only its trace context, carried on by {@link RequestRecord#inject}.
      */
     public <C> RequestRecord begin(String method, String path, C carrier, TextMapGetter<C> getter) {
+        return begin(method, path, getter.get(carrier, TraceParent.HEADER), carrier, getter);
+    }
+
+    /**
+     * {@link #begin(String, String, Object, TextMapGetter)} with the caller's {@code traceparent}
+     * already read from {@code carrier} (null if it sent none), as whatever the carrier holds: the
+     * proxy passes Netty's {@code AsciiString}, so the header every request carries is read without
+     * a {@code String} copy. It must be the value {@code getter} would return for that header.
+     */
+    public <C> RequestRecord begin(String method, String path, CharSequence traceparent, C carrier, TextMapGetter<C> getter) {
         RequestRecord r = new RequestRecord(this, method, path);
         if (head != null) {
-            String traceparent = getter.get(carrier, TraceParent.HEADER);
             int flags = TraceParent.flags(traceparent);
             if (flags == TraceParent.INVALID) {
                 long hi = java.util.concurrent.ThreadLocalRandom.current().nextLong();
@@ -102,7 +111,7 @@ public final class RequestTelemetry {
             Context parent = propagator.extract(Context.root(), carrier, getter);
             r.startSpan(parent);
         } else {
-            r.incomingTraceparent = getter.get(carrier, "traceparent");
+            r.incomingTraceparent = traceparent;
         }
         if (inboundTarget != null) {
             r.target(inboundTarget);

@@ -240,7 +240,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             swallowEmptyLast = true;
         }
         boolean keepAlive = http2Stream || (HttpUtil.isKeepAlive(req) && !drain.isDraining());
-        RequestRecord rec = telemetry.begin(req.method().name(), pathOf(req.uri()), req.headers(), TraceHeaders.GETTER);
+        RequestRecord rec = telemetry.begin(req.method().name(), pathOf(req.uri()), TraceHeaders.traceparent(req.headers()),
+                req.headers(), TraceHeaders.GETTER);
         if (telemetry.direction() == RequestTelemetry.Direction.INBOUND) {
             rec.peer(PeerIdentity.of(ctx.channel()));
         }

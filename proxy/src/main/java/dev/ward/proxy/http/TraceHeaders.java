@@ -1,9 +1,12 @@
 package dev.ward.proxy.http;
 
 import io.netty.handler.codec.http.HttpHeaders;
+import dev.ward.telemetry.tracing.TraceParent;
+import io.netty.util.AsciiString;
 import io.opentelemetry.context.propagation.TextMapGetter;
 import io.opentelemetry.context.propagation.TextMapSetter;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 
 /** Reads and writes trace context headers ({@code traceparent}, {@code b3}, ...) on Netty's HTTP headers. */
@@ -37,10 +40,40 @@ public final class TraceHeaders {
                     || io.netty.util.AsciiString.contentEqualsIgnoreCase(name, "b3")
                     || io.netty.util.AsciiString.regionMatches(name, true, 0, "x-b3-", 0, 5);
 
-    /** Replaces any value the caller sent: the next hop must see this hop's context. */
-    public static final TextMapSetter<HttpHeaders> SETTER = (carrier, key, value) -> {
-        if (carrier != null) {
-            carrier.set(key, value);
+    /**
+     * Replaces any value the caller sent: the next hop must see this hop's context. An unsampled
+     * request's {@code traceparent} comes as bytes and goes in as an {@link AsciiString} over them,
+     * which both HTTP encoders copy in one piece.
+     */
+    public static final TextMapSetter<HttpHeaders> SETTER = new TraceParent.BytesSetter<>() {
+        @Override
+        public void set(HttpHeaders carrier, String key, String value) {
+            if (carrier != null) {
+                carrier.set(key, value);
+            }
+        }
+
+        @Override
+        public void setLatin1(HttpHeaders carrier, String key, byte[] value) {
+            if (carrier != null) {
+                carrier.set(TraceParent.HEADER.equals(key) ? TRACEPARENT : key, new AsciiString(value, false));
+            }
         }
     };
+
+    private static final AsciiString TRACEPARENT = AsciiString.cached(TraceParent.HEADER);
+
+    /**
+     * The caller's {@code traceparent} as the headers hold it (an {@link AsciiString} from either
+     * decoder), or null: the value {@link #GETTER} would return, without its {@code String} copy.
+     */
+    public static CharSequence traceparent(HttpHeaders headers) {
+        Iterator<? extends CharSequence> values = headers.valueCharSequenceIterator(TRACEPARENT);
+        if (!values.hasNext()) {
+            return null;
+        }
+        CharSequence first = values.next();
+        // Several: which one get() answers is the headers' business, so ask it (rare).
+        return values.hasNext() ? headers.get(TRACEPARENT) : first;
+    }
 }

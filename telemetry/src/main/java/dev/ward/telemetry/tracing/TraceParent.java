@@ -1,5 +1,6 @@
 package dev.ward.telemetry.tracing;
 
+import io.opentelemetry.context.propagation.TextMapSetter;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
@@ -33,6 +34,15 @@ public final class TraceParent {
     }
 
     private TraceParent() {
+    }
+
+    /**
+     * A carrier's setter that can also take a header value as its Latin-1 bytes, which it may keep
+     * (they are never written to again): how an unsampled request's {@code traceparent} is written
+     * without a {@code String}.
+     */
+    public interface BytesSetter<C> extends TextMapSetter<C> {
+        void setLatin1(C carrier, String key, byte[] value);
     }
 
     /**
@@ -93,6 +103,15 @@ public final class TraceParent {
 
     /** {@code 00-<trace id>-<span id>-<flags>}. */
     public static String format(long traceHi, long traceLo, long spanId, int flags) {
+        return new String(formatBytes(traceHi, traceLo, spanId, flags), StandardCharsets.ISO_8859_1);
+    }
+
+    /**
+     * {@link #format} as its 55 Latin-1 bytes, for a carrier that takes them as they are (Netty's
+     * {@code AsciiString} wraps them without a copy, and both HTTP encoders write such a value
+     * with one bulk copy): no {@code String} per request.
+     */
+    public static byte[] formatBytes(long traceHi, long traceLo, long spanId, int flags) {
         byte[] c = new byte[LENGTH];
         c[0] = '0';
         c[1] = '0';
@@ -104,7 +123,7 @@ public final class TraceParent {
         c[52] = '-';
         c[53] = HEX[(flags >> 4) & 0xf];
         c[54] = HEX[flags & 0xf];
-        return new String(c, StandardCharsets.ISO_8859_1);
+        return c;
     }
 
     /** A trace id's 32 hex characters. */

@@ -104,12 +104,27 @@ class HeadSamplerTest {
                 Span span = sdk.get("x").spanBuilder("GET").setParent(parent).startSpan();
                 W3CTraceContextPropagator.getInstance().inject(parent.with(span), expected, Map::put);
 
-                RequestRecord r = t.begin("GET", "/x", carrier, TracingTest.GETTER);
+                // The caller's header handed over as a CharSequence (as the proxy does), not read by the getter.
+                RequestRecord r = t.begin("GET", "/x", in == null ? null : new StringBuilder(in), carrier, TracingTest.GETTER);
                 Map<String, String> actual = new HashMap<>(carrier);
                 r.inject(actual, Map::put);
                 assertThat(r.recording()).isFalse();
                 String e = expected.get("traceparent");
                 String a = actual.get("traceparent");
+                // A carrier that takes bytes gets the same header, as bytes (the proxy's way: no String).
+                Map<String, byte[]> latin1 = new HashMap<>();
+                r.inject(new HashMap<String, String>(), new TraceParent.BytesSetter<Map<String, String>>() {
+                    @Override
+                    public void set(Map<String, String> c, String key, String value) {
+                        throw new AssertionError("an unsampled traceparent goes in as bytes");
+                    }
+
+                    @Override
+                    public void setLatin1(Map<String, String> c, String key, byte[] value) {
+                        latin1.put(key, value);
+                    }
+                });
+                assertThat(new String(latin1.get("traceparent"), java.nio.charset.StandardCharsets.ISO_8859_1)).isEqualTo(a);
                 assertThat(a).as(in).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
                         .endsWith(e.substring(52)); // the same flags
                 if (in != null && span.getSpanContext().getTraceId().equals(parent(in))) {

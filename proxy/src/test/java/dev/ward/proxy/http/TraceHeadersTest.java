@@ -1,0 +1,62 @@
+package dev.ward.proxy.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ward.telemetry.tracing.TraceParent;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequestEncoder;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/** The trace headers as the proxy reads and writes them: the same values as the SDK's getter and setter, without String copies. */
+class TraceHeadersTest {
+
+    private static final String TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+
+    @Test
+    void readsTheValueTheGetterWouldWithoutCopyingIt() {
+        HttpHeaders h = new DefaultHttpHeaders();
+        assertThat(TraceHeaders.traceparent(h)).isNull();
+
+        AsciiString decoded = new AsciiString(TP);
+        h.add("Traceparent", decoded);
+        assertThat(TraceHeaders.traceparent(h)).as("the headers' own value, not a copy").isSameAs(decoded);
+        assertThat(TraceHeaders.traceparent(h).toString()).isEqualTo(TraceHeaders.GETTER.get(h, "traceparent"));
+
+        String second = TP.replace("-00", "-01");
+        h.add("traceparent", second);
+        assertThat(TraceHeaders.traceparent(h).toString()).as("several: the one the getter answers")
+                .isEqualTo(TraceHeaders.GETTER.get(h, "traceparent")).isEqualTo(TP);
+    }
+
+    @Test
+    void writesBytesAsOneHeaderThatReplacesTheCallersAndEncodesAsItself() {
+        HttpHeaders h = new DefaultHttpHeaders();
+        h.add("TraceParent", TP);
+        h.add("x-other", "1");
+        byte[] mine = TraceParent.formatBytes(0x0af7651916cd43ddL, 0x8448eb211c80319cL, 0x1234, TraceParent.RANDOM);
+        ((TraceParent.BytesSetter<HttpHeaders>) TraceHeaders.SETTER).setLatin1(h, TraceParent.HEADER, mine);
+
+        String expected = "00-0af7651916cd43dd8448eb211c80319c-0000000000001234-02";
+        assertThat(h.getAll("traceparent")).containsExactly(expected);
+        assertThat(h.get("x-other")).isEqualTo("1");
+
+        EmbeddedChannel ch = new EmbeddedChannel(new HttpRequestEncoder());
+        ch.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/", io.netty.buffer.Unpooled.EMPTY_BUFFER,
+                h, new DefaultHttpHeaders()));
+        ByteBuf out = ch.readOutbound();
+        try {
+            assertThat(out.toString(StandardCharsets.US_ASCII)).contains("\r\ntraceparent: " + expected + "\r\n");
+        } finally {
+            out.release();
+            ch.finishAndReleaseAll();
+        }
+    }
+}
