@@ -10,7 +10,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -310,7 +309,7 @@ public final class ConnectionPool implements Backend {
         }
 
         private void setUpHttp1(Channel ch) {
-            ch.pipeline().addLast("http", new HttpClientCodec(8192, settings.maxHeaderSize(), 8192));
+            ch.pipeline().addLast("http", new Http1ClientCodec(8192, settings.maxHeaderSize(), 8192));
             addIdleHandling(ch);
             ch.pipeline().addLast(GUARD, new UnaskedReadGuard(true));
         }

@@ -91,6 +91,17 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         super(server);
     }
 
+    /**
+     * The lower-case constant for a header name, given as bytes in any case, if it is one of the
+     * names above (common ones, and the hop-by-hop ones HTTP/2 drops); null if not. For the
+     * HTTP/1.1 response decoder ({@link Http1ClientCodec}), so that it need not copy them.
+     */
+    static AsciiString knownName(byte[] bytes, int start, int length) {
+        AsciiString name = new AsciiString(bytes, start, length, false); // a view, not a copy
+        AsciiString known = KNOWN.find(name);
+        return known != null ? known : DROPPED.find(name);
+    }
+
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
         if (msg instanceof HttpResponse res && !(msg instanceof FullHttpMessage)

@@ -1,0 +1,95 @@
+package dev.ward.proxy.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.CombinedChannelDuplexHandler;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpRequestEncoder;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseDecoder;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.util.AsciiString;
+import java.util.ArrayDeque;
+import java.util.List;
+
+/**
+ * The HTTP/1.1 client codec of Ward's connections to apps and HTTP/1.1 upstreams: Netty's
+ * {@code HttpClientCodec} as Ward configures it (no upgrade, no CONNECT parsing, no missing-response
+ * check), except that a response header name Ward knows ({@code Content-Type}, {@code Date},
+ * {@code Server}... see {@link HeadsToHttp2#knownName}) is its lower-case constant instead of a new
+ * copy of its bytes. An app's response carries 5-10 such names, each an {@code AsciiString} and
+ * its array (about 60 B) per response, and the lower-case constant is what the HTTP/2 side
+ * wants anyway. Header names are case-insensitive (RFC 9110 5.1); an HTTP/1.1 caller sees them in
+ * lower case, as from an HTTP/2 hop.
+ *
+ * <p>{@code HttpClientCodec} is final, and its response decoder must know the method of the request
+ * each response answers (a response to {@code HEAD} has no body), so the pair is rebuilt here:
+ * the encoder queues each request's method, the decoder takes one per final (non-1xx) response.
+ */
+public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCodec.Decoder, Http1ClientCodec.Encoder> {
+
+    /** Methods of the requests sent whose responses have not begun; one connection's, on its event loop. */
+    private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>(4);
+    /** A {@code CONNECT} was answered 200: what follows is not HTTP and passes as bytes. */
+    private boolean tunnel;
+
+    public Http1ClientCodec(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize) {
+        init(new Decoder(new HttpDecoderConfig().setMaxInitialLineLength(maxInitialLineLength)
+                .setMaxHeaderSize(maxHeaderSize).setMaxChunkSize(maxChunkSize)), new Encoder());
+    }
+
+    public final class Encoder extends HttpRequestEncoder {
+        @Override
+        protected void encode(ChannelHandlerContext ctx, Object msg, List<Object> out) throws Exception {
+            if (msg instanceof HttpRequest req && !tunnel) {
+                methods.offer(req.method());
+            }
+            super.encode(ctx, msg, out);
+        }
+    }
+
+    public final class Decoder extends HttpResponseDecoder {
+        Decoder(HttpDecoderConfig config) {
+            super(config);
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out) throws Exception {
+            if (tunnel) {
+                int readable = actualReadableBytes();
+                if (readable > 0) {
+                    out.add(buffer.readRetainedSlice(readable));
+                }
+                return;
+            }
+            super.decode(ctx, buffer, out);
+        }
+
+        @Override
+        protected AsciiString splitHeaderName(byte[] sb, int start, int length) {
+            AsciiString known = HeadsToHttp2.knownName(sb, start, length);
+            return known != null ? known : super.splitHeaderName(sb, start, length);
+        }
+
+        @Override
+        protected boolean isContentAlwaysEmpty(HttpMessage msg) {
+            HttpResponse res = (HttpResponse) msg;
+            if (res.status().codeClass() == HttpStatusClass.INFORMATIONAL) {
+                return super.isContentAlwaysEmpty(msg); // an interim response: the request's final one is still to come
+            }
+            HttpMethod method = methods.poll();
+            if (HttpMethod.HEAD.equals(method)) {
+                return true;
+            }
+            if (HttpMethod.CONNECT.equals(method) && res.status().code() == 200) {
+                tunnel = true;
+                methods.clear();
+                return true;
+            }
+            return super.isContentAlwaysEmpty(msg);
+        }
+    }
+}

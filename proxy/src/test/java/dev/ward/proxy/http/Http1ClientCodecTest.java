@@ -1,0 +1,110 @@
+package dev.ward.proxy.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.ReferenceCountUtil;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Ward's HTTP/1.1 client codec: Netty's client codec's framing, with known response header names shared. */
+class Http1ClientCodecTest {
+
+    private final EmbeddedChannel ch = new EmbeddedChannel(new Http1ClientCodec(8192, 8192, 8192));
+
+    @AfterEach
+    void close() {
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void knownResponseHeaderNamesAreTheSharedConstantsAndOthersKeepTheirCase() {
+        send(HttpMethod.GET);
+        List<Object> in = receive("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSERVER: nginx\r\nX-Custom: a\r\n"
+                + "Content-Length: 2\r\n\r\nhi");
+        HttpResponse res = (HttpResponse) in.get(0);
+        List<CharSequence> names = new ArrayList<>();
+        for (Map.Entry<CharSequence, CharSequence> e : (Iterable<Map.Entry<CharSequence, CharSequence>>) res.headers()::iteratorCharSequence) {
+            names.add(e.getKey());
+        }
+        assertThat(names.get(0)).isSameAs(HttpHeaderNames.CONTENT_TYPE);
+        assertThat(names.get(1)).isSameAs(HttpHeaderNames.SERVER);
+        assertThat(names.get(2).toString()).isEqualTo("X-Custom");
+        assertThat(names.get(3)).isSameAs(HttpHeaderNames.CONTENT_LENGTH);
+        assertThat(res.headers().get("server")).isEqualTo("nginx");
+        assertThat(body(in)).isEqualTo("hi");
+        release(in);
+    }
+
+    @Test
+    void aResponseToHeadHasNoBodyAndTheNextResponseIsReadAfterIt() {
+        send(HttpMethod.HEAD);
+        send(HttpMethod.GET);
+        // An interim response does not answer the HEAD: the 200 after it does.
+        List<Object> in = receive("HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+                + "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+                + "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc");
+        List<HttpResponse> heads = in.stream().filter(HttpResponse.class::isInstance).map(HttpResponse.class::cast).toList();
+        assertThat(heads).extracting(r -> r.status().code()).containsExactly(103, 200, 200);
+        assertThat(heads).allMatch(r -> r.decoderResult().isSuccess());
+        assertThat(body(in)).as("the HEAD's response took none of the next one's bytes").isEqualTo("abc");
+        release(in);
+    }
+
+    @Test
+    void afterAConnectIsAnsweredTheBytesPassAsTheyAre() {
+        send(HttpMethod.CONNECT);
+        List<Object> in = receive("HTTP/1.1 200 Connection Established\r\n\r\nnot http");
+        in.addAll(receive(" at all"));
+        StringBuilder raw = new StringBuilder();
+        for (Object o : in) {
+            if (o instanceof ByteBuf b) {
+                raw.append(b.toString(StandardCharsets.US_ASCII));
+            }
+        }
+        assertThat(raw.toString()).isEqualTo("not http at all");
+        release(in);
+    }
+
+    private void send(HttpMethod method) {
+        ch.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, method, "/"));
+        for (Object o; (o = ch.readOutbound()) != null; ) {
+            ReferenceCountUtil.release(o);
+        }
+    }
+
+    private List<Object> receive(String bytes) {
+        ch.writeInbound(Unpooled.copiedBuffer(bytes, StandardCharsets.US_ASCII));
+        List<Object> in = new ArrayList<>();
+        for (Object o; (o = ch.readInbound()) != null; ) {
+            in.add(o);
+        }
+        return in;
+    }
+
+    private static String body(List<Object> in) {
+        StringBuilder b = new StringBuilder();
+        for (Object o : in) {
+            if (o instanceof HttpContent c) {
+                b.append(c.content().toString(StandardCharsets.US_ASCII));
+            }
+        }
+        return b.toString();
+    }
+
+    private static void release(List<Object> in) {
+        in.forEach(ReferenceCountUtil::release);
+    }
+}
