@@ -7,13 +7,19 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
+import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
@@ -152,5 +158,39 @@ class HeadsToHttp2Test {
         ch.writeOutbound(cookie);
         Http2HeadersFrame f = ch.readOutbound();
         assertThat(f.headers().getAll("cookie")).extracting(Object::toString).containsExactly("a=1", "b=2"); // Netty splits it
+    }
+
+    @Test
+    void aBodyThatEndsTheStreamEndsTheMessageWithTheSharedEmptyTrailersAndRealTrailersStillArrive() {
+        EmbeddedChannel ch = new EmbeddedChannel(HeadsToHttp2.CLIENT);
+        try {
+            ch.writeInbound(new DefaultHttp2HeadersFrame(
+                    new DefaultHttp2Headers().status("200"), false));
+            ch.writeInbound(new DefaultHttp2DataFrame(
+                    Unpooled.copiedBuffer("hi", StandardCharsets.US_ASCII), true));
+            assertThat((Object) ch.readInbound()).isInstanceOf(HttpResponse.class);
+            LastHttpContent last = ch.readInbound();
+            assertThat(last.content().toString(StandardCharsets.US_ASCII)).isEqualTo("hi");
+            assertThat(last.trailingHeaders()).isSameAs(EmptyHttpHeaders.INSTANCE);
+            last.release();
+
+            // A body followed by trailers: the trailers come in the last piece, as Netty makes it.
+            ch.writeInbound(new DefaultHttp2HeadersFrame(
+                    new DefaultHttp2Headers().status("200"), false));
+            ch.writeInbound(new DefaultHttp2DataFrame(
+                    Unpooled.copiedBuffer("body", StandardCharsets.US_ASCII), false));
+            ch.writeInbound(new DefaultHttp2HeadersFrame(
+                    new DefaultHttp2Headers().add("grpc-status", "0"), true));
+            assertThat((Object) ch.readInbound()).isInstanceOf(HttpResponse.class);
+            HttpContent piece = ch.readInbound();
+            assertThat(piece).isNotInstanceOf(LastHttpContent.class);
+            assertThat(piece.content().toString(StandardCharsets.US_ASCII)).isEqualTo("body");
+            piece.release();
+            LastHttpContent end = ch.readInbound();
+            assertThat(end.trailingHeaders().get("grpc-status")).isEqualTo("0");
+            end.release();
+        } finally {
+            ch.finishAndReleaseAll();
+        }
     }
 }
