@@ -26,6 +26,7 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AsciiString;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.internal.PlatformDependent;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -117,9 +118,10 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
      * HTTP/1.1 response decoder ({@link Http1ClientCodec}), so that it need not copy them.
      */
     static AsciiString knownName(byte[] bytes, int start, int length) {
-        AsciiString name = new AsciiString(bytes, start, length, false); // a view, not a copy
-        AsciiString known = KNOWN.find(name);
-        return known != null ? known : DROPPED.find(name);
+        // AsciiString's own (case-insensitive) hash of those bytes, so no object is made to look them up.
+        int hash = PlatformDependent.hashCodeAscii(bytes, start, length);
+        AsciiString known = KNOWN.find(bytes, start, length, hash);
+        return known != null ? known : DROPPED.find(bytes, start, length, hash);
     }
 
     @Override
@@ -223,6 +225,29 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
                 }
             }
             return null;
+        }
+
+        /** {@link #find(CharSequence)} for a name given as bytes in any case, with its {@link AsciiString#hashCode}. */
+        AsciiString find(byte[] bytes, int start, int length, int hash) {
+            for (int i = hash & (slots.length - 1); slots[i] != null; i = (i + 1) & (slots.length - 1)) {
+                if (equalsLowerCase(slots[i], bytes, start, length)) {
+                    return slots[i];
+                }
+            }
+            return null;
+        }
+
+        private static boolean equalsLowerCase(AsciiString lowerCase, byte[] bytes, int start, int length) {
+            if (lowerCase.length() != length) {
+                return false;
+            }
+            for (int i = 0; i < length; i++) {
+                byte b = bytes[start + i];
+                if ((b >= 'A' && b <= 'Z' ? b + ('a' - 'A') : b) != lowerCase.byteAt(i)) {
+                    return false;
+                }
+            }
+            return true;
         }
     }
 }

@@ -33,7 +33,7 @@ class Http1ClientCodecTest {
     void knownResponseHeaderNamesAreTheSharedConstantsAndOthersKeepTheirCase() {
         send(HttpMethod.GET);
         List<Object> in = receive("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSERVER: nginx\r\nX-Custom: a\r\n"
-                + "Content-Length: 2\r\n\r\nhi");
+                + "Content-Length: 2\r\nCONNECTION: keep-alive\r\nEtag: \"x\"\r\n\r\nhi");
         HttpResponse res = (HttpResponse) in.get(0);
         List<CharSequence> names = new ArrayList<>();
         for (Map.Entry<CharSequence, CharSequence> e : (Iterable<Map.Entry<CharSequence, CharSequence>>) res.headers()::iteratorCharSequence) {
@@ -43,6 +43,8 @@ class Http1ClientCodecTest {
         assertThat(names.get(1)).isSameAs(HttpHeaderNames.SERVER);
         assertThat(names.get(2).toString()).isEqualTo("X-Custom");
         assertThat(names.get(3)).isSameAs(HttpHeaderNames.CONTENT_LENGTH);
+        assertThat(names.get(4)).as("a hop-by-hop name").isSameAs(HttpHeaderNames.CONNECTION);
+        assertThat(names.get(5)).isSameAs(HttpHeaderNames.ETAG);
         assertThat(res.headers().get("server")).isEqualTo("nginx");
         assertThat(body(in)).isEqualTo("hi");
         release(in);
