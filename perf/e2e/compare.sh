@@ -22,6 +22,9 @@
 #   access-log    the access log on, for every request (to a file)
 #   NAME          any other name with OPTS_NAME set: base, with those JVM flags instead
 #                 (e.g. OPTS_g1="-XX:+UseG1GC -Xmx64m" perf/e2e/compare.sh base g1)
+#   NAME          with JAR_NAME set: base, run from that jar (another build, e.g. the commit before a
+#                 change, built in a git worktree), with OPTS_NAME's flags if set
+#                 (e.g. JAR_before=/tmp/before/proxy/target/ward.jar perf/e2e/compare.sh base before)
 #   VARIANT@NAME  a variant above with the JVM flags of OPTS_NAME instead of the production ones
 #                 (e.g. OPTS_d1="$(production_java_opts) -Dotel.bsp.schedule.delay=1000" ... tracing-1 tracing-1@d1)
 #
@@ -46,6 +49,7 @@ base_opts="${WARD_JAVA_OPTS:-$(production_java_opts)}"
 
 need_tools wrk:wrk nginx:nginx-light curl:curl
 build_ward
+this_jar="$jar"
 work="$(mktemp -d /tmp/ward-compare.XXXXXX)"
 trap cleanup EXIT
 pin_setup
@@ -65,7 +69,7 @@ pairs=()   # every pair: VARIANT.K for K in 1..PAIRS
 configure() { # sets opts, path, hdr and the WARD_* settings of variant $1 (VARIANT or VARIANT@FLAGS)
   local full="$1" v="${1%@*}" ratio
   opts="$base_opts"; path[$full]="/$body"; hdr[$full]="X-Bench: 1"   # request headers, one per line: base sends one; traceparent's is that
-  WARD_EXTRA=""; WARD_B_EXTRA=""; WARD_B_ALLOW=""; WARD_A_UPSTREAM=""; WARD_ACCESS_LOG=off
+  WARD_EXTRA=""; WARD_B_EXTRA=""; WARD_B_ALLOW=""; WARD_A_UPSTREAM=""; WARD_ACCESS_LOG=off; vjar="$this_jar"
   case "$v" in
     base|base-b) ;;
     traceparent) hdr[$full]="traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00" ;;
@@ -79,9 +83,17 @@ configure() { # sets opts, path, hdr and the WARD_* settings of variant $1 (VARI
     no-breaker) WARD_A_UPSTREAM="circuitBreaker: { enabled: false }" ;;
     h1) WARD_A_UPSTREAM="protocol: http1" ;;
     access-log) WARD_ACCESS_LOG=all ;;
-    *) opts="$(flags_of "$v")" ;;
+    *) if [ -n "$(jar_of "$v")" ]; then
+         vjar="$(jar_of "$v")"; local fv="OPTS_${v//[^A-Za-z0-9_]/_}"; [ -z "${!fv:-}" ] || opts="${!fv}"
+       else
+         opts="$(flags_of "$v")"
+       fi ;;
   esac
   [ "$full" = "$v" ] || opts="$(flags_of "${full##*@}")"
+}
+jar_of() { # the jar JAR_$1 names, if set
+  local var="JAR_${1//[^A-Za-z0-9_]/_}"
+  echo "${!var:-}"
 }
 flags_of() { # the JVM flags OPTS_$1 names
   local var="OPTS_${1//[^A-Za-z0-9_]/_}"
@@ -94,7 +106,7 @@ flags_of() { # the JVM flags OPTS_$1 names
 for k in $(seq 1 "$npairs"); do
   for v in "${variants[@]}"; do
     configure "$v"
-    start_ward_pair "$work" "$v.$k" "$opts"
+    jar="$vjar"; start_ward_pair "$work" "$v.$k" "$opts"; jar="$this_jar"
     curl -fs -o /dev/null "http://127.0.0.1:${entry[$v.$k]}${path[$v]}" \
       || { echo "compare.sh: variant $v does not answer ${path[$v]} with 200; logs in $work/$v.$k" >&2; exit 1; }
     pairs+=("$v.$k")

@@ -91,6 +91,8 @@ public class PipelineBenchmark {
     private final Drain drain = new Drain();
     private EmbeddedChannel upstream;
     private EmbeddedChannel downstream;
+    /** What an HTTP/2 listener adds to each stream (a new {@code ProxyHandler} behind it). */
+    private io.netty.channel.ChannelHandler streams;
     private Route.Router router;
     private ByteBuf request;
     private ByteBuf body;
@@ -116,6 +118,7 @@ public class PipelineBenchmark {
         telemetry = new RequestTelemetry("inbound".equals(direction) ? RequestTelemetry.Direction.INBOUND
                 : RequestTelemetry.Direction.OUTBOUND, tracing, new WardMetrics("bench"), null, "bench");
         upstream = new EmbeddedChannel();
+        ProxyHandler.RelaySlot.addTo(upstream.pipeline()); // as on a pooled connection to the app
         Backend backend = new Backend() {
             @Override
             public String name() {
@@ -143,6 +146,7 @@ public class PipelineBenchmark {
         for (int i = 0; i < extraHeaders; i++) {
             h2Request.add(AsciiString.of("x-bench-" + i), AsciiString.of(TRACEPARENT));
         }
+        streams = HttpPipelines.http2Streams(() -> new ProxyHandler(router, true, direction, drain, telemetry));
         if ("http1".equals(protocol)) {
             downstream = new EmbeddedChannel();
             HttpPipelines.http1(downstream.pipeline(), limits, () -> new ProxyHandler(router, false, direction, drain, telemetry));
@@ -185,7 +189,7 @@ public class PipelineBenchmark {
         EmbeddedChannel down = downstream;
         if (down == null) { // HTTP/2: a new stream channel per request
             down = new EmbeddedChannel();
-            HttpPipelines.http2Stream(down.pipeline(), new ProxyHandler(router, true, direction, drain, telemetry));
+            down.pipeline().addLast(streams);
             down.writeInbound(new DefaultHttp2HeadersFrame(h2Request, true));
         } else {
             down.writeInbound(request.duplicate().retain());

@@ -311,6 +311,7 @@ public final class ConnectionPool implements Backend {
         private void setUpHttp1(Channel ch) {
             ch.pipeline().addLast("http", new Http1ClientCodec(8192, settings.maxHeaderSize(), 8192));
             addIdleHandling(ch);
+            ProxyHandler.RelaySlot.addTo(ch.pipeline());
             ch.pipeline().addLast(GUARD, new UnaskedReadGuard(true));
         }
 

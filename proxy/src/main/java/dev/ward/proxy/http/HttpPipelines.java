@@ -4,8 +4,8 @@ import dev.ward.proxy.config.SidecarConfig;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http.HttpServerCodec;
@@ -76,10 +76,13 @@ public final class HttpPipelines {
         p.addLast("proxy", handler.get());
     }
 
-    /** An inbound HTTP/2 stream's pipeline: frames to HTTP objects and back ({@link HeadsToHttp2}), then {@code proxy}. */
-    public static void http2Stream(ChannelPipeline p, ProxyHandler proxy) {
-        p.addLast("h2-http", HeadsToHttp2.SERVER);
-        p.addLast("proxy", proxy);
+    /**
+     * What an inbound HTTP/2 stream's pipeline starts with: frames to HTTP objects and back
+     * ({@link HeadsToHttp2}), which puts a new {@code proxy} from {@code handler} behind itself.
+     * One per listener, shared by its streams.
+     */
+    public static ChannelHandler http2Streams(Supplier<ProxyHandler> handler) {
+        return HeadsToHttp2.forInboundStreams(handler);
     }
 
     /**
@@ -95,12 +98,7 @@ public final class HttpPipelines {
         p.addLast("idle", new IdleTimeout(limits.idleTimeout()));
         consolidateFlushes(p);
         p.addLast("h2", Http2FrameCodecBuilder.forServer().initialSettings(settings).validateHeaders(true).build());
-        p.addLast("h2-mux", new Http2MultiplexHandler(new ChannelInitializer<Channel>() {
-            @Override
-            protected void initChannel(Channel ch) {
-                http2Stream(ch.pipeline(), handler.get());
-            }
-        }));
+        p.addLast("h2-mux", new Http2MultiplexHandler(http2Streams(handler)));
         p.addLast("h2-drain", new Http2DrainHandler());
         widenConnectionWindow(p.channel());
     }

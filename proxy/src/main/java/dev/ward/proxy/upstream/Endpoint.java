@@ -1,7 +1,6 @@
 package dev.ward.proxy.upstream;
 
 import dev.ward.proxy.http.ConnectionPool;
-import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -15,10 +14,10 @@ final class Endpoint {
     final InetSocketAddress address;
     final String key;
     final ConnectionPool pool;
-    final CircuitBreaker breaker;
+    final WatchedBreaker breaker;
     final AtomicInteger inFlight = new AtomicInteger();
 
-    Endpoint(InetSocketAddress address, ConnectionPool pool, CircuitBreaker breaker) {
+    Endpoint(InetSocketAddress address, ConnectionPool pool, WatchedBreaker breaker) {
         this.address = address;
         this.key = keyOf(address);
         this.pool = pool;

@@ -66,7 +66,7 @@ public final class UpstreamCluster implements Backend {
     private final Function<InetSocketAddress, ConnectionPool> pools;
     private final Resolver resolver;
     private final CircuitBreakerConfig breakerConfig;
-    private final CircuitBreaker breaker;
+    private final WatchedBreaker breaker;
     private final Outcomes failOn;
     private final Bulkhead bulkhead;
     private final Resilience resilience;
@@ -116,21 +116,20 @@ public final class UpstreamCluster implements Backend {
                 .build();
     }
 
-    private CircuitBreaker newBreaker(String upstream, String endpoint) {
-        CircuitBreaker b = CircuitBreaker.of(endpoint == null ? upstream : upstream + "@" + endpoint, breakerConfig);
-        b.getEventPublisher().onStateTransition(ev -> {
-            CircuitBreaker.State to = ev.getStateTransition().getToState();
-            String rates = rates(b);
+    private WatchedBreaker newBreaker(String upstream, String endpoint) {
+        CircuitBreaker cb = CircuitBreaker.of(endpoint == null ? upstream : upstream + "@" + endpoint, breakerConfig);
+        // Transitions are logged by WatchedBreaker, not through cb's event publisher (which would then
+        // make an event for every call it records).
+        return new WatchedBreaker(cb, (from, to) -> {
+            String rates = rates(cb);
             if (endpoint == null) {
-                log.warn("upstream {}: circuit breaker {} -> {}{}", upstream, state(ev.getStateTransition().getFromState()),
-                        state(to), rates);
+                log.warn("upstream {}: circuit breaker {} -> {}{}", upstream, state(from), state(to), rates);
             } else if (to == CircuitBreaker.State.OPEN) {
                 log.warn("upstream {}: endpoint {} ejected (circuit open{})", upstream, endpoint, rates);
             } else {
                 log.info("upstream {}: endpoint {} circuit {}", upstream, endpoint, state(to));
             }
         });
-        return b;
     }
 
     private static String rates(CircuitBreaker b) {
@@ -241,7 +240,7 @@ public final class UpstreamCluster implements Backend {
         }
     }
 
-    private void settle(CircuitBreaker b, long start, int status, String failure, long firstByteNanos) {
+    private void settle(WatchedBreaker b, long start, int status, String failure, long firstByteNanos) {
         long took = (firstByteNanos > 0 ? firstByteNanos : System.nanoTime()) - start;
         if (failOn.matches(failure, status)) {
             b.onError(took, TimeUnit.NANOSECONDS, FAILED);
@@ -517,7 +516,7 @@ public final class UpstreamCluster implements Backend {
 
     @Override
     public String circuitState() {
-        return breaker == null ? null : state(breaker.getState());
+        return breaker == null ? null : state(breaker.state());
     }
 
     /** Counters and state for the Prometheus metrics. */
@@ -526,12 +525,12 @@ public final class UpstreamCluster implements Backend {
         int ejected = 0;
         if (breaker != null && eps.size() > 1) {
             for (Endpoint e : eps) {
-                if (e.breaker != null && e.breaker.getState() == CircuitBreaker.State.OPEN) {
+                if (e.breaker != null && e.breaker.state() == CircuitBreaker.State.OPEN) {
                     ejected++;
                 }
             }
         }
-        String st = breaker == null ? "disabled" : state(breaker.getState());
+        String st = breaker == null ? "disabled" : state(breaker.state());
         return new dev.ward.telemetry.metrics.SidecarState.Upstream(name, st, circuitOpenRejections.sum(),
                 overloadRejections.sum(), resilience.retries(), resilience.retriesDenied(), resilience.timeouts(),
                 bulkhead.active(), bulkhead.pending(), eps.size(), ejected);
@@ -576,14 +575,14 @@ public final class UpstreamCluster implements Backend {
         return m;
     }
 
-    private static Map<String, Object> breakerView(CircuitBreaker b) {
+    private static Map<String, Object> breakerView(WatchedBreaker b) {
         Map<String, Object> m = new LinkedHashMap<>();
         if (b == null) {
             m.put("state", "disabled");
             return m;
         }
-        CircuitBreaker.Metrics x = b.getMetrics();
-        m.put("state", state(b.getState()));
+        CircuitBreaker.Metrics x = b.metrics();
+        m.put("state", state(b.state()));
         m.put("failureRate", x.getFailureRate());
         m.put("slowCallRate", x.getSlowCallRate());
         m.put("calls", x.getNumberOfBufferedCalls());
