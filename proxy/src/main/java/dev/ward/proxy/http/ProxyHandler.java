@@ -137,8 +137,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         Admission admission;
         /** An admission or a connection being waited for; cancelled if the exchange ends first. */
         Future<?> waitingFor;
-        io.netty.util.concurrent.ScheduledFuture<?> tryTimer;
-        io.netty.util.concurrent.ScheduledFuture<?> totalTimer;
+        TimeoutQueue.Timeout tryTimer;
+        TimeoutQueue.Timeout totalTimer;
         /** How the latest try failed ({@code connect}, {@code reset}, {@code timeout}...), null if it did not. */
         String failure;
         long firstByteAt;
@@ -301,7 +301,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         res.requestStarted();
         if (res.totalNanos() > 0) {
-            e.totalTimer = ctx.executor().schedule(() -> onTotalTimeout(e), res.totalNanos(), TimeUnit.NANOSECONDS);
+            e.totalTimer = TimeoutQueue.of(ctx.executor(), res.totalNanos()).add(() -> onTotalTimeout(e));
         }
         armTryTimer(e);
         Future<Admission> f = backend.admit(ctx.channel().eventLoop());
@@ -386,9 +386,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     private void armTryTimer(Exchange e) {
         if (e.tryTimer != null) {
-            e.tryTimer.cancel(false);
+            e.tryTimer.cancel();
         }
-        e.tryTimer = ctx.executor().schedule(() -> onTryTimeout(e), e.res.firstByteNanos(), TimeUnit.NANOSECONDS);
+        e.tryTimer = TimeoutQueue.of(ctx.executor(), e.res.firstByteNanos()).add(() -> onTryTimeout(e));
     }
 
     /** No response headers within {@code timeouts.firstByte} of the try's start. */
@@ -723,10 +723,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         e.ended = true;
         dropReplay(e);
         if (e.tryTimer != null) {
-            e.tryTimer.cancel(false);
+            e.tryTimer.cancel();
         }
         if (e.totalTimer != null) {
-            e.totalTimer.cancel(false);
+            e.totalTimer.cancel();
         }
         if (e.waitingFor != null) {
             e.waitingFor.cancel(false);
@@ -835,7 +835,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 e.refusedStream ? "stream refused" : e.failure, now ? "" : " after a backoff");
         releaseBackend(e, false);
         if (e.tryTimer != null) {
-            e.tryTimer.cancel(false);
+            e.tryTimer.cancel();
             e.tryTimer = null;
         }
         e.rec.retrying(e.retries + (e.raceRetried ? 1 : 0), e.refusedStream ? "refused_stream" : e.failure);
@@ -985,7 +985,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 if (!e.informational && e.res != null) {
                     e.firstByteAt = System.nanoTime();
                     if (e.tryTimer != null) {
-                        e.tryTimer.cancel(false);
+                        e.tryTimer.cancel();
                         e.tryTimer = null;
                     }
                     if (e.res.retriesStatus(code)) {
