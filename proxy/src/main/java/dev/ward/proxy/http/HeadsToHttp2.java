@@ -1,5 +1,16 @@
 package dev.ward.proxy.http;
 
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -40,8 +51,10 @@ import java.util.function.Supplier;
  * {@code Connection} header's tokens, and for a request adds a scheme header to the message and
  * parses an empty URI. Here the common header names come from a table of lower-case constants and
  * the scheme is read once per connection. An inbound sidecar allocated about 450 B per response
- * for those copies. Netty still converts the bodies, the trailers, 1xx heads, messages with a body
- * in one piece and the unusual cases below.
+ * for those copies. The head of a message coming in (a request on an inbound stream, a response
+ * on a stream to the next hop) is converted here too ({@link #toHttp1Request},
+ * {@link #toHttp1Response}). Netty still converts the bodies, the trailers, 1xx heads, messages
+ * with a body in one piece and the unusual cases below.
  *
  * <p>Dropped as Netty drops them: the connection-specific headers HTTP/2 forbids and Netty's
  * extension headers. Left to Netty: a message that still names headers in {@code Connection}
@@ -103,8 +116,12 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
 
     private HeadsToHttp2(boolean server, Supplier<? extends ChannelHandler> streamHandler) {
         super(server);
+        this.server = server;
         this.streamHandler = streamHandler;
     }
+
+    /** Requests come in (an inbound stream), or responses (a stream this sidecar opened). */
+    private final boolean server;
 
     /**
      * The one handler a listener's {@code Http2MultiplexHandler} adds to each stream it accepts: as
@@ -137,7 +154,122 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
             out.add(new DefaultLastHttpContent(data.content().retain(), EmptyHttpHeaders.INSTANCE));
             return;
         }
+        if (frame instanceof Http2HeadersFrame hf) {
+            HttpMessage m = server ? toHttp1Request(hf.headers(), hf.isEndStream()) : toHttp1Response(hf.headers(), hf.isEndStream());
+            if (m != null) {
+                out.add(m);
+                return;
+            }
+        }
         super.decode(ctx, frame, out);
+    }
+
+    /**
+     * A request's HEADERS frame as Netty's codec would convert it, less the extension headers it
+     * adds ({@code x-http2-scheme}, {@code x-http2-stream-id}, which the proxy strips before the
+     * next hop anyway) and less its garbage: no translation-table lookups, no stream id printed
+     * as a string, no removals afterwards, and a whole request (END_STREAM) gets the shared empty
+     * buffer rather than one from the pool. The header map validates every name and value as
+     * Netty's does (a CR or LF cannot reach the app's HTTP/1.1 connection). Null, for Netty's
+     * codec to convert, when the frame is not a plain request head: a missing {@code :method} or
+     * {@code :path}, {@code CONNECT}, or a pseudo-header other than the four a request has.
+     */
+    static HttpRequest toHttp1Request(Http2Headers in, boolean endStream) {
+        CharSequence method = in.method();
+        CharSequence path = in.path();
+        if (method == null || path == null || AsciiString.contentEquals(method, HttpMethod.CONNECT.asciiName())) {
+            return null;
+        }
+        HttpHeaders out = DefaultHttpHeadersFactory.headersFactory().newHeaders(); // validates names and values, as Netty's
+        if (!copyHeaders(in, out, true)) {
+            return null;
+        }
+        HttpMethod m = HttpMethod.valueOf(method.toString());
+        if (endStream) {
+            return new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, m, path.toString(), Unpooled.EMPTY_BUFFER, out,
+                    EmptyHttpHeaders.INSTANCE);
+        }
+        if (!out.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+            out.add(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED); // as Netty: a body of unknown length
+        }
+        return new DefaultHttpRequest(HttpVersion.HTTP_1_1, m, path.toString(), out);
+    }
+
+    /**
+     * A response's HEADERS frame, as {@link #toHttp1Request} for requests. Null for Netty's codec
+     * when the status is missing, not three digits, 1xx (interim responses, which Netty makes
+     * whole), or when another pseudo-header is present.
+     */
+    static HttpResponse toHttp1Response(Http2Headers in, boolean endStream) {
+        CharSequence status = in.status();
+        if (status == null || status.length() != 3) {
+            return null;
+        }
+        int code = 0;
+        for (int i = 0; i < 3; i++) {
+            char c = status.charAt(i);
+            if (c < '0' || c > '9') {
+                return null;
+            }
+            code = code * 10 + (c - '0');
+        }
+        if (code < 200) {
+            return null;
+        }
+        HttpHeaders out = DefaultHttpHeadersFactory.headersFactory().newHeaders();
+        if (!copyHeaders(in, out, false)) {
+            return null;
+        }
+        HttpResponseStatus st = HttpResponseStatus.valueOf(code);
+        if (endStream) {
+            return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, st, Unpooled.EMPTY_BUFFER, out, EmptyHttpHeaders.INSTANCE);
+        }
+        if (code != 204 && code != 304 && !out.contains(HttpHeaderNames.CONTENT_LENGTH)) {
+            out.add(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+        }
+        return new DefaultHttpResponse(HttpVersion.HTTP_1_1, st, out);
+    }
+
+    private static final AsciiString AUTHORITY = Http2Headers.PseudoHeaderName.AUTHORITY.value();
+    private static final AsciiString TRAILER = AsciiString.cached("trailer");
+
+    /**
+     * The regular headers of {@code in}, in order, as Netty's translation copies them: cookies
+     * joined into one header with {@code "; "}, {@code :authority} (requests) as {@code Host}, and
+     * without {@code Transfer-Encoding}, {@code Trailer} and {@code Connection}, which Netty
+     * removes after copying. False for a pseudo-header this conversion does not expect.
+     */
+    private static boolean copyHeaders(Http2Headers in, HttpHeaders out, boolean request) {
+        String cookie = null;
+        for (Map.Entry<CharSequence, CharSequence> e : in) {
+            CharSequence name = e.getKey();
+            if (name.length() > 0 && name.charAt(0) == ':') {
+                if (request) {
+                    if (AsciiString.contentEquals(name, AUTHORITY)) {
+                        out.add(HttpHeaderNames.HOST, e.getValue());
+                    } else if (!Http2Headers.PseudoHeaderName.isPseudoHeader(name)
+                            || !Http2Headers.PseudoHeaderName.getPseudoHeader(name).isRequestOnly()) {
+                        return false; // not :method, :path or :scheme
+                    }
+                } else if (!AsciiString.contentEquals(name, Http2Headers.PseudoHeaderName.STATUS.value())) {
+                    return false;
+                }
+                continue;
+            }
+            if (AsciiString.contentEquals(name, HttpHeaderNames.COOKIE)) {
+                cookie = cookie == null ? e.getValue().toString() : cookie + "; " + e.getValue();
+                continue;
+            }
+            if (AsciiString.contentEquals(name, HttpHeaderNames.TRANSFER_ENCODING) || AsciiString.contentEquals(name, TRAILER)
+                    || AsciiString.contentEquals(name, HttpHeaderNames.CONNECTION)) {
+                continue;
+            }
+            out.add(name, e.getValue());
+        }
+        if (cookie != null) {
+            out.add(HttpHeaderNames.COOKIE, cookie);
+        }
+        return true;
     }
 
     /**

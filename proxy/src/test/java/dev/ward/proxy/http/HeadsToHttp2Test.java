@@ -193,4 +193,107 @@ class HeadsToHttp2Test {
             ch.finishAndReleaseAll();
         }
     }
+
+    /** What a codec makes of one inbound frame, described as {@link #describe} does. */
+    static List<String> decodeWith(io.netty.channel.ChannelHandler codec, Http2HeadersFrame frame) {
+        EmbeddedChannel ch = new EmbeddedChannel(codec);
+        try {
+            ch.writeInbound(frame);
+            Object msg = ch.readInbound();
+            try {
+                return describe(msg);
+            } finally {
+                io.netty.util.ReferenceCountUtil.release(msg);
+            }
+        } finally {
+            ch.finishAndReleaseAll();
+        }
+    }
+
+    /** A message's kind, start line and headers, less Netty's extension headers (which the proxy strips before the next hop). */
+    static List<String> describe(Object msg) {
+        List<String> out = new ArrayList<>();
+        out.add(msg.getClass().getSimpleName());
+        io.netty.handler.codec.http.HttpHeaders h;
+        if (msg instanceof HttpRequest r) {
+            out.add(r.method() + " " + r.uri() + " " + r.protocolVersion());
+            h = r.headers();
+        } else {
+            HttpResponse r = (HttpResponse) msg;
+            out.add(r.status() + " " + r.protocolVersion());
+            h = r.headers();
+        }
+        if (msg instanceof io.netty.handler.codec.http.FullHttpMessage f) {
+            out.add("content " + f.content().readableBytes() + ", trailers " + f.trailingHeaders().size());
+        }
+        List<String> cookies = new ArrayList<>();
+        for (Map.Entry<String, String> e : h) {
+            if (e.getKey().equals("cookie")) {
+                cookies.add(e.getValue());
+            } else if (!e.getKey().startsWith("x-http2-")) {
+                out.add(e.getKey() + ": " + e.getValue());
+            }
+        }
+        if (!cookies.isEmpty()) { // Netty 4.2 passes each on; Ward joins them, as RFC 9113 8.2.3 requires for HTTP/1.1
+            out.add(out.size() - (out.get(out.size() - 1).startsWith("transfer-encoding") ? 1 : 0), "cookie: " + String.join("; ", cookies));
+        }
+        return out;
+    }
+
+    static Http2Headers h2Request() {
+        return new DefaultHttp2Headers().method("POST").path("/orders/42?x=1").scheme("https").authority("orders.shop:8443")
+                .add("user-agent", "curl/7.88").add("cookie", "a=1").add("accept", "*/*").add("cookie", "b=2")
+                .add("te", "trailers").add("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+                .add("x-multi", "1").add("x-multi", "2");
+    }
+
+    /** Requests and responses come in as Netty's codec would make them (less its extension headers), with and without END_STREAM. */
+    @Test
+    void headersFramesBecomeTheMessagesNettyWouldMake() {
+        for (boolean end : new boolean[] {false, true}) {
+            for (Http2Headers req : List.of(h2Request(), h2Request().add("content-length", "5"),
+                    new DefaultHttp2Headers().method("GET").path("/").scheme("http"))) {
+                List<String> ours = decodeWith(HeadsToHttp2.forInboundStreams(() -> new io.netty.channel.ChannelInboundHandlerAdapter()),
+                        new DefaultHttp2HeadersFrame(req, end));
+                List<String> netty = decodeWith(new io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec(true),
+                        new DefaultHttp2HeadersFrame(req, end));
+                assertThat(ours).as("request, end of stream %s", end).isEqualTo(netty);
+            }
+            for (Http2Headers res : List.of(new DefaultHttp2Headers().status("200").add("content-type", "text/plain")
+                            .add("set-cookie", "a=1").add("set-cookie", "b=2"),
+                    new DefaultHttp2Headers().status("404").add("content-length", "9"),
+                    new DefaultHttp2Headers().status("204"), new DefaultHttp2Headers().status("304").add("etag", "\"x\""))) {
+                List<String> ours = decodeWith(HeadsToHttp2.CLIENT, new DefaultHttp2HeadersFrame(res, end));
+                List<String> netty = decodeWith(new io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec(false),
+                        new DefaultHttp2HeadersFrame(res, end));
+                assertThat(ours).as("response, end of stream %s", end).isEqualTo(netty);
+            }
+        }
+        // Cookies are joined into one header, :authority is the Host, and no extension header is added.
+        assertThat(describe(HeadsToHttp2.toHttp1Request(h2Request(), false))).containsExactly("DefaultHttpRequest",
+                "POST /orders/42?x=1 HTTP/1.1", "host: orders.shop:8443", "user-agent: curl/7.88", "accept: */*",
+                "te: trailers", "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "x-multi: 1",
+                "x-multi: 2", "cookie: a=1; b=2", "transfer-encoding: chunked");
+        HttpRequest joined = HeadsToHttp2.toHttp1Request(h2Request(), false);
+        assertThat(joined.headers().getAll("cookie")).as("one Cookie header for HTTP/1.1 (RFC 9113 8.2.3)").containsExactly("a=1; b=2");
+        assertThat(joined.headers().names()).noneMatch(n -> n.startsWith("x-http2-"));
+    }
+
+    @Test
+    void unusualHeadsAreLeftToNettyAndBadValuesAreRefusedAsNettyRefusesThem() {
+        assertThat(HeadsToHttp2.toHttp1Request(new DefaultHttp2Headers().method("CONNECT").authority("a:443"), false)).isNull();
+        assertThat(HeadsToHttp2.toHttp1Request(new DefaultHttp2Headers().method("GET"), true)).as("no :path").isNull();
+        assertThat(HeadsToHttp2.toHttp1Request(new DefaultHttp2Headers(false).method("GET").path("/").add(":status", "200"), true))
+                .as("a response pseudo-header in a request").isNull();
+        assertThat(HeadsToHttp2.toHttp1Response(new DefaultHttp2Headers().status("100"), false)).as("interim").isNull();
+        assertThat(HeadsToHttp2.toHttp1Response(new DefaultHttp2Headers(false).status("2x0"), false)).isNull();
+        assertThat(HeadsToHttp2.toHttp1Response(new DefaultHttp2Headers(false).status("200").path("/"), false)).isNull();
+        // A CR or LF must not reach an HTTP/1.1 connection, in a header or in the request line.
+        Http2Headers crlf = new DefaultHttp2Headers(false).method("GET").path("/").add("x-a", "1\r\nx-injected: 2");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> HeadsToHttp2.toHttp1Request(crlf, true))
+                .isInstanceOf(IllegalArgumentException.class);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> HeadsToHttp2.toHttp1Request(
+                new DefaultHttp2Headers(false).method("GET").path("/a HTTP/1.1\r\nx: y"), true))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
 }
