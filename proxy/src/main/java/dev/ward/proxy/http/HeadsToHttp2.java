@@ -235,18 +235,21 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
 
     /**
      * The regular headers of {@code in}, in order, as Netty's translation copies them: cookies
-     * joined into one header with {@code "; "}, {@code :authority} (requests) as {@code Host}, and
-     * without {@code Transfer-Encoding}, {@code Trailer} and {@code Connection}, which Netty
-     * removes after copying. False for a pseudo-header this conversion does not expect.
+     * joined into one header with {@code "; "}, {@code :authority} (requests) as {@code Host} (and
+     * a {@code host} header beside it dropped, so that the app sees one), and without
+     * {@code Transfer-Encoding}, {@code Trailer} and {@code Connection}, which Netty removes after
+     * copying. False for a pseudo-header this conversion does not expect.
      */
     private static boolean copyHeaders(Http2Headers in, HttpHeaders out, boolean request) {
         String cookie = null;
+        boolean authority = false;
         for (Map.Entry<CharSequence, CharSequence> e : in) {
             CharSequence name = e.getKey();
             if (name.length() > 0 && name.charAt(0) == ':') {
                 if (request) {
                     if (AsciiString.contentEquals(name, AUTHORITY)) {
                         out.add(HttpHeaderNames.HOST, e.getValue());
+                        authority = true;
                     } else if (!Http2Headers.PseudoHeaderName.isPseudoHeader(name)
                             || !Http2Headers.PseudoHeaderName.getPseudoHeader(name).isRequestOnly()) {
                         return false; // not :method, :path or :scheme
@@ -261,7 +264,10 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
                 continue;
             }
             if (AsciiString.contentEquals(name, HttpHeaderNames.TRANSFER_ENCODING) || AsciiString.contentEquals(name, TRAILER)
-                    || AsciiString.contentEquals(name, HttpHeaderNames.CONNECTION)) {
+                    || AsciiString.contentEquals(name, HttpHeaderNames.CONNECTION)
+                    || authority && AsciiString.contentEquals(name, HttpHeaderNames.HOST)) {
+                // Host besides :authority (pseudo-headers come first): Netty passed both on, and the app
+                // got two Host headers; it gets the one Ward itself reads (the first, :authority).
                 continue;
             }
             out.add(name, e.getValue());

@@ -277,6 +277,12 @@ class HeadsToHttp2Test {
         HttpRequest joined = HeadsToHttp2.toHttp1Request(h2Request(), false);
         assertThat(joined.headers().getAll("cookie")).as("one Cookie header for HTTP/1.1 (RFC 9113 8.2.3)").containsExactly("a=1; b=2");
         assertThat(joined.headers().names()).noneMatch(n -> n.startsWith("x-http2-"));
+        // A host header besides :authority: the app gets one Host, the :authority Ward itself reads.
+        HttpRequest twoHosts = HeadsToHttp2.toHttp1Request(new DefaultHttp2Headers().method("GET").path("/").authority("orders")
+                .add("host", "elsewhere"), true);
+        assertThat(twoHosts.headers().getAll("host")).containsExactly("orders");
+        assertThat(HeadsToHttp2.toHttp1Request(new DefaultHttp2Headers().method("GET").path("/").add("host", "orders"), true)
+                .headers().getAll("host")).as("without :authority, the host header stays").containsExactly("orders");
     }
 
     @Test

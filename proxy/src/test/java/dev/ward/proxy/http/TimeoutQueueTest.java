@@ -45,14 +45,14 @@ class TimeoutQueueTest {
         Thread.sleep(100);
         long later = System.nanoTime();
         onLoop(() -> TimeoutQueue.of(loop, TimeUnit.MILLISECONDS.toNanos(150)).add(record("d", later)));
-        Thread.sleep(400);
+        Thread.sleep(700);
         assertThat(ran).containsExactly("c", "d");
         assertThat(onLoop(() -> TimeoutQueue.of(loop, TimeUnit.MILLISECONDS.toNanos(150)).size())).isZero();
 
         // Empty now: a new one sets the timer again. Cancelling after it ran does nothing.
         long again = System.nanoTime();
         TimeoutQueue.Timeout e = onLoop(() -> TimeoutQueue.of(loop, TimeUnit.MILLISECONDS.toNanos(150)).add(record("e", again)));
-        Thread.sleep(400);
+        Thread.sleep(700);
         onLoop(() -> {
             e.cancel();
             return null;
@@ -73,7 +73,7 @@ class TimeoutQueueTest {
             q.add(record("after", start));
             return null;
         });
-        Thread.sleep(400);
+        Thread.sleep(700);
         assertThat(ran).containsExactly("after");
         assertThatThrownBy(() -> TimeoutQueue.of(loop, 1)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("off its event loop");
