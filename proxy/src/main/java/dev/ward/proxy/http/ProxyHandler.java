@@ -486,7 +486,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         } else if (slot == null) {
             bc.pipeline().addLast(RELAY, new ResponseRelay(e)); // an HTTP/2 stream, used for this exchange only
         } else {
-            bc.pipeline().replace(RELAY, RELAY, new ResponseRelay(e)); // a stream's relay left from another exchange: never its
+            // A relay an earlier exchange left on this channel (not expected: a stream carries one exchange).
+            bc.pipeline().replace(RELAY, RELAY, new ResponseRelay(e));
         }
         e.requestWritten = true;
         bc.write(e.request).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
