@@ -184,7 +184,7 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         if (!copyHeaders(in, out, true)) {
             return null;
         }
-        HttpMethod m = HttpMethod.valueOf(method.toString());
+        HttpMethod m = method(method);
         if (endStream) {
             return new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, m, path.toString(), Unpooled.EMPTY_BUFFER, out,
                     EmptyHttpHeaders.INSTANCE);
@@ -228,6 +228,19 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
             out.add(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
         }
         return new DefaultHttpResponse(HttpVersion.HTTP_1_1, st, out);
+    }
+
+    private static final HttpMethod[] COMMON_METHODS = {HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.DELETE,
+            HttpMethod.HEAD, HttpMethod.PATCH, HttpMethod.OPTIONS};
+
+    /** The method's constant, found without making a {@code String} of the decoded name; Netty's lookup for others. */
+    private static HttpMethod method(CharSequence name) {
+        for (HttpMethod m : COMMON_METHODS) {
+            if (AsciiString.contentEquals(name, m.asciiName())) {
+                return m;
+            }
+        }
+        return HttpMethod.valueOf(name.toString());
     }
 
     private static final AsciiString AUTHORITY = Http2Headers.PseudoHeaderName.AUTHORITY.value();

@@ -274,6 +274,10 @@ class HeadsToHttp2Test {
                 "POST /orders/42?x=1 HTTP/1.1", "host: orders.shop:8443", "user-agent: curl/7.88", "accept: */*",
                 "te: trailers", "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "x-multi: 1",
                 "x-multi: 2", "cookie: a=1; b=2", "transfer-encoding: chunked");
+        assertThat(HeadsToHttp2.toHttp1Request(new DefaultHttp2Headers().method(new AsciiString("DELETE")).path("/"), true).method())
+                .isSameAs(HttpMethod.DELETE);
+        assertThat(HeadsToHttp2.toHttp1Request(new DefaultHttp2Headers().method("PURGE").path("/"), true).method().name())
+                .as("a method Ward has no constant for").isEqualTo("PURGE");
         HttpRequest joined = HeadsToHttp2.toHttp1Request(h2Request(), false);
         assertThat(joined.headers().getAll("cookie")).as("one Cookie header for HTTP/1.1 (RFC 9113 8.2.3)").containsExactly("a=1; b=2");
         assertThat(joined.headers().names()).noneMatch(n -> n.startsWith("x-http2-"));
