@@ -20,6 +20,9 @@
 #   h1            HTTP/1.1 between the sidecars (a pool of keep-alive connections, as HAProxy and
 #                 nginx), instead of HTTP/2 streams on one connection
 #   access-log    the access log on, for every request (to a file)
+#   epoll, nio, io_uring
+#                 both sidecars on that socket transport (base takes `auto`: io_uring where the
+#                 kernel allows it, else epoll)
 #   NAME          any other name with OPTS_NAME set: base, with those JVM flags instead
 #                 (e.g. OPTS_g1="-XX:+UseG1GC -Xmx64m" perf/e2e/compare.sh base g1)
 #   NAME          with JAR_NAME set: base, run from that jar (another build, e.g. the commit before a
@@ -82,6 +85,7 @@ configure() { # sets opts, path, hdr and the WARD_* settings of variant $1 (VARI
       WARD_B_ALLOW=none; WARD_B_EXTRA="policy: { file: $work/policy-100.yaml }"; path[$full]="/svc99/20" ;;
     no-breaker) WARD_A_UPSTREAM="circuitBreaker: { enabled: false }" ;;
     h1) WARD_A_UPSTREAM="protocol: http1" ;;
+    epoll|nio|io_uring) WARD_EXTRA="transport: $v" ;;
     access-log) WARD_ACCESS_LOG=all ;;
     *) if [ -n "$(jar_of "$v")" ]; then
          vjar="$(jar_of "$v")"; local fv="OPTS_${v//[^A-Za-z0-9_]/_}"; [ -z "${!fv:-}" ] || opts="${!fv}"

@@ -16,6 +16,7 @@ import dev.ward.proxy.outbound.OutboundRouter;
 import dev.ward.proxy.outbound.OutboundServer;
 import dev.ward.proxy.tls.IdentityMaterial;
 import dev.ward.proxy.tls.TlsContexts;
+import dev.ward.proxy.transport.Transport;
 import dev.ward.proxy.transport.Transports;
 import dev.ward.telemetry.AccessLog;
 import dev.ward.telemetry.RequestTelemetry;
@@ -70,13 +71,16 @@ public final class Sidecar implements AutoCloseable {
     private Tracing tracing;
     private dev.ward.proxy.policy.PolicySource policy;
     private volatile boolean ready;
+    /** The socket transport the event loops run on ({@code auto} resolved). */
+    private final Transport transport;
     private volatile boolean closed;
 
-    private Sidecar(SidecarConfig config, TlsContexts tls) {
+    private Sidecar(SidecarConfig config, TlsContexts tls, Transport transport) {
         this.config = config;
         this.tls = tls;
-        this.boss = Transports.newGroup(1, "ward-accept");
-        this.workers = Transports.newGroup(config.workers(), "ward-io");
+        this.transport = transport;
+        this.boss = transport.newGroup(1, "ward-accept");
+        this.workers = transport.newGroup(config.workers(), "ward-io");
     }
 
     /** Thrown when the sidecar cannot start; the message says why, for a person to read. */
@@ -88,6 +92,16 @@ public final class Sidecar implements AutoCloseable {
 
     /** Loads the identity, binds every listener and returns once ready to serve. */
     public static Sidecar start(SidecarConfig config) throws StartupException {
+        Transport transport;
+        try {
+            transport = config.transport().resolve();
+        } catch (IllegalStateException e) {
+            throw new StartupException(e.getMessage(), e);
+        }
+        if (config.transport() == Transport.AUTO && transport != Transport.IO_URING) {
+            log.info("transport auto: io_uring is not available here ({}); using {}", Transport.IO_URING.unavailabilityCause(),
+                    transport.text());
+        }
         SidecarConfig.Identity id = config.identity();
         SslProvider provider = config.tls().provider() == SidecarConfig.TlsProvider.JDK ? SslProvider.JDK : SslProvider.OPENSSL;
         TlsContexts tls;
@@ -99,7 +113,7 @@ public final class Sidecar implements AutoCloseable {
         } catch (IllegalStateException e) {
             throw new StartupException(e.getMessage(), e);
         }
-        Sidecar s = new Sidecar(config, tls);
+        Sidecar s = new Sidecar(config, tls, transport);
         try {
             s.audit = new dev.ward.telemetry.AuditLog(s.logStream("auditLogFile", config.auditLogFile()), Clock.systemUTC());
         } catch (IOException e) {
@@ -140,7 +154,7 @@ public final class Sidecar implements AutoCloseable {
         s.ready = true;
         StringBuilder ports = new StringBuilder();
         s.bound.forEach((k, v) -> ports.append(ports.length() == 0 ? "" : ", ").append(k).append(' ').append(hostPort(v)));
-        log.info("ward sidecar {} ready ({} transport, {} TLS, {} worker threads): {}", tls.localId(), Transports.name(),
+        log.info("ward sidecar {} ready ({} transport, {} TLS, {} worker threads): {}", tls.localId(), s.transport.text(),
                 provider == SslProvider.OPENSSL ? "BoringSSL" : "JDK", config.workers(), ports);
         return s;
     }
@@ -158,9 +172,9 @@ public final class Sidecar implements AutoCloseable {
             }
             ConnectionPool app = pool(new ConnectionPool.Settings("app", config.inbound().app().toSocketAddress(), null,
                     null, Duration.ofSeconds(2), config.tls().handshakeTimeout(), limits.idleTimeout(),
-                    limits.maxHeaderSize(), Transports.channel(), "app_unavailable"));
+                    limits.maxHeaderSize(), transport.channel(), "app_unavailable"));
             InboundRouter router = new InboundRouter(policy::active, tls.localId(), app, audit);
-            InboundServer in = new InboundServer(config, tls, drain, () -> allow, router, inbound);
+            InboundServer in = new InboundServer(config, tls, drain, () -> allow, router, inbound, transport.channel());
             limiters.put("inbound", in.limiter());
             bind("inbound", config.inbound().listen(), in);
         }
@@ -170,7 +184,7 @@ public final class Sidecar implements AutoCloseable {
             SpiffeId expected = SpiffeId.parse(u.identity());
             UpstreamCluster c = new UpstreamCluster(name, u, address -> new ConnectionPool(new ConnectionPool.Settings(name,
                     address, () -> tls.client(h2), expected, u.timeouts().connect(), config.tls().handshakeTimeout(),
-                    u.timeouts().idle(), limits.maxHeaderSize(), Transports.channel(), "upstream_unavailable"), tls.refusals()),
+                    u.timeouts().idle(), limits.maxHeaderSize(), transport.channel(), "upstream_unavailable"), tls.refusals()),
                     java.net.InetAddress::getAllByName);
             clusters.put(name, c);
             c.start();
@@ -333,7 +347,7 @@ public final class Sidecar implements AutoCloseable {
     }
 
     private void bind(String name, HostPort at, ChannelHandler initializer) throws InterruptedException {
-        ServerBootstrap b = new ServerBootstrap().group(boss, workers).channel(Transports.serverChannel())
+        ServerBootstrap b = new ServerBootstrap().group(boss, workers).channel(transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
@@ -445,7 +459,7 @@ public final class Sidecar implements AutoCloseable {
                 idNode.put("notAfter", m.notAfter().toString());
                 idNode.put("bundleCertificates", m.bundle().size());
                 root.put("tlsProvider", tls.provider() == SslProvider.OPENSSL ? "boringssl" : "jdk");
-                root.put("transport", Transports.name());
+                root.put("transportInForce", transport.text());
                 ObjectNode ports = root.putObject("listening");
                 bound.forEach((k, v) -> ports.put(k, hostPort(v)));
                 root.set("tracingInForce", mapper.valueToTree(tracing.effective()));

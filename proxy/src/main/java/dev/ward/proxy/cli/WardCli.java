@@ -2,7 +2,7 @@ package dev.ward.proxy.cli;
 
 import dev.ward.proxy.Version;
 import io.netty.handler.ssl.OpenSsl;
-import dev.ward.proxy.transport.Transports;
+import dev.ward.proxy.transport.Transport;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -94,7 +94,8 @@ public final class WardCli implements Runnable {
         public String[] getVersion() {
             return new String[] {
                 "ward " + Version.get(),
-                "java " + System.getProperty("java.version") + ", netty transport " + Transports.name()
+                "java " + System.getProperty("java.version") + ", netty transports here: " + Transport.available().stream()
+                        .map(Transport::text).collect(java.util.stream.Collectors.joining(", ")) + " (auto takes the first)"
                         + ", TLS " + (OpenSsl.isAvailable() ? OpenSsl.versionString() : "JDK only (BoringSSL unavailable)")
             };
         }

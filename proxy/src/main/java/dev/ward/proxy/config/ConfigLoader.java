@@ -70,7 +70,7 @@ public final class ConfigLoader {
                         c.policy().readyWithoutKeys());
         return new SidecarConfig(resolved, c.tls(), c.inbound(), c.outbound(), c.admin(), c.limits(), c.accessLog(), c.workers(),
                 policy, c.tracing(), c.accessLogFile() == null ? null : dir.resolve(c.accessLogFile()).normalize(),
-                c.auditLogFile() == null ? null : dir.resolve(c.auditLogFile()).normalize());
+                c.auditLogFile() == null ? null : dir.resolve(c.auditLogFile()).normalize(), c.transport());
     }
 
     public static SidecarConfig parse(String text, String source) throws ConfigException {

@@ -2,6 +2,7 @@ package dev.ward.proxy.config;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.ward.proxy.transport.Transport;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -15,6 +16,8 @@ import java.util.Map;
  * {@code accessLog}: {@code off}, {@code errors} (default: statuses of 400 and above and Ward's
  * own replies) or {@code all}. {@code accessLogFile}, {@code auditLogFile}: append those logs to
  * a file instead of standard output (relative paths are relative to the config file).
+ * {@code transport}: the socket transport, {@code auto} (default: io_uring where the kernel and
+ * the container allow it, else epoll), {@code io_uring}, {@code epoll} or {@code nio} ({@link Transport}).
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record SidecarConfig(
@@ -29,7 +32,8 @@ public record SidecarConfig(
         PolicyFile policy,
         Tracing tracing,
         Path accessLogFile,
-        Path auditLogFile) {
+        Path auditLogFile,
+        Transport transport) {
 
     public SidecarConfig {
         identity = identity != null ? identity : new Identity(null, null, null, null, null);
@@ -42,6 +46,7 @@ public record SidecarConfig(
         workers = workers != null ? workers : Math.min(2, Runtime.getRuntime().availableProcessors());
         policy = policy != null ? policy : new PolicyFile(null, null, null);
         tracing = tracing != null ? tracing : new Tracing(null, null, null, null, null);
+        transport = transport != null ? transport : Transport.AUTO;
     }
 
     /**
@@ -80,7 +85,7 @@ public record SidecarConfig(
 
     /** All defaults. */
     public static SidecarConfig defaults() {
-        return new SidecarConfig(null, null, null, null, null, null, null, null, null, null, null, null);
+        return new SidecarConfig(null, null, null, null, null, null, null, null, null, null, null, null, null);
     }
 
     /**

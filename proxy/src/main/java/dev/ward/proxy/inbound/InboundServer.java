@@ -8,7 +8,6 @@ import dev.ward.telemetry.RequestTelemetry;
 import dev.ward.proxy.http.HttpPipelines;
 import dev.ward.proxy.http.ProxyHandler;
 import dev.ward.proxy.tls.TlsContexts;
-import dev.ward.proxy.transport.Transports;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
@@ -33,9 +32,12 @@ public final class InboundServer extends ChannelInitializer<Channel> {
     private final Supplier<AllowList> allow;
     private final InboundRouter router;
     private final RequestTelemetry telemetry;
+    /** The socket channel class of the sidecar's transport, for the TCP forwarder's connections to the app. */
+    private final Class<? extends Channel> channelType;
 
     public InboundServer(SidecarConfig config, TlsContexts tls, Drain drain, Supplier<AllowList> allow,
-                         InboundRouter router, RequestTelemetry telemetry) {
+                         InboundRouter router, RequestTelemetry telemetry, Class<? extends Channel> channelType) {
+        this.channelType = channelType;
         this.config = config;
         this.tls = tls;
         this.drain = drain;
@@ -62,7 +64,7 @@ public final class InboundServer extends ChannelInitializer<Channel> {
         ch.pipeline().addLast("peer-identity", new PeerIdentityHandler(tls.refusals()));
         if (tcp) {
             ch.pipeline().addLast("tcp", new TcpForwarder(allow.get(), config.inbound().app().toSocketAddress(),
-                    Transports.channel()));
+                    channelType));
             return;
         }
         ch.pipeline().addLast("alpn", new ApplicationProtocolNegotiationHandler(ApplicationProtocolNames.HTTP_1_1) {

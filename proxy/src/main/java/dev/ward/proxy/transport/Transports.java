@@ -2,24 +2,9 @@ package dev.ward.proxy.transport;
 
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.PooledByteBufAllocator;
-import io.netty.channel.Channel;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.IoHandlerFactory;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.ServerChannel;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.util.concurrent.DefaultThreadFactory;
 
-/** Picks the native epoll transport on Linux when it loads, NIO otherwise. */
+/** What every transport shares: the one buffer pool. The transport itself is {@link Transport}. */
 public final class Transports {
-
-    private static final boolean EPOLL = Epoll.isAvailable() && !Boolean.getBoolean("ward.nio");
 
     /**
      * The buffer allocator of every connection Ward opens or accepts: one pool for all. Netty
@@ -34,25 +19,4 @@ public final class Transports {
             ? ByteBufAllocator.DEFAULT : PooledByteBufAllocator.DEFAULT;
 
     private Transports() {}
-
-    public static boolean isEpoll() {
-        return EPOLL;
-    }
-
-    public static String name() {
-        return EPOLL ? "epoll" : "nio";
-    }
-
-    public static EventLoopGroup newGroup(int threads, String name) {
-        IoHandlerFactory f = EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), f);
-    }
-
-    public static Class<? extends ServerChannel> serverChannel() {
-        return EPOLL ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
-    }
-
-    public static Class<? extends Channel> channel() {
-        return EPOLL ? EpollSocketChannel.class : NioSocketChannel.class;
-    }
 }

@@ -1,9 +1,10 @@
 package dev.ward.proxy.tls;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ward.proxy.testing.TestPki;
-import dev.ward.proxy.transport.Transports;
+import dev.ward.proxy.transport.Transport;
 import io.netty.channel.epoll.Epoll;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.OpenSslContext;
@@ -31,10 +32,30 @@ class NativeLibrariesTest {
 
     @Test
     @EnabledOnOs(value = OS.LINUX, architectures = "amd64")
-    void epollIsLoadedAndUsed() {
+    void epollIsLoadedAndAutoTakesANativeTransport() {
         assertThat(Epoll.unavailabilityCause()).isNull();
         assertThat(Epoll.isAvailable()).isTrue();
-        assertThat(Transports.isEpoll()).isTrue();
+        assertThat(Transport.EPOLL.resolve()).isEqualTo(Transport.EPOLL);
+        assertThat(Transport.AUTO.resolve()).as("auto never falls back to NIO where epoll loads")
+                .isIn(Transport.IO_URING, Transport.EPOLL);
+    }
+
+    @Test
+    @EnabledOnOs(value = OS.LINUX, architectures = "amd64")
+    void autoPrefersIoUringWhereTheKernelAllowsIt() {
+        // The native library itself must always load; whether the kernel lets it make a ring
+        // depends on the host (containers' seccomp profiles often refuse it).
+        if (Transport.IO_URING.isAvailable()) {
+            assertThat(Transport.IO_URING.unavailabilityCause()).isNull();
+            assertThat(Transport.AUTO.resolve()).isEqualTo(Transport.IO_URING);
+            assertThat(Transport.available()).containsExactly(Transport.IO_URING, Transport.EPOLL, Transport.NIO);
+        } else {
+            assertThat(Transport.IO_URING.unavailabilityCause()).as("the native jar is on the class path")
+                    .doesNotContainIgnoringCase("native library").doesNotContain("UnsatisfiedLinkError");
+            assertThat(Transport.AUTO.resolve()).isEqualTo(Transport.EPOLL);
+            assertThat(Transport.available()).containsExactly(Transport.EPOLL, Transport.NIO);
+            assertThatThrownBy(Transport.IO_URING::resolve).hasMessageContaining("transport io_uring is not available here");
+        }
     }
 
     @Test
