@@ -21,8 +21,7 @@
 #                 nginx), instead of HTTP/2 streams on one connection
 #   access-log    the access log on, for every request (to a file)
 #   epoll, nio, io_uring
-#                 both sidecars on that socket transport (base takes `auto`: io_uring where the
-#                 kernel allows it, else epoll)
+#                 both sidecars on that socket transport (base takes `auto`: epoll)
 #   NAME          any other name with OPTS_NAME set: base, with those JVM flags instead
 #                 (e.g. OPTS_g1="-XX:+UseG1GC -Xmx64m" perf/e2e/compare.sh base g1)
 #   NAME          with JAR_NAME set: base, run from that jar (another build, e.g. the commit before a

@@ -98,10 +98,6 @@ public final class Sidecar implements AutoCloseable {
         } catch (IllegalStateException e) {
             throw new StartupException(e.getMessage(), e);
         }
-        if (config.transport() == Transport.AUTO && transport != Transport.IO_URING) {
-            log.info("transport auto: io_uring is not available here ({}); using {}", Transport.IO_URING.unavailabilityCause(),
-                    transport.text());
-        }
         SidecarConfig.Identity id = config.identity();
         SslProvider provider = config.tls().provider() == SidecarConfig.TlsProvider.JDK ? SslProvider.JDK : SslProvider.OPENSSL;
         TlsContexts tls;

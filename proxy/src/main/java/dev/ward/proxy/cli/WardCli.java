@@ -95,7 +95,7 @@ public final class WardCli implements Runnable {
             return new String[] {
                 "ward " + Version.get(),
                 "java " + System.getProperty("java.version") + ", netty transports here: " + Transport.available().stream()
-                        .map(Transport::text).collect(java.util.stream.Collectors.joining(", ")) + " (auto takes the first)"
+                        .map(Transport::text).collect(java.util.stream.Collectors.joining(", ")) + " (auto: " + Transport.AUTO.resolve().text() + ")"
                         + ", TLS " + (OpenSsl.isAvailable() ? OpenSsl.versionString() : "JDK only (BoringSSL unavailable)")
             };
         }

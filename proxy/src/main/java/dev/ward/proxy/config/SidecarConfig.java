@@ -16,8 +16,8 @@ import java.util.Map;
  * {@code accessLog}: {@code off}, {@code errors} (default: statuses of 400 and above and Ward's
  * own replies) or {@code all}. {@code accessLogFile}, {@code auditLogFile}: append those logs to
  * a file instead of standard output (relative paths are relative to the config file).
- * {@code transport}: the socket transport, {@code auto} (default: io_uring where the kernel and
- * the container allow it, else epoll), {@code io_uring}, {@code epoll} or {@code nio} ({@link Transport}).
+ * {@code transport}: the socket transport, {@code auto} (default: epoll, or NIO where epoll cannot
+ * load), {@code epoll}, {@code io_uring} or {@code nio} ({@link Transport}).
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record SidecarConfig(

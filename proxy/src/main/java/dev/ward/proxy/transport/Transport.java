@@ -24,17 +24,17 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The socket transport a sidecar's event loops run on (config {@code transport}):
- * {@code io_uring} (Linux 5.14+, Netty's native io_uring transport), {@code epoll} (Netty's
- * native epoll), {@code nio} (the JDK's, any platform), or {@code auto}, the default: the first
- * of those three that works here. io_uring is often switched off where Ward runs (the default
- * seccomp profiles of Docker and containerd refuse its system calls, and
- * {@code kernel.io_uring_disabled} can too); {@code auto} then takes epoll, and the sidecar's
- * ready line and {@code /config} say which one is in force. A transport named explicitly that
- * cannot load here stops the sidecar with the reason, rather than running on another.
+ * The socket transport a sidecar's event loops run on (config {@code transport}): {@code epoll}
+ * (Netty's native epoll), {@code io_uring} (Netty's native io_uring transport, Linux 5.14+),
+ * {@code nio} (the JDK's, any platform), or {@code auto}, the default: epoll where it loads, else
+ * NIO. io_uring is not what {@code auto} takes: in {@code perf/} it did 4-8% more small requests
+ * per second than epoll but 14% fewer 16 KiB ones, with 16% more CPU per request (perf/README.md,
+ * Tuning log), and the default seccomp profiles of Docker and containerd refuse its system calls.
+ * A transport named explicitly that cannot load here stops the sidecar with the reason, rather
+ * than running on another; the ready line and {@code /config} say which one is in force.
  */
 public enum Transport {
-    AUTO("auto"), IO_URING("io_uring"), EPOLL("epoll"), NIO("nio");
+    AUTO("auto"), EPOLL("epoll"), IO_URING("io_uring"), NIO("nio");
 
     private final String text;
 
@@ -51,7 +51,7 @@ public enum Transport {
             case "io_uring", "io-uring", "iouring" -> IO_URING;
             case "epoll" -> EPOLL;
             case "nio" -> NIO;
-            default -> throw new IllegalArgumentException("'" + value + "' is not a transport (expected: auto, io_uring, epoll or nio)");
+            default -> throw new IllegalArgumentException("'" + value + "' is not a transport (expected: auto, epoll, io_uring or nio)");
         };
     }
 
@@ -88,18 +88,12 @@ public enum Transport {
     }
 
     /**
-     * The transport to run on: this one, or for {@code auto} the first available of io_uring,
-     * epoll and nio. Throws, naming the reason, when this one was asked for by name and cannot
-     * load here.
+     * The transport to run on: this one, or for {@code auto} epoll where it loads, else NIO.
+     * Throws, naming the reason, when this one was asked for by name and cannot load here.
      */
     public Transport resolve() {
         if (this == AUTO) {
-            for (Transport t : List.of(IO_URING, EPOLL)) {
-                if (t.isAvailable()) {
-                    return t;
-                }
-            }
-            return NIO;
+            return EPOLL.isAvailable() ? EPOLL : NIO;
         }
         if (!isAvailable()) {
             throw new IllegalStateException("transport " + text + " is not available here (" + unavailabilityCause()
@@ -108,10 +102,10 @@ public enum Transport {
         return this;
     }
 
-    /** The transports that work on this machine, best first (for {@code ward --version}). */
+    /** The transports that work on this machine (for {@code ward --version}). */
     public static List<Transport> available() {
         List<Transport> out = new ArrayList<>();
-        for (Transport t : List.of(IO_URING, EPOLL, NIO)) {
+        for (Transport t : List.of(EPOLL, IO_URING, NIO)) {
             if (t.isAvailable()) {
                 out.add(t);
             }

@@ -40,8 +40,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * The data path on each socket transport ({@code transport:} in the config): both sidecars on
  * it, requests, bodies both ways, an HTTP/1.1 caller straight to the inbound listener, and an
  * inbound TCP listener, all through real sockets on loopback. The rest of the integration tests
- * run on {@code auto} (io_uring where the kernel allows it, else epoll); this keeps the others
- * working too.
+ * run on {@code auto} (epoll); this keeps io_uring and NIO working too.
  */
 class TransportIT {
 
@@ -158,7 +157,7 @@ class TransportIT {
     @Test
     void anUnknownTransportIsRefusedByName() {
         assertThatThrownBy(() -> Sidecars.start("transport: kqueue\n")).isInstanceOf(ConfigException.class)
-                .hasMessageContaining("transport: 'kqueue' is not a transport (expected: auto, io_uring, epoll or nio)");
+                .hasMessageContaining("transport: 'kqueue' is not a transport (expected: auto, epoll, io_uring or nio)");
     }
 
     /** The transport a sidecar runs on, as its admin {@code /config} reports it. */

@@ -36,23 +36,21 @@ class NativeLibrariesTest {
         assertThat(Epoll.unavailabilityCause()).isNull();
         assertThat(Epoll.isAvailable()).isTrue();
         assertThat(Transport.EPOLL.resolve()).isEqualTo(Transport.EPOLL);
-        assertThat(Transport.AUTO.resolve()).as("auto never falls back to NIO where epoll loads")
-                .isIn(Transport.IO_URING, Transport.EPOLL);
+        assertThat(Transport.AUTO.resolve()).as("auto takes epoll where it loads").isEqualTo(Transport.EPOLL);
     }
 
     @Test
     @EnabledOnOs(value = OS.LINUX, architectures = "amd64")
-    void autoPrefersIoUringWhereTheKernelAllowsIt() {
+    void ioUringLoadsWhereTheKernelAllowsIt() {
         // The native library itself must always load; whether the kernel lets it make a ring
         // depends on the host (containers' seccomp profiles often refuse it).
         if (Transport.IO_URING.isAvailable()) {
             assertThat(Transport.IO_URING.unavailabilityCause()).isNull();
-            assertThat(Transport.AUTO.resolve()).isEqualTo(Transport.IO_URING);
-            assertThat(Transport.available()).containsExactly(Transport.IO_URING, Transport.EPOLL, Transport.NIO);
+            assertThat(Transport.IO_URING.resolve()).isEqualTo(Transport.IO_URING);
+            assertThat(Transport.available()).containsExactly(Transport.EPOLL, Transport.IO_URING, Transport.NIO);
         } else {
             assertThat(Transport.IO_URING.unavailabilityCause()).as("the native jar is on the class path")
                     .doesNotContainIgnoringCase("native library").doesNotContain("UnsatisfiedLinkError");
-            assertThat(Transport.AUTO.resolve()).isEqualTo(Transport.EPOLL);
             assertThat(Transport.available()).containsExactly(Transport.EPOLL, Transport.NIO);
             assertThatThrownBy(Transport.IO_URING::resolve).hasMessageContaining("transport io_uring is not available here");
         }
