@@ -109,7 +109,13 @@ public final class Sidecar implements AutoCloseable {
         } catch (IllegalStateException e) {
             throw new StartupException(e.getMessage(), e);
         }
-        Sidecar s = new Sidecar(config, tls, transport);
+        Sidecar s;
+        try {
+            s = new Sidecar(config, tls, transport);
+        } catch (RuntimeException e) { // e.g. the kernel refused an io_uring ring's memory
+            tls.close();
+            throw new StartupException("transport " + transport.text() + ": cannot start its event loops: " + e.getMessage(), e);
+        }
         try {
             s.audit = new dev.ward.telemetry.AuditLog(s.logStream("auditLogFile", config.auditLogFile()), Clock.systemUTC());
         } catch (IOException e) {
