@@ -707,7 +707,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             e.backendCh = null;
             ChannelHandler relay = bc.pipeline().get(RELAY);
             if (relay instanceof RelaySlot s) {
-                s.target = null;
+                s.clear();
             } else if (relay != null && !(bc instanceof Http2StreamChannel)) {
                 bc.pipeline().remove(RELAY);
             }
@@ -877,10 +877,6 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Relays one exchange's response from the backend channel to the downstream. Added to the
-     * backend pipeline for the exchange and removed when it ends.
-     */
-    /**
      * The relay handler a pooled connection keeps for its whole life ({@link ConnectionPool} installs
      * it before the connection's guard): the exchange using the connection sets its
      * {@link ResponseRelay} as the target and clears it on release, instead of adding a handler to
@@ -894,63 +890,47 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             p.addLast(RELAY, new RelaySlot());
         }
 
-        ChannelInboundHandlerAdapter target;
+        /** Between exchanges: Netty's adapter, which passes every event on (to the guard). */
+        private static final ChannelInboundHandlerAdapter NONE = new ChannelInboundHandlerAdapter();
+
+        ChannelInboundHandlerAdapter target = NONE;
+
+        void clear() {
+            target = NONE;
+        }
 
         @Override
         public void channelRead(ChannelHandlerContext bctx, Object msg) throws Exception {
-            if (target != null) {
-                target.channelRead(bctx, msg);
-            } else {
-                bctx.fireChannelRead(msg);
-            }
+            target.channelRead(bctx, msg);
         }
 
         @Override
         public void channelReadComplete(ChannelHandlerContext bctx) throws Exception {
-            if (target != null) {
-                target.channelReadComplete(bctx);
-            } else {
-                bctx.fireChannelReadComplete();
-            }
+            target.channelReadComplete(bctx);
         }
 
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext bctx) throws Exception {
-            if (target != null) {
-                target.channelWritabilityChanged(bctx);
-            } else {
-                bctx.fireChannelWritabilityChanged();
-            }
+            target.channelWritabilityChanged(bctx);
         }
 
         @Override
         public void userEventTriggered(ChannelHandlerContext bctx, Object evt) throws Exception {
-            if (target != null) {
-                target.userEventTriggered(bctx, evt);
-            } else {
-                bctx.fireUserEventTriggered(evt);
-            }
+            target.userEventTriggered(bctx, evt);
         }
 
         @Override
         public void channelInactive(ChannelHandlerContext bctx) throws Exception {
-            if (target != null) {
-                target.channelInactive(bctx);
-            } else {
-                bctx.fireChannelInactive();
-            }
+            target.channelInactive(bctx);
         }
 
         @Override
         public void exceptionCaught(ChannelHandlerContext bctx, Throwable cause) throws Exception {
-            if (target != null) {
-                target.exceptionCaught(bctx, cause);
-            } else {
-                bctx.fireExceptionCaught(cause);
-            }
+            target.exceptionCaught(bctx, cause);
         }
     }
 
+    /** Relays one exchange's response from the backend channel to the downstream. */
     private final class ResponseRelay extends ChannelInboundHandlerAdapter {
         private final Exchange e;
 
