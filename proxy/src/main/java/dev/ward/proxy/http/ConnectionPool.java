@@ -11,7 +11,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -316,7 +315,7 @@ public final class ConnectionPool implements Backend {
         }
 
         private void setUpH2(Channel ch) {
-            Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
+            Http2FrameCodec codec = HttpPipelines.h2Codec(false)
                     .headerSensitivityDetector(TraceHeaders.NOT_INDEXED)
                     .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(settings.maxHeaderSize())
                             .initialWindowSize(HttpPipelines.H2_STREAM_WINDOW))

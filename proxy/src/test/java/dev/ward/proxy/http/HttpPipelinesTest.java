@@ -6,7 +6,10 @@ import dev.ward.proxy.config.SidecarConfig;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.UniformStreamByteDistributor;
+import java.util.List;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
@@ -29,6 +32,21 @@ class HttpPipelinesTest {
         // The SETTINGS sent (applied once the peer acknowledges them).
         assertThat(codec.encoder().pollSentSettings().initialWindowSize()).isEqualTo(HttpPipelines.H2_STREAM_WINDOW);
         ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void http2CodecsKnowTheirSideAndShareTheSendWindowInTurn() throws Exception {
+        Http2FrameCodec server = HttpPipelines.h2Codec(true).build();
+        Http2FrameCodec client = HttpPipelines.h2Codec(false).build();
+        assertThat(server.connection().isServer()).isTrue();
+        assertThat(client.connection().isServer()).isFalse();
+        for (Http2FrameCodec c : List.of(server, client)) {
+            var flow = c.connection().remote().flowController();
+            assertThat(flow).isInstanceOf(DefaultHttp2RemoteFlowController.class);
+            var distributor = DefaultHttp2RemoteFlowController.class.getDeclaredField("streamByteDistributor");
+            distributor.setAccessible(true);
+            assertThat(distributor.get(flow)).isInstanceOf(UniformStreamByteDistributor.class);
+        }
     }
 
     @Test
