@@ -164,6 +164,16 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         this.ctx = ctx;
     }
 
+    /**
+     * Not sharable, said without Netty's per-class lookup: it is asked each time a handler is added
+     * to a pipeline, and an HTTP/2 listener adds one of these per request (a thread-local weak map
+     * lookup, 1-2% of an inbound sidecar's event loop with the other per-stream handlers).
+     */
+    @Override
+    public boolean isSharable() {
+        return false;
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (!(msg instanceof HttpObject obj)) {
@@ -933,6 +943,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     /** Relays one exchange's response from the backend channel to the downstream. */
     private final class ResponseRelay extends ChannelInboundHandlerAdapter {
         private final Exchange e;
+
+        @Override
+        public boolean isSharable() { // added per exchange on an HTTP/2 stream: see ProxyHandler.isSharable
+            return false;
+        }
 
         ResponseRelay(Exchange e) {
             this.e = e;
