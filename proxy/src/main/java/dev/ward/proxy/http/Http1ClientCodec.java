@@ -3,7 +3,12 @@ package dev.ward.proxy.http;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.CombinedChannelDuplexHandler;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
@@ -11,6 +16,7 @@ import io.netty.handler.codec.http.HttpRequestEncoder;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseDecoder;
 import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -35,10 +41,35 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
     private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>(4);
     /** A {@code CONNECT} was answered 200: what follows is not HTTP and passes as bytes. */
     private boolean tunnel;
+    /**
+     * The response being decoded has no {@code Transfer-Encoding}: its end is not a chunked
+     * coding's last chunk, so no trailers can come with it.
+     */
+    private boolean noTrailers;
 
     public Http1ClientCodec(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize) {
         init(new Decoder(new HttpDecoderConfig().setMaxInitialLineLength(maxInitialLineLength)
-                .setMaxHeaderSize(maxHeaderSize).setMaxChunkSize(maxChunkSize)), new Encoder());
+                .setMaxHeaderSize(maxHeaderSize).setMaxChunkSize(maxChunkSize).setTrailersFactory(new Trailers())), new Encoder());
+    }
+
+    /**
+     * The trailers of a response's end. Netty's decoder makes a header map (a 16-slot table, about
+     * 150 B) for the end of every response with a {@code Content-Length}, although only a chunked
+     * response can have trailers; such an end gets the shared empty (read-only) map instead. A
+     * chunked response's trailers get a map of their own, validated as Netty's.
+     */
+    private final class Trailers implements HttpHeadersFactory {
+        private final HttpHeadersFactory netty = DefaultHttpHeadersFactory.trailersFactory();
+
+        @Override
+        public HttpHeaders newHeaders() {
+            return noTrailers ? EmptyHttpHeaders.INSTANCE : netty.newHeaders();
+        }
+
+        @Override
+        public HttpHeaders newEmptyHeaders() {
+            return noTrailers ? EmptyHttpHeaders.INSTANCE : netty.newEmptyHeaders();
+        }
     }
 
     public final class Encoder extends HttpRequestEncoder {
@@ -65,7 +96,16 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
                 }
                 return;
             }
+            int before = out.size();
             super.decode(ctx, buffer, out);
+            for (int i = before, n = out.size(); i < n; i++) {
+                Object m = out.get(i);
+                if (m instanceof HttpResponse res) {
+                    noTrailers = !res.headers().contains(HttpHeaderNames.TRANSFER_ENCODING);
+                } else if (m instanceof LastHttpContent) {
+                    noTrailers = false;
+                }
+            }
         }
 
         @Override

@@ -6,11 +6,13 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -77,6 +79,38 @@ class Http1ClientCodecTest {
             }
         }
         assertThat(raw.toString()).isEqualTo("not http at all");
+        release(in);
+    }
+
+    @Test
+    void onlyAChunkedResponseGetsATrailerMapOfItsOwn() {
+        send(HttpMethod.GET);
+        send(HttpMethod.GET);
+        send(HttpMethod.GET);
+        List<Object> in = receive("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+                + "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Checksum: 42\r\n\r\n"
+                + "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n!");
+        List<LastHttpContent> ends = in.stream().filter(LastHttpContent.class::isInstance).map(LastHttpContent.class::cast).toList();
+        assertThat(ends).hasSize(3);
+        assertThat(ends.get(0).trailingHeaders()).as("a Content-Length body's end").isSameAs(EmptyHttpHeaders.INSTANCE);
+        assertThat(ends.get(1).trailingHeaders().get("x-checksum")).as("the chunked response's trailer").isEqualTo("42");
+        assertThat(ends.get(2).trailingHeaders()).isSameAs(EmptyHttpHeaders.INSTANCE);
+        assertThat(body(in)).isEqualTo("hiabc!");
+        release(in);
+    }
+
+    @Test
+    void aChunkedResponseWhoseHeadArrivesAloneStillGetsItsTrailers() {
+        send(HttpMethod.GET);
+        send(HttpMethod.GET);
+        List<Object> in = receive("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+        in.addAll(receive("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        in.addAll(receive("1\r\nx\r\n0\r\nX-Late: yes\r\n"));
+        in.addAll(receive("\r\n"));
+        List<LastHttpContent> ends = in.stream().filter(LastHttpContent.class::isInstance).map(LastHttpContent.class::cast).toList();
+        assertThat(ends).hasSize(2);
+        assertThat(ends.get(1).trailingHeaders().get("x-late")).isEqualTo("yes");
+        assertThat(ends.get(1).decoderResult().isSuccess()).isTrue();
         release(in);
     }
 
