@@ -3,6 +3,7 @@ package dev.ward.perf;
 import dev.ward.proxy.config.SidecarConfig;
 import dev.ward.proxy.http.Backend;
 import dev.ward.proxy.http.Drain;
+import dev.ward.proxy.http.Http1ClientCodec;
 import dev.ward.proxy.http.HttpPipelines;
 import dev.ward.proxy.http.ProxyHandler;
 import dev.ward.proxy.http.Route;
@@ -56,7 +57,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code off}; {@code unsampled}: tracing on, sampling nothing (the 99% of a 1% ratio), with
  * inbound requests carrying the unsampled {@code traceparent} the caller's sidecar would send;
  * {@code passthrough}: tracing off, the same {@code traceparent} carried on untouched (the
- * header's own cost, which {@code unsampled} includes).
+ * header's own cost, which {@code unsampled} includes). {@code upstream}: {@code http1}, the app's
+ * connection as a sidecar has it (Ward's HTTP/1.1 client codec encodes the request to bytes and
+ * decodes the app's response from bytes); {@code objects}, the response handed in as Netty's HTTP
+ * objects made by the benchmark, with no codec (how this benchmark measured until 2026-12-03).
  * Run with {@code -prof gc} for the allocation per request.
  */
 @State(Scope.Thread)
@@ -81,8 +85,14 @@ public class PipelineBenchmark {
     @Param({"0"})
     public int extraHeaders;
 
+    @Param({"http1"})
+    public String upstreamCodec;
+
     private static final byte[] BODY = "hello from upstream\n".getBytes(StandardCharsets.US_ASCII);
     private static final String HEAD = "GET /orders/42 HTTP/1.1\r\nhost: orders\r\nuser-agent: bench\r\naccept: */*\r\n";
+    /** What the app answers each request with, on the {@code http1} upstream. */
+    private static final byte[] RESPONSE = ("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + BODY.length
+            + "\r\n\r\n" + new String(BODY, StandardCharsets.US_ASCII)).getBytes(StandardCharsets.US_ASCII);
     private static final String TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-02";
 
     private Tracing tracing;
@@ -96,6 +106,8 @@ public class PipelineBenchmark {
     private Route.Router router;
     private ByteBuf request;
     private ByteBuf body;
+    private ByteBuf response;
+    private boolean upstreamBytes;
     private Http2Headers h2Request;
 
     @Setup(Level.Trial)
@@ -117,7 +129,15 @@ public class PipelineBenchmark {
                 .getBytes(StandardCharsets.US_ASCII);
         telemetry = new RequestTelemetry("inbound".equals(direction) ? RequestTelemetry.Direction.INBOUND
                 : RequestTelemetry.Direction.OUTBOUND, tracing, new WardMetrics("bench"), null, "bench");
+        upstreamBytes = switch (upstreamCodec) {
+            case "http1" -> true;
+            case "objects" -> false;
+            default -> throw new IllegalArgumentException("upstreamCodec: " + upstreamCodec + " (expected http1 or objects)");
+        };
         upstream = new EmbeddedChannel();
+        if (upstreamBytes) { // as ConnectionPool sets up a connection to the app
+            upstream.pipeline().addLast("http", new Http1ClientCodec(8192, 8192, 8192));
+        }
         ProxyHandler.RelaySlot.addTo(upstream.pipeline()); // as on a pooled connection to the app
         Backend backend = new Backend() {
             @Override
@@ -138,6 +158,7 @@ public class PipelineBenchmark {
         router = (ch, req) -> forward;
         request = Unpooled.unreleasableBuffer(Unpooled.directBuffer(requestBytes.length).writeBytes(requestBytes));
         body = Unpooled.unreleasableBuffer(Unpooled.directBuffer(BODY.length).writeBytes(BODY));
+        response = Unpooled.unreleasableBuffer(Unpooled.directBuffer(RESPONSE.length).writeBytes(RESPONSE));
         h2Request = new DefaultHttp2Headers().method("GET").path("/orders/42").scheme("https").authority("orders")
                 .add("user-agent", "bench").add("accept", "*/*");
         if (carry) {
@@ -197,9 +218,13 @@ public class PipelineBenchmark {
         for (Object m; (m = upstream.readOutbound()) != null; ) {
             ReferenceCountUtil.release(m);
         }
-        DefaultHttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-        res.headers().set(HttpHeaderNames.CONTENT_LENGTH, BODY.length).set(HttpHeaderNames.CONTENT_TYPE, "text/plain");
-        upstream.writeInbound(res, new DefaultLastHttpContent(body.duplicate().retain()));
+        if (upstreamBytes) {
+            upstream.writeInbound(response.duplicate().retain());
+        } else {
+            DefaultHttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+            res.headers().set(HttpHeaderNames.CONTENT_LENGTH, BODY.length).set(HttpHeaderNames.CONTENT_TYPE, "text/plain");
+            upstream.writeInbound(res, new DefaultLastHttpContent(body.duplicate().retain()));
+        }
         int out = 0;
         for (Object m; (m = down.readOutbound()) != null; ) {
             if (m instanceof ByteBuf b) {
