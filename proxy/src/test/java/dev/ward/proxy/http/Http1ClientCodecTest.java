@@ -60,7 +60,7 @@ class Http1ClientCodecTest {
         List<Object> in = receive("HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
                 + "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
                 + "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc");
-        List<HttpResponse> heads = in.stream().filter(HttpResponse.class::isInstance).map(HttpResponse.class::cast).toList();
+        List<HttpResponse> heads = only(in, HttpResponse.class);
         assertThat(heads).extracting(r -> r.status().code()).containsExactly(103, 200, 200);
         assertThat(heads).allMatch(r -> r.decoderResult().isSuccess());
         assertThat(body(in)).as("the HEAD's response took none of the next one's bytes").isEqualTo("abc");
@@ -90,7 +90,7 @@ class Http1ClientCodecTest {
         List<Object> in = receive("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
                 + "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Checksum: 42\r\n\r\n"
                 + "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n!");
-        List<LastHttpContent> ends = in.stream().filter(LastHttpContent.class::isInstance).map(LastHttpContent.class::cast).toList();
+        List<LastHttpContent> ends = only(in, LastHttpContent.class);
         assertThat(ends).hasSize(3);
         assertThat(ends.get(0).trailingHeaders()).as("a Content-Length body's end").isSameAs(EmptyHttpHeaders.INSTANCE);
         assertThat(ends.get(1).trailingHeaders().get("x-checksum")).as("the chunked response's trailer").isEqualTo("42");
@@ -107,7 +107,7 @@ class Http1ClientCodecTest {
         in.addAll(receive("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"));
         in.addAll(receive("1\r\nx\r\n0\r\nX-Late: yes\r\n"));
         in.addAll(receive("\r\n"));
-        List<LastHttpContent> ends = in.stream().filter(LastHttpContent.class::isInstance).map(LastHttpContent.class::cast).toList();
+        List<LastHttpContent> ends = only(in, LastHttpContent.class);
         assertThat(ends).hasSize(2);
         assertThat(ends.get(1).trailingHeaders().get("x-late")).isEqualTo("yes");
         assertThat(ends.get(1).decoderResult().isSuccess()).isTrue();
@@ -128,6 +128,10 @@ class Http1ClientCodecTest {
             in.add(o);
         }
         return in;
+    }
+
+    private static <T> List<T> only(List<Object> in, Class<T> type) {
+        return in.stream().filter(type::isInstance).map(type::cast).toList();
     }
 
     private static String body(List<Object> in) {
