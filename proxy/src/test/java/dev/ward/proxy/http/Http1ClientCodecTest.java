@@ -114,6 +114,25 @@ class Http1ClientCodecTest {
         release(in);
     }
 
+    @Test
+    void aPooledConnectionsCodecHandsOnA16KiBBodyReadAtOnceInOnePiece() {
+        EmbeddedChannel pooled = new EmbeddedChannel(ConnectionPool.http1Codec(8192));
+        pooled.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/"));
+        for (Object o; (o = pooled.readOutbound()) != null; ) {
+            ReferenceCountUtil.release(o);
+        }
+        String body = "x".repeat(16384);
+        pooled.writeInbound(Unpooled.copiedBuffer("HTTP/1.1 200 OK\r\nContent-Length: 16384\r\n\r\n" + body, StandardCharsets.US_ASCII));
+        List<Object> in = new ArrayList<>();
+        for (Object o; (o = pooled.readInbound()) != null; ) {
+            in.add(o);
+        }
+        assertThat(only(in, HttpContent.class)).as("Netty's default would cut it at 8 KiB").hasSize(1);
+        assertThat(body(in)).isEqualTo(body);
+        release(in);
+        pooled.finishAndReleaseAll();
+    }
+
     private void send(HttpMethod method) {
         ch.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, method, "/"));
         for (Object o; (o = ch.readOutbound()) != null; ) {
