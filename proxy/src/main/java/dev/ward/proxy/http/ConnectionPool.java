@@ -158,7 +158,6 @@ public final class ConnectionPool implements Backend {
 
     private volatile boolean retired;
 
-    /** The pool of one event loop; touched only from that loop. */
     /**
      * The largest piece of a response body the HTTP/1.1 decoder hands on at once. A piece is a
      * slice of what was read (no copy, nothing buffered for it), so this bounds nothing but the
@@ -173,6 +172,7 @@ public final class ConnectionPool implements Backend {
         return new Http1ClientCodec(8192, maxHeaderSize, MAX_BODY_PIECE);
     }
 
+    /** The pool of one event loop; touched only from that loop. */
     private final class LoopPool {
         final EventLoop loop;
         final ArrayDeque<Channel> idle = new ArrayDeque<>();
