@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.ward.authz.identity.AllowList;
 import dev.ward.authz.identity.SpiffeId;
+import dev.ward.proxy.util.Causes;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -91,7 +92,7 @@ public final class ConfigLoader {
     }
 
     private static String describe(JsonProcessingException e) {
-        if (rootCause(e) instanceof org.yaml.snakeyaml.error.MarkedYAMLException y) {
+        if (Causes.root(e) instanceof org.yaml.snakeyaml.error.MarkedYAMLException y) {
             String at = y.getProblemMark() == null ? "" : " at line " + (y.getProblemMark().getLine() + 1)
                     + ", column " + (y.getProblemMark().getColumn() + 1);
             return "not valid YAML" + at + ": " + y.getProblem();
@@ -104,14 +105,14 @@ public final class ConfigLoader {
             return path + ": unknown field" + where + " (expected one of: " + known + ")";
         }
         if (e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException mi && !(e instanceof InvalidFormatException)
-                && mi.getTargetType() != null && !(rootCause(e) instanceof IllegalArgumentException)) {
+                && mi.getTargetType() != null && !(Causes.root(e) instanceof IllegalArgumentException)) {
             return (path.isEmpty() ? "config" : path) + ": wrong type" + where + " (expected: " + expected(mi.getTargetType()) + ")";
         }
         if (e instanceof InvalidFormatException f) {
             return path + ": bad value '" + f.getValue() + "'" + where + " (expected: "
                     + expected(f.getTargetType()) + ")";
         }
-        Throwable root = rootCause(e);
+        Throwable root = Causes.root(e);
         if (root instanceof IllegalArgumentException) {
             return (path.isEmpty() ? "" : path + ": ") + root.getMessage() + where;
         }
@@ -119,14 +120,6 @@ public final class ConfigLoader {
             return (path.isEmpty() ? "config" : path) + ": " + e.getOriginalMessage() + where;
         }
         return "not valid YAML" + where + ": " + e.getOriginalMessage();
-    }
-
-    private static Throwable rootCause(Throwable e) {
-        Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        return root;
     }
 
     private static String expected(Class<?> type) {

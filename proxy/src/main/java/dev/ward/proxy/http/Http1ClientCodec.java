@@ -16,7 +16,6 @@ import io.netty.handler.codec.http.HttpRequestEncoder;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseDecoder;
 import io.netty.handler.codec.http.HttpStatusClass;
-import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -43,7 +42,7 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
     private boolean tunnel;
     /**
      * The response being decoded has no {@code Transfer-Encoding}: its end is not a chunked
-     * coding's last chunk, so no trailers can come with it.
+     * coding's last chunk, so no trailers can come with it. Set as each head is read, before its body.
      */
     private boolean noTrailers;
 
@@ -96,16 +95,7 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
                 }
                 return;
             }
-            int before = out.size();
             super.decode(ctx, buffer, out);
-            for (int i = before, n = out.size(); i < n; i++) {
-                Object m = out.get(i);
-                if (m instanceof HttpResponse res) {
-                    noTrailers = !res.headers().contains(HttpHeaderNames.TRANSFER_ENCODING);
-                } else if (m instanceof LastHttpContent) {
-                    noTrailers = false;
-                }
-            }
         }
 
         @Override
@@ -114,9 +104,11 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
             return known != null ? known : super.splitHeaderName(sb, start, length);
         }
 
+        /** Asked once per response head, before any of its body is decoded: also where {@link #noTrailers} is set. */
         @Override
         protected boolean isContentAlwaysEmpty(HttpMessage msg) {
             HttpResponse res = (HttpResponse) msg;
+            noTrailers = !res.headers().contains(HttpHeaderNames.TRANSFER_ENCODING);
             if (res.status().codeClass() == HttpStatusClass.INFORMATIONAL) {
                 return super.isContentAlwaysEmpty(msg); // an interim response: the request's final one is still to come
             }

@@ -2,6 +2,7 @@ package dev.ward.proxy.transport;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonValue;
+import dev.ward.proxy.util.Causes;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
@@ -79,10 +80,7 @@ public enum Transport {
         if (cause == null) {
             return null;
         }
-        Throwable root = cause;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
+        Throwable root = Causes.root(cause);
         String msg = root.getMessage() != null ? root.getMessage() : root.getClass().getSimpleName();
         return root == cause ? msg : (cause.getMessage() != null ? cause.getMessage() + ": " : "") + msg;
     }
