@@ -28,7 +28,9 @@
 #                 change, built in a git worktree), with OPTS_NAME's flags if set
 #                 (e.g. JAR_before=/tmp/before/proxy/target/ward.jar perf/e2e/compare.sh base before)
 #   VARIANT@NAME  a variant above with the JVM flags of OPTS_NAME instead of the production ones
-#                 (e.g. OPTS_d1="$(production_java_opts) -Dotel.bsp.schedule.delay=1000" ... tracing-1 tracing-1@d1)
+#                 (e.g. OPTS_d1="$(production_java_opts) -Dotel.bsp.schedule.delay=1000" ... tracing-1 tracing-1@d1),
+#                 or run from JAR_NAME's jar (with OPTS_NAME's flags if set too), e.g.
+#                 JAR_before=/tmp/before.jar perf/e2e/compare.sh base tracing-1@before tracing-1
 #
 # Settings: PAIRS=1 (pairs per variant: two JVMs with the same flags can differ by several per cent,
 # since each compiles the hot path its own way; a round's value for a variant is the mean over its
@@ -92,7 +94,14 @@ configure() { # sets opts, path, hdr and the WARD_* settings of variant $1 (VARI
          opts="$(flags_of "$v")"
        fi ;;
   esac
-  [ "$full" = "$v" ] || opts="$(flags_of "${full##*@}")"
+  if [ "$full" != "$v" ]; then # VARIANT@NAME: NAME's jar (JAR_NAME) and/or flags (OPTS_NAME)
+    local at="${full##*@}"
+    if [ -n "$(jar_of "$at")" ]; then
+      vjar="$(jar_of "$at")"; local fa="OPTS_${at//[^A-Za-z0-9_]/_}"; [ -z "${!fa:-}" ] || opts="${!fa}"
+    else
+      opts="$(flags_of "$at")"
+    fi
+  fi
 }
 jar_of() { # the jar JAR_$1 names, if set
   local var="JAR_${1//[^A-Za-z0-9_]/_}"
