@@ -1,20 +1,15 @@
 package dev.ward.telemetry;
 
 import dev.ward.telemetry.metrics.WardMetrics;
-import dev.ward.telemetry.tracing.PathTemplate;
+import dev.ward.telemetry.tracing.DirectSpans;
 import dev.ward.telemetry.tracing.TraceParent;
 import io.opentelemetry.api.common.AttributeKey;
-import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanKind;
-import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.propagation.TextMapSetter;
-import io.opentelemetry.semconv.ErrorAttributes;
-import io.opentelemetry.semconv.HttpAttributes;
-import io.opentelemetry.semconv.NetworkAttributes;
-import io.opentelemetry.semconv.ServerAttributes;
-import io.opentelemetry.semconv.UrlAttributes;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * What telemetry knows of one request, from its head to its end: its span (if traced), the facts
@@ -27,7 +22,9 @@ import io.opentelemetry.semconv.UrlAttributes;
  * {@code server.port}, {@code network.peer.address}, {@code error.type}), plus Ward's:
  * {@code ward.peer.identity}, {@code ward.authz.decision}, {@code ward.authz.rule},
  * {@code ward.reason}, {@code ward.upstream}, {@code ward.circuit_breaker.state},
- * {@code ward.retries}. Attributes are set only on a span that records (is sampled).
+ * {@code ward.retries}. A span that records (is sampled) gets them, its name and its status when
+ * it ends, from the facts gathered here ({@link RecordedSpan}), whether the SDK started it or it
+ * was recorded without the SDK ({@link DirectSpans}).
  */
 public final class RequestRecord {
 
@@ -38,30 +35,31 @@ public final class RequestRecord {
     public static final AttributeKey<String> UPSTREAM = AttributeKey.stringKey("ward.upstream");
     public static final AttributeKey<String> CIRCUIT = AttributeKey.stringKey("ward.circuit_breaker.state");
     public static final AttributeKey<Long> RETRIES = AttributeKey.longKey("ward.retries");
-    private static final AttributeKey<String> RETRY_FAILURE = AttributeKey.stringKey("ward.retry.after");
-
-    private final RequestTelemetry t;
-    private final String method;
-    private String path;
+    final RequestTelemetry t;
+    final String method;
+    String path;
     private final long start = System.nanoTime();
+    /** A span the SDK started (the SDK's way: other samplers or propagators, a caller's tracestate). */
     private Span span;
-    /** Whether {@link #span} records: read once, so an unsampled request never calls into the span again. */
+    /** Whether this request's span records (is sampled), by the SDK or directly ({@link DirectSpans}). */
     private boolean recording;
     private Context context;
     CharSequence incomingTraceparent;
-    /** Not sampled, decided without the SDK: this hop's trace context, with no span object. */
-    private boolean unsampled;
-    private long traceHi;
-    private long traceLo;
-    private long spanIdBits;
-    private int traceFlags;
+    /** This hop's trace context is the fields below, with no span object: not sampled, or recorded directly. */
+    private boolean carried;
+    long traceHi;
+    long traceLo;
+    long spanIdBits;
+    int traceFlags;
+    /** What only a span that records needs (null for the others, which are most: not on every request's heap). */
+    SpanFacts facts;
     private WardMetrics.Target target;
-    private Object peer;
-    private String decision;
-    private String rule;
-    private String upstream;
-    private String circuit;
-    private int retries;
+    Object peer;
+    String decision;
+    String rule;
+    String upstream;
+    String circuit;
+    int retries;
     private long bytesIn;
     private long bytesOut;
     private boolean ended;
@@ -74,15 +72,51 @@ public final class RequestRecord {
 
     void startSpan(Context parent) {
         SpanKind kind = t.direction == RequestTelemetry.Direction.INBOUND ? SpanKind.SERVER : SpanKind.CLIENT;
-        // Named by the method alone until sampled: an unsampled span's name is never seen, so no string is built for it.
+        // Named by the method alone until it ends: an unsampled span's name is never seen, so no string is built for it.
         span = t.tracer.spanBuilder(method).setParent(parent).setSpanKind(kind).startSpan();
         context = parent.with(span);
         recording = span.isRecording();
         if (recording) {
-            span.updateName(method + " " + PathTemplate.of(path));
-            span.setAttribute(HttpAttributes.HTTP_REQUEST_METHOD, method);
-            span.setAttribute(UrlAttributes.URL_PATH, path);
+            facts = new SpanFacts();
         }
+    }
+
+    /** The facts a span that records is made of, besides those the access log needs too. */
+    static final class SpanFacts {
+        /** Recorded without the SDK: where the span goes when the request ends; null for an SDK span. */
+        DirectSpans direct;
+        /** The caller's span id (0 for a root) and trace flags, for a span recorded directly. */
+        long parentSpanId;
+        int parentFlags;
+        long startEpochNanos;
+        List<RecordedSpan.Retry> retries;
+        String authzReason;
+        String serverHost;
+        int serverPort;
+        String peerAddress;
+        int peerPort;
+        String protocolVersion;
+    }
+
+    /**
+     * Sampled, recorded without the SDK ({@link DirectSpans}): this hop's span is a child of the
+     * caller's ({@code parentSpanId} with its {@code parentFlags}; 0 for a new root) in trace
+     * {@code traceHi traceLo}, with a new span id and {@code flags} (sampled, and the
+     * random-trace-id bit as the SDK would set it).
+     */
+    void startDirect(DirectSpans spans, long traceHi, long traceLo, long parentSpanId, int parentFlags, int flags) {
+        this.carried = true;
+        this.recording = true;
+        this.traceHi = traceHi;
+        this.traceLo = traceLo;
+        this.traceFlags = flags;
+        this.spanIdBits = TraceParent.randomId();
+        SpanFacts f = new SpanFacts();
+        f.direct = spans;
+        f.parentSpanId = parentSpanId;
+        f.parentFlags = parentFlags;
+        f.startEpochNanos = spans.now();
+        this.facts = f;
     }
 
     /**
@@ -91,7 +125,7 @@ public final class RequestRecord {
      * bit, from the caller or set for a new id).
      */
     void unsampled(long traceHi, long traceLo, int flags) {
-        this.unsampled = true;
+        this.carried = true;
         this.traceHi = traceHi;
         this.traceLo = traceLo;
         this.traceFlags = flags;
@@ -102,9 +136,9 @@ public final class RequestRecord {
     public <C> void inject(C carrier, TextMapSetter<C> setter) {
         if (span != null) {
             t.propagator.inject(context, carrier, setter);
-        } else if (unsampled) {
-            // What the W3C propagator writes for an unsampled span; tracestate and baggage, which
-            // it would copy from the caller's, go on as the caller sent them.
+        } else if (carried) {
+            // What the W3C propagator writes for this hop's span; tracestate and baggage, which it
+            // would copy from the caller's, go on as the caller sent them.
             if (setter instanceof TraceParent.BytesSetter<C> bytes) {
                 bytes.setLatin1(carrier, TraceParent.HEADER, TraceParent.formatBytes(traceHi, traceLo, spanIdBits, traceFlags));
             } else {
@@ -118,7 +152,7 @@ public final class RequestRecord {
         if (span != null) {
             return span.getSpanContext().getTraceId();
         }
-        if (unsampled) {
+        if (carried) {
             return TraceParent.traceId(traceHi, traceLo);
         }
         return AuditLog.traceId(incomingTraceparent);
@@ -129,7 +163,7 @@ public final class RequestRecord {
         if (span != null) {
             return span.getSpanContext().getSpanId();
         }
-        return unsampled ? TraceParent.spanId(spanIdBits) : null;
+        return carried ? TraceParent.spanId(spanIdBits) : null;
     }
 
     public boolean recording() {
@@ -153,14 +187,8 @@ public final class RequestRecord {
     public void authz(String decision, String rule, String reason) {
         this.decision = decision;
         this.rule = rule;
-        if (recording) {
-            span.setAttribute(AUTHZ_DECISION, decision);
-            if (rule != null) {
-                span.setAttribute(AUTHZ_RULE, rule);
-            }
-            if (reason != null) {
-                span.setAttribute(REASON, reason);
-            }
+        if (facts != null) {
+            facts.authzReason = reason;
         }
         t.metrics.authz(decision, rule, reason);
     }
@@ -173,50 +201,53 @@ public final class RequestRecord {
         }
     }
 
-    /** The path as routed (normalized inbound, origin-form outbound), when it differs from the one it arrived with. */
+    /** The path as routed (normalized inbound, origin-form outbound), which may differ from the one it arrived with. */
     public void path(String routed) {
-        if (routed.equals(path)) {
-            return;
-        }
         this.path = routed;
-        if (recording) {
-            span.setAttribute(UrlAttributes.URL_PATH, routed);
-            span.updateName(method + " " + PathTemplate.of(routed));
-        }
     }
 
     /** Where the request is served: the {@code Host} (or :authority) and the port it was addressed to. */
     public void server(String host, int port) {
-        if (recording) {
-            if (host != null) {
-                span.setAttribute(ServerAttributes.SERVER_ADDRESS, host);
-            }
-            if (port > 0) {
-                span.setAttribute(ServerAttributes.SERVER_PORT, (long) port);
-            }
+        SpanFacts f = facts;
+        if (f == null) {
+            return; // only a span that records has these
+        }
+        if (host != null) {
+            f.serverHost = host;
+        }
+        if (port > 0) {
+            f.serverPort = port;
         }
     }
 
     /** The other end of the connection: the caller (inbound) or the upstream endpoint (outbound). */
     public void networkPeer(String ip, int port, String protocolVersion) {
-        if (recording) {
-            if (ip != null) {
-                span.setAttribute(NetworkAttributes.NETWORK_PEER_ADDRESS, ip);
-            }
-            if (port > 0) {
-                span.setAttribute(NetworkAttributes.NETWORK_PEER_PORT, (long) port);
-            }
-            if (protocolVersion != null) {
-                span.setAttribute(NetworkAttributes.NETWORK_PROTOCOL_VERSION, protocolVersion);
-            }
+        SpanFacts f = facts;
+        if (f == null) {
+            return;
+        }
+        if (ip != null) {
+            f.peerAddress = ip;
+        }
+        if (port > 0) {
+            f.peerPort = port;
+        }
+        if (protocolVersion != null) {
+            f.protocolVersion = protocolVersion;
         }
     }
 
     /** The request is being sent again ({@code retries} so far) after {@code failure}. */
     public void retrying(int retries, String failure) {
         this.retries = retries;
-        if (recording) {
-            span.addEvent("ward.retry", Attributes.of(RETRIES, (long) retries, RETRY_FAILURE, failure == null ? "status" : failure));
+        if (span != null && recording) {
+            span.addEvent("ward.retry", RecordedSpan.retryAttributes(retries, failure));
+        } else if (facts != null) {
+            SpanFacts f = facts;
+            if (f.retries == null) {
+                f.retries = new ArrayList<>(2);
+            }
+            f.retries.add(new RecordedSpan.Retry(f.startEpochNanos + (System.nanoTime() - start), retries, failure));
         }
     }
 
@@ -249,44 +280,19 @@ public final class RequestRecord {
             tg.ended(method, status, nanos);
         }
         if (recording) { // a span that does not record has nothing to end
-            endSpan(status, reason);
+            RecordedSpan s = new RecordedSpan(this, status, reason, nanos);
+            DirectSpans direct = facts.direct;
+            facts = null; // the span is over: later calls on this record leave it alone
+            if (direct != null) {
+                direct.end(s);
+            } else {
+                s.endSdkSpan(span);
+            }
         }
         AccessLog a = t.access;
         if (a != null && a.wants(status, reason)) {
             a.record(new AccessLog.Entry(t.direction.label(), peer == null ? null : peer.toString(), method, path, status,
                     nanos, upstream, reason, rule, bytesIn, bytesOut, traceId(), spanId()));
         }
-    }
-
-    private void endSpan(int status, String reason) {
-        boolean client = t.direction == RequestTelemetry.Direction.OUTBOUND;
-        if (status > 0) {
-            span.setAttribute(HttpAttributes.HTTP_RESPONSE_STATUS_CODE, (long) status);
-        }
-        if (peer != null) {
-            span.setAttribute(PEER_IDENTITY, peer.toString());
-        }
-        if (upstream != null) {
-            span.setAttribute(UPSTREAM, upstream);
-        }
-        if (client) {
-            span.setAttribute(RETRIES, (long) retries);
-            if (retries > 0) {
-                span.setAttribute(HttpAttributes.HTTP_REQUEST_RESEND_COUNT, (long) retries);
-            }
-            if (circuit != null) {
-                span.setAttribute(CIRCUIT, circuit);
-            }
-        }
-        boolean error = reason != null && !"audit_deny".equals(decision) || status >= 500 || (client && status >= 400);
-        if (reason != null) {
-            span.setAttribute(REASON, reason);
-        }
-        if (error) {
-            String type = reason != null ? reason : Integer.toString(status);
-            span.setAttribute(ErrorAttributes.ERROR_TYPE, type);
-            span.setStatus(StatusCode.ERROR, reason != null ? reason : "HTTP " + status);
-        }
-        span.end();
     }
 }

@@ -1,6 +1,7 @@
 package dev.ward.telemetry;
 
 import dev.ward.telemetry.metrics.WardMetrics;
+import dev.ward.telemetry.tracing.DirectSpans;
 import dev.ward.telemetry.tracing.HeadSampler;
 import dev.ward.telemetry.tracing.TraceParent;
 import dev.ward.telemetry.tracing.Tracing;
@@ -36,6 +37,7 @@ public final class RequestTelemetry {
     final Tracer tracer;
     final TextMapPropagator propagator;
     private final HeadSampler head;
+    private final DirectSpans direct;
     final WardMetrics metrics;
     final AccessLog access;
     private final WardMetrics.Target inboundTarget;
@@ -50,6 +52,7 @@ public final class RequestTelemetry {
         this.tracer = tracing.enabled() ? tracing.tracer() : null;
         this.propagator = tracing.propagator();
         this.head = tracing.headSampler();
+        this.direct = tracing.directSpans();
         this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.access = access;
         this.inboundTarget = direction == Direction.INBOUND ? metrics.inbound(service) : null;
@@ -74,6 +77,7 @@ public final class RequestTelemetry {
      * tracing on, starts this hop's span as its child (a root span, sampled at the configured
      * ratio, when there is none). A request that is not sampled gets no span object when the
      * {@link HeadSampler} can decide: only its trace context, carried on by {@link RequestRecord#inject}.
+     * One that is sampled gets none either where {@link DirectSpans} can record its span.
      */
     public <C> RequestRecord begin(String method, String path, C carrier, TextMapGetter<C> getter) {
         return begin(method, path, getter.get(carrier, TraceParent.HEADER), carrier, getter);
@@ -92,7 +96,9 @@ public final class RequestTelemetry {
             if (flags == TraceParent.INVALID) {
                 long hi = java.util.concurrent.ThreadLocalRandom.current().nextLong();
                 long lo = TraceParent.randomId(); // the sampler's part: never zero, so the id is valid
-                if (head.samplesRoot(lo)) {
+                if (head.samplesRoot(lo) && direct != null) {
+                    r.startDirect(direct, hi, lo, 0, 0, TraceParent.SAMPLED | TraceParent.RANDOM);
+                } else if (head.samplesRoot(lo)) {
                     head.nextTraceId(hi, lo);
                     try {
                         r.startSpan(propagator.extract(Context.root(), carrier, getter));
@@ -104,6 +110,10 @@ public final class RequestTelemetry {
                 }
             } else if ((flags & TraceParent.SAMPLED) == 0) {
                 r.unsampled(TraceParent.traceHi(traceparent), TraceParent.traceLo(traceparent), flags & TraceParent.RANDOM);
+            } else if (direct != null && getter.get(carrier, TRACESTATE) == null) {
+                // A sampled caller is always continued (parent-based); its tracestate, if any, is the SDK's to parse.
+                r.startDirect(direct, TraceParent.traceHi(traceparent), TraceParent.traceLo(traceparent),
+                        TraceParent.parentSpanId(traceparent), flags, TraceParent.SAMPLED | flags & TraceParent.RANDOM);
             } else {
                 r.startSpan(propagator.extract(Context.root(), carrier, getter));
             }
@@ -118,6 +128,8 @@ public final class RequestTelemetry {
         }
         return r;
     }
+
+    private static final String TRACESTATE = "tracestate";
 
     /** A request too malformed to have a method or path: counted and logged, no span. */
     public void malformed(Object peer, int status, String reason) {

@@ -92,6 +92,11 @@ public final class TraceParent {
         return parseLong(h, 19);
     }
 
+    /** A valid header's span id: the caller's span, this hop's parent. */
+    public static long parentSpanId(CharSequence h) {
+        return parseLong(h, 36);
+    }
+
     /** A random id part that is not zero (an all-zero trace or span id is invalid), as the SDK makes them. */
     public static long randomId() {
         long id;

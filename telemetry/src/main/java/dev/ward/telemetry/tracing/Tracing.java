@@ -8,7 +8,9 @@ import io.opentelemetry.sdk.autoconfigure.AutoConfiguredOpenTelemetrySdk;
 import io.opentelemetry.sdk.autoconfigure.spi.ConfigProperties;
 import io.opentelemetry.sdk.autoconfigure.spi.ConfigurationException;
 import io.opentelemetry.sdk.resources.Resource;
+import io.opentelemetry.sdk.trace.SpanProcessor;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -91,14 +93,17 @@ public final class Tracing implements AutoCloseable {
     private final TextMapPropagator propagator;
     private final SpanQueue queue;
     private final HeadSampler head;
+    private final DirectSpans direct;
     private final Map<String, Object> effective;
 
-    private Tracing(OpenTelemetrySdk sdk, SpanQueue queue, HeadSampler head, Map<String, Object> effective, String version) {
+    private Tracing(OpenTelemetrySdk sdk, SpanQueue queue, HeadSampler head, DirectSpans direct, Map<String, Object> effective,
+                    String version) {
         this.sdk = sdk;
         this.queue = queue;
         this.head = head;
+        this.direct = direct;
         this.effective = effective;
-        this.tracer = sdk == null ? null : sdk.getTracer("dev.ward.proxy", version);
+        this.tracer = sdk == null ? null : sdk.getTracer(DirectSpans.SCOPE, version);
         this.propagator = sdk == null ? TextMapPropagator.noop() : sdk.getPropagators().getTextMapPropagator();
     }
 
@@ -112,13 +117,14 @@ public final class Tracing implements AutoCloseable {
         if (!wanted(s, Tracing::property)) {
             // Nothing asks for tracing: the SDK (and its autoconfiguration) is not even loaded, which
             // keeps some 170 classes out of the sidecar's memory and start-up.
-            return new Tracing(null, null, null, off(NO_EXPORTER), s.version());
+            return new Tracing(null, null, null, null, off(NO_EXPORTER), s.version());
         }
         AtomicReference<ConfigProperties> finalConfig = new AtomicReference<>();
         AtomicReference<SpanQueue> queue = new AtomicReference<>();
         AtomicReference<Resource> resource = new AtomicReference<>();
         String instance = UUID.randomUUID().toString();
         HeadSampler.Ids ids = new HeadSampler.Ids();
+        List<SpanProcessor> processors = new ArrayList<>(); // as the tracer provider gets them
         AutoConfiguredOpenTelemetrySdk auto;
         try {
             auto = AutoConfiguredOpenTelemetrySdk.builder()
@@ -140,7 +146,11 @@ public final class Tracing implements AutoCloseable {
                         return q.exporter(exporter);
                     })
                     .addTracerProviderCustomizer((builder, props) -> builder.setIdGenerator(ids))
-                    .addSpanProcessorCustomizer((processor, props) -> queue.get() == null ? processor : queue.get().processor(processor))
+                    .addSpanProcessorCustomizer((processor, props) -> {
+                        SpanProcessor p = queue.get() == null ? processor : queue.get().processor(processor);
+                        processors.add(p);
+                        return p;
+                    })
                     .build();
         } catch (ConfigurationException e) {
             throw new IllegalArgumentException("tracing: " + e.getMessage(), e);
@@ -150,13 +160,15 @@ public final class Tracing implements AutoCloseable {
         String exporter = props == null ? "none" : props.getString("otel.traces.exporter", "none");
         if (props == null || props.getBoolean("otel.sdk.disabled", false) || "none".equals(exporter) || queue.get() == null) {
             sdk.close();
-            return new Tracing(null, null, null, off(props != null && props.getBoolean("otel.sdk.disabled", false)
+            return new Tracing(null, null, null, null, off(props != null && props.getBoolean("otel.sdk.disabled", false)
                     ? "OTEL_SDK_DISABLED is true" : NO_EXPORTER), s.version());
         }
         HeadSampler head = HeadSampler.of(props, ids);
+        DirectSpans direct = DirectSpans.of(props, head, processors, resource.get(), s.version());
         Map<String, Object> eff = describe(props, queue.get(), resource.get());
         eff.put("unsampledRequests", head != null ? "ward" : "sdk");
-        return new Tracing(sdk, queue.get(), head, eff, s.version());
+        eff.put("sampledSpans", direct != null ? "ward" : "sdk");
+        return new Tracing(sdk, queue.get(), head, direct, eff, s.version());
     }
 
     private static final String NO_EXPORTER =
@@ -334,6 +346,14 @@ public final class Tracing implements AutoCloseable {
      */
     public HeadSampler headSampler() {
         return head;
+    }
+
+    /**
+     * Records the spans of sampled requests without the SDK's span objects, into the SDK's span
+     * processors; null when tracing is off or only the SDK's spans will do.
+     */
+    public DirectSpans directSpans() {
+        return direct;
     }
 
     public TextMapPropagator propagator() {
