@@ -28,7 +28,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * end (span, counter, histogram; the access log is off). {@code tracing}: {@code off} (no SDK),
  * {@code unsampled} (a root not sampled: the 99% of a 1% ratio), {@code sampled} (every span
  * recorded and handed to the batch span processor; its attributes are built by the processor's
- * thread, and the export runs on its own: neither is measured here). {@code caller}: with or without an incoming sampled {@code traceparent}.
+ * thread, and the export runs on its own: neither is measured here). {@code caller}: with or
+ * without an incoming sampled {@code traceparent}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)

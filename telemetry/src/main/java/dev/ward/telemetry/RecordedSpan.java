@@ -47,72 +47,43 @@ final class RecordedSpan implements ReadableSpan {
     private final boolean client;
     private final String method;
     private final String path;
-    private final String serverHost;
-    private final int serverPort;
-    private final String peerAddress;
-    private final int peerPort;
-    private final String protocolVersion;
+    /** The span-only facts, no longer written: the record let go of them when the request ended. */
+    private final RequestRecord.SpanFacts f;
     private final String decision;
     private final String rule;
-    private final String authzReason;
     private final Object peer;
     private final String upstream;
     private final String circuit;
     private final int retries;
     private final int status;
     private final String reason;
-    // Recorded without the SDK only:
-    private final DirectSpans sink;
-    private final SpanContext context;
-    private final long traceHi;
-    private final long traceLo;
-    private final long parentSpanId;
-    private final int parentFlags;
-    private final long startEpochNanos;
     private final long latencyNanos;
-    private final List<Retry> events;
+    /** Recorded without the SDK: this span's context (invalid for a span the SDK started). */
+    private final SpanContext context;
 
-    /** {@code r} ended with {@code status} and {@code reason} after {@code latencyNanos}. */
+    /**
+     * {@code r} ended with {@code status} and {@code reason} after {@code latencyNanos}. Takes over
+     * {@code r}'s span facts, which {@code r} must not write again (it drops them as it ends); the
+     * facts it shares with the access log are copied.
+     */
     RecordedSpan(RequestRecord r, int status, String reason, long latencyNanos) {
-        RequestRecord.SpanFacts f = r.facts;
+        this.f = r.facts;
         this.client = r.t.direction == RequestTelemetry.Direction.OUTBOUND;
         this.method = r.method;
         this.path = r.path;
-        this.serverHost = f.serverHost;
-        this.serverPort = f.serverPort;
-        this.peerAddress = f.peerAddress;
-        this.peerPort = f.peerPort;
-        this.protocolVersion = f.protocolVersion;
         this.decision = r.decision;
         this.rule = r.rule;
-        this.authzReason = f.authzReason;
         this.peer = r.peer;
         this.upstream = r.upstream;
         this.circuit = r.circuit;
         this.retries = r.retries;
         this.status = status;
         this.reason = reason;
-        this.sink = f.direct;
         this.latencyNanos = latencyNanos;
-        if (sink != null) {
-            this.traceHi = r.traceHi;
-            this.traceLo = r.traceLo;
-            this.parentSpanId = f.parentSpanId;
-            this.parentFlags = f.parentFlags;
-            this.startEpochNanos = f.startEpochNanos;
-            this.events = f.retries == null ? List.of() : List.copyOf(f.retries);
-            // Made here, on the request's thread: the span processors ask whether it is sampled as it ends.
-            this.context = SpanContext.create(TraceParent.traceId(traceHi, traceLo), TraceParent.spanId(r.spanIdBits),
-                    TraceFlags.fromByte((byte) r.traceFlags), TraceState.getDefault());
-        } else {
-            this.traceHi = 0;
-            this.traceLo = 0;
-            this.parentSpanId = 0;
-            this.parentFlags = 0;
-            this.startEpochNanos = 0;
-            this.events = List.of();
-            this.context = SpanContext.getInvalid();
-        }
+        // Made here, on the request's thread: the span processors ask whether it is sampled as it ends.
+        this.context = f.direct == null ? SpanContext.getInvalid()
+                : SpanContext.create(TraceParent.traceId(r.traceHi, r.traceLo), TraceParent.spanId(r.spanIdBits),
+                TraceFlags.fromByte((byte) r.traceFlags), TraceState.getDefault());
     }
 
     /** The span's name: the method and a template of the path (no per-request values). */
@@ -130,20 +101,20 @@ final class RecordedSpan implements ReadableSpan {
         AttributesBuilder b = Attributes.builder();
         b.put(HttpAttributes.HTTP_REQUEST_METHOD, method);
         b.put(UrlAttributes.URL_PATH, path);
-        if (serverHost != null) {
-            b.put(ServerAttributes.SERVER_ADDRESS, serverHost);
+        if (f.serverHost != null) {
+            b.put(ServerAttributes.SERVER_ADDRESS, f.serverHost);
         }
-        if (serverPort > 0) {
-            b.put(ServerAttributes.SERVER_PORT, (long) serverPort);
+        if (f.serverPort > 0) {
+            b.put(ServerAttributes.SERVER_PORT, (long) f.serverPort);
         }
-        if (peerAddress != null) {
-            b.put(NetworkAttributes.NETWORK_PEER_ADDRESS, peerAddress);
+        if (f.peerAddress != null) {
+            b.put(NetworkAttributes.NETWORK_PEER_ADDRESS, f.peerAddress);
         }
-        if (peerPort > 0) {
-            b.put(NetworkAttributes.NETWORK_PEER_PORT, (long) peerPort);
+        if (f.peerPort > 0) {
+            b.put(NetworkAttributes.NETWORK_PEER_PORT, (long) f.peerPort);
         }
-        if (protocolVersion != null) {
-            b.put(NetworkAttributes.NETWORK_PROTOCOL_VERSION, protocolVersion);
+        if (f.protocolVersion != null) {
+            b.put(NetworkAttributes.NETWORK_PROTOCOL_VERSION, f.protocolVersion);
         }
         if (decision != null) {
             b.put(RequestRecord.AUTHZ_DECISION, decision);
@@ -169,7 +140,7 @@ final class RecordedSpan implements ReadableSpan {
                 b.put(RequestRecord.CIRCUIT, circuit);
             }
         }
-        String why = reason != null ? reason : authzReason;
+        String why = reason != null ? reason : f.authzReason;
         if (why != null) {
             b.put(RequestRecord.REASON, why);
         }
@@ -216,9 +187,9 @@ final class RecordedSpan implements ReadableSpan {
 
     @Override
     public SpanContext getParentSpanContext() {
-        return parentSpanId == 0 ? SpanContext.getInvalid()
-                : SpanContext.createFromRemoteParent(context.getTraceId(), TraceParent.spanId(parentSpanId),
-                TraceFlags.fromByte((byte) parentFlags), TraceState.getDefault());
+        return f.parentSpanId == 0 ? SpanContext.getInvalid()
+                : SpanContext.createFromRemoteParent(context.getTraceId(), TraceParent.spanId(f.parentSpanId),
+                TraceFlags.fromByte((byte) f.parentFlags), TraceState.getDefault());
     }
 
     @Override
@@ -229,12 +200,12 @@ final class RecordedSpan implements ReadableSpan {
     @Override
     @SuppressWarnings("deprecation")
     public InstrumentationLibraryInfo getInstrumentationLibraryInfo() {
-        return sink.library();
+        return f.direct.library();
     }
 
     @Override
     public InstrumentationScopeInfo getInstrumentationScopeInfo() {
-        return sink.scope();
+        return f.direct.scope();
     }
 
     @Override
@@ -268,27 +239,25 @@ final class RecordedSpan implements ReadableSpan {
         private final long end;
         private final Attributes attributes;
         private final List<EventData> events;
-        private final Resource resource;
-        private final InstrumentationScopeInfo scope;
-        private final RecordedSpan span;
+        private final DirectSpans sink;
 
         Data(RecordedSpan s) {
-            this.span = s;
+            this.sink = s.f.direct;
             this.name = s.getName();
             this.kind = s.getKind();
             this.context = s.context;
             this.parent = s.getParentSpanContext();
             this.status = s.statusData();
-            this.start = s.startEpochNanos;
-            this.end = s.startEpochNanos + s.latencyNanos;
+            this.start = s.f.startEpochNanos;
+            this.end = s.f.startEpochNanos + s.latencyNanos;
             this.attributes = s.getAttributes();
-            List<EventData> ev = new ArrayList<>(s.events.size());
-            for (Retry r : s.events) {
-                ev.add(EventData.create(r.epochNanos(), "ward.retry", retryAttributes(r.retries(), r.failure())));
+            List<EventData> ev = new ArrayList<>();
+            if (s.f.retryEvents != null) {
+                for (Retry r : s.f.retryEvents) {
+                    ev.add(EventData.create(r.epochNanos(), "ward.retry", retryAttributes(r.retries(), r.failure())));
+                }
             }
             this.events = List.copyOf(ev);
-            this.resource = s.sink.resource();
-            this.scope = s.sink.scope();
         }
 
         @Override
@@ -364,17 +333,17 @@ final class RecordedSpan implements ReadableSpan {
         @Override
         @SuppressWarnings("deprecation")
         public InstrumentationLibraryInfo getInstrumentationLibraryInfo() {
-            return span.getInstrumentationLibraryInfo();
+            return sink.library();
         }
 
         @Override
         public InstrumentationScopeInfo getInstrumentationScopeInfo() {
-            return scope;
+            return sink.scope();
         }
 
         @Override
         public Resource getResource() {
-            return resource;
+            return sink.resource();
         }
 
         @Override

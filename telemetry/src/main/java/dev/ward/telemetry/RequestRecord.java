@@ -89,7 +89,7 @@ public final class RequestRecord {
         long parentSpanId;
         int parentFlags;
         long startEpochNanos;
-        List<RecordedSpan.Retry> retries;
+        List<RecordedSpan.Retry> retryEvents;
         String authzReason;
         String serverHost;
         int serverPort;
@@ -244,10 +244,10 @@ public final class RequestRecord {
             span.addEvent("ward.retry", RecordedSpan.retryAttributes(retries, failure));
         } else if (facts != null) {
             SpanFacts f = facts;
-            if (f.retries == null) {
-                f.retries = new ArrayList<>(2);
+            if (f.retryEvents == null) {
+                f.retryEvents = new ArrayList<>(2);
             }
-            f.retries.add(new RecordedSpan.Retry(f.startEpochNanos + (System.nanoTime() - start), retries, failure));
+            f.retryEvents.add(new RecordedSpan.Retry(f.startEpochNanos + (System.nanoTime() - start), retries, failure));
         }
     }
 

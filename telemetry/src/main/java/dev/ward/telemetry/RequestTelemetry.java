@@ -96,17 +96,17 @@ public final class RequestTelemetry {
             if (flags == TraceParent.INVALID) {
                 long hi = java.util.concurrent.ThreadLocalRandom.current().nextLong();
                 long lo = TraceParent.randomId(); // the sampler's part: never zero, so the id is valid
-                if (head.samplesRoot(lo) && direct != null) {
+                if (!head.samplesRoot(lo)) {
+                    r.unsampled(hi, lo, TraceParent.RANDOM);
+                } else if (direct != null) {
                     r.startDirect(direct, hi, lo, 0, 0, TraceParent.SAMPLED | TraceParent.RANDOM);
-                } else if (head.samplesRoot(lo)) {
+                } else {
                     head.nextTraceId(hi, lo);
                     try {
                         r.startSpan(propagator.extract(Context.root(), carrier, getter));
                     } finally {
                         head.clearNextTraceId();
                     }
-                } else {
-                    r.unsampled(hi, lo, TraceParent.RANDOM);
                 }
             } else if ((flags & TraceParent.SAMPLED) == 0) {
                 r.unsampled(TraceParent.traceHi(traceparent), TraceParent.traceLo(traceparent), flags & TraceParent.RANDOM);

@@ -185,6 +185,16 @@ class DirectSpansTest {
         assertThat(allowed.getAttributes().get(AttributeKey.stringKey("url.path"))).isEqualTo("/orders/42");
         assertThat(allowed.getAttributes().get(RequestRecord.PEER_IDENTITY)).isEqualTo(PEER.toString());
         assertThat(allowed.getAttributes().get(RequestRecord.AUTHZ_RULE)).isEqualTo("frontend-reads");
+        // Both ways build attributes in one place, so the comparison above cannot see one missing from both.
+        assertThat(allowed.getAttributes().asMap()).containsEntry(AttributeKey.stringKey("server.address"), "orders.shop")
+                .containsEntry(AttributeKey.longKey("server.port"), 8443L)
+                .containsEntry(AttributeKey.stringKey("network.peer.address"), "127.0.0.1")
+                .containsEntry(AttributeKey.longKey("network.peer.port"), 40123L)
+                .containsEntry(AttributeKey.stringKey("network.protocol.version"), "2")
+                .containsEntry(AttributeKey.stringKey("http.request.method"), "GET")
+                .containsEntry(AttributeKey.longKey("http.response.status_code"), 200L)
+                .containsEntry(RequestRecord.UPSTREAM, "app")
+                .containsEntry(RequestRecord.AUTHZ_DECISION, "allow");
         assertThat(allowed.getStatus().getStatusCode()).isEqualTo(StatusCode.UNSET);
         SpanData denied = ward.get(1).span();
         assertThat(denied.getStatus().getStatusCode()).isEqualTo(StatusCode.ERROR);
@@ -202,6 +212,11 @@ class DirectSpansTest {
         assertThat(root.getAttributes().get(RequestRecord.RETRIES)).isEqualTo(2L);
         assertThat(root.getEvents()).extracting(EventData::getName).containsExactly("ward.retry", "ward.retry");
         assertThat(root.getStatus().getDescription()).isEqualTo("upstream_unavailable");
+        assertThat(root.getAttributes().asMap()).containsEntry(RequestRecord.CIRCUIT, "CLOSED")
+                .containsEntry(AttributeKey.stringKey("error.type"), "upstream_unavailable")
+                .containsEntry(AttributeKey.longKey("http.request.resend_count"), 2L);
+        assertThat(root.getEvents().get(0).getAttributes().get(AttributeKey.stringKey("ward.retry.after"))).isEqualTo("connection_refused");
+        assertThat(root.getEvents().get(1).getAttributes().get(AttributeKey.stringKey("ward.retry.after"))).isEqualTo("status");
         assertThat(ward.get(4).span().getSpanContext().getTraceState().get("congo")).isEqualTo("t61rcWkgMzE");
         assertThat(root.getResource().getAttribute(AttributeKey.stringKey("ward.version"))).isEqualTo("1.2.3");
     }
