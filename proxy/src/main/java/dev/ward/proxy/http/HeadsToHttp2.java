@@ -3,7 +3,6 @@ package dev.ward.proxy.http;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -186,7 +185,7 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         if (method == null || path == null || AsciiString.contentEquals(method, HttpMethod.CONNECT.asciiName())) {
             return null;
         }
-        HttpHeaders out = DefaultHttpHeadersFactory.headersFactory().newHeaders(); // validates names and values, as Netty's
+        HttpHeaders out = new CompactHttpHeaders(); // validates names and values, as Netty's
         if (!copyHeaders(in, out, true)) {
             return null;
         }
@@ -222,7 +221,7 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         if (code < 200) {
             return null;
         }
-        HttpHeaders out = DefaultHttpHeadersFactory.headersFactory().newHeaders();
+        HttpHeaders out = new CompactHttpHeaders();
         if (!copyHeaders(in, out, false)) {
             return null;
         }

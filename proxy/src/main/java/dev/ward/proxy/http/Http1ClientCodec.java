@@ -3,7 +3,6 @@ package dev.ward.proxy.http;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.CombinedChannelDuplexHandler;
-import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -15,6 +14,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestEncoder;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseDecoder;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.util.AsciiString;
 import java.util.ArrayDeque;
@@ -48,7 +48,8 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
 
     public Http1ClientCodec(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize) {
         init(new Decoder(new HttpDecoderConfig().setMaxInitialLineLength(maxInitialLineLength)
-                .setMaxHeaderSize(maxHeaderSize).setMaxChunkSize(maxChunkSize).setTrailersFactory(new Trailers())), new Encoder());
+                .setMaxHeaderSize(maxHeaderSize).setMaxChunkSize(maxChunkSize)
+                .setHeadersFactory(CompactHttpHeaders.FACTORY).setTrailersFactory(new Trailers())), new Encoder());
     }
 
     /**
@@ -58,7 +59,7 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
      * chunked response's trailers get a map of their own, validated as Netty's.
      */
     private final class Trailers implements HttpHeadersFactory {
-        private final HttpHeadersFactory netty = DefaultHttpHeadersFactory.trailersFactory();
+        private final HttpHeadersFactory netty = CompactHttpHeaders.TRAILERS;
 
         @Override
         public HttpHeaders newHeaders() {
@@ -81,6 +82,28 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
         }
     }
 
+    /** String literals are interned: these are the strings {@code HttpVersion.valueOf} recognises by identity. */
+    private static final String HTTP_1_1 = "HTTP/1.1";
+    private static final String HTTP_1_0 = "HTTP/1.0";
+
+    /** "100" to "599", the status codes as strings, so a status line's code is not a new string per response. */
+    private static final String[] CODES = new String[500];
+
+    static {
+        for (int i = 0; i < CODES.length; i++) {
+            CODES[i] = Integer.toString(100 + i);
+        }
+    }
+
+    private static boolean matches(byte[] sb, int start, String ascii) {
+        for (int i = 0; i < ascii.length(); i++) {
+            if (sb[start + i] != ascii.charAt(i)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     public final class Decoder extends HttpResponseDecoder {
         Decoder(HttpDecoderConfig config) {
             super(config);
@@ -96,6 +119,54 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
                 return;
             }
             super.decode(ctx, buffer, out);
+        }
+
+        /** The status code just read from a status line, for {@link #splitThirdWordInitialLine}; -1 if not three digits. */
+        private int code = -1;
+
+        /** {@code HTTP/1.1} and {@code HTTP/1.0} as Netty's constants, as its request decoder does for request lines. */
+        @Override
+        protected String splitFirstWordInitialLine(byte[] sb, int start, int length) {
+            if (length == 8 && matches(sb, start, HTTP_1_1)) {
+                return HTTP_1_1;
+            }
+            if (length == 8 && matches(sb, start, HTTP_1_0)) {
+                return HTTP_1_0;
+            }
+            return super.splitFirstWordInitialLine(sb, start, length);
+        }
+
+        /** A three-digit status code as a shared string. */
+        @Override
+        protected String splitSecondWordInitialLine(byte[] sb, int start, int length) {
+            code = -1;
+            if (length == 3) {
+                int c = 0;
+                for (int i = start; i < start + 3; i++) {
+                    int d = sb[i] - '0';
+                    if (d < 0 || d > 9) {
+                        return super.splitSecondWordInitialLine(sb, start, length);
+                    }
+                    c = c * 10 + d;
+                }
+                if (c >= 100 && c < 600) {
+                    code = c;
+                    return CODES[c - 100];
+                }
+            }
+            return super.splitSecondWordInitialLine(sb, start, length);
+        }
+
+        /** The reason phrase as the status constant's own string when it is the standard one ({@code OK} for 200...). */
+        @Override
+        protected String splitThirdWordInitialLine(byte[] sb, int start, int length) {
+            if (code >= 0) {
+                String standard = HttpResponseStatus.valueOf(code).reasonPhrase();
+                if (standard.length() == length && matches(sb, start, standard)) {
+                    return standard;
+                }
+            }
+            return super.splitThirdWordInitialLine(sb, start, length);
         }
 
         @Override

@@ -8,7 +8,6 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.ByteToMessageDecoder;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
@@ -102,7 +101,7 @@ public final class HttpPipelines {
 
     /** HTTP/1.1: codec with size limits, 100-continue answered locally, header and idle timeouts. */
     public static void http1(ChannelPipeline p, SidecarConfig.Limits limits, Supplier<ProxyHandler> handler) {
-        p.addLast("http", new HttpServerCodec(limits.maxInitialLineLength(), limits.maxHeaderSize(), 8192));
+        p.addLast("http", new Http1ServerCodec(limits));
         p.addLast("expect", new HttpServerExpectContinueHandler());
         p.addLast("header-timeout", new HeaderReadTimeoutHandler(limits.headerReadTimeout()));
         p.addLast("idle", new IdleTimeout(limits.idleTimeout()));

@@ -68,6 +68,9 @@ public final class TraceHeaders {
      * decoder), or null: the value {@link #GETTER} would return, without its {@code String} copy.
      */
     public static CharSequence traceparent(HttpHeaders headers) {
+        if (headers instanceof CompactHttpHeaders compact) { // the decoders' and the HTTP/2 conversion's: no iterator
+            return compact.value(TRACEPARENT);
+        }
         Iterator<? extends CharSequence> values = headers.valueCharSequenceIterator(TRACEPARENT);
         if (!values.hasNext()) {
             return null;

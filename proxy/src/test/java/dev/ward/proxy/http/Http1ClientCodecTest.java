@@ -52,6 +52,38 @@ class Http1ClientCodecTest {
         release(in);
     }
 
+    /** The status line's version, code and a standard reason come as shared constants; anything else as sent. */
+    @Test
+    void statusLinesAreReadAsNettyReadsThem() {
+        String[][] cases = {
+            {"HTTP/1.1 200 OK", "HTTP/1.1", "200", "OK"},
+            {"HTTP/1.0 404 Not Found", "HTTP/1.0", "404", "Not Found"},
+            {"HTTP/1.1 200 Fine", "HTTP/1.1", "200", "Fine"},
+            {"HTTP/1.1 503 Service Unavailable", "HTTP/1.1", "503", "Service Unavailable"},
+            {"HTTP/1.1 299 Custom Thing", "HTTP/1.1", "299", "Custom Thing"},
+            {"HTTP/1.1 200 Ok", "HTTP/1.1", "200", "Ok"},
+        };
+        for (String[] c : cases) {
+            send(HttpMethod.GET);
+            List<Object> in = receive(c[0] + "\r\nContent-Length: 0\r\n\r\n");
+            HttpResponse res = (HttpResponse) in.get(0);
+            assertThat(res.decoderResult().isSuccess()).as(c[0]).isTrue();
+            assertThat(res.protocolVersion().text()).as(c[0]).isEqualTo(c[1]);
+            assertThat(res.status().code()).as(c[0]).isEqualTo(Integer.parseInt(c[2]));
+            assertThat(res.status().reasonPhrase()).as(c[0]).isEqualTo(c[3]);
+            release(in);
+        }
+        send(HttpMethod.GET);
+        List<Object> in = receive("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        assertThat(((HttpResponse) in.get(0)).status()).isSameAs(io.netty.handler.codec.http.HttpResponseStatus.OK);
+        assertThat(((HttpResponse) in.get(0)).protocolVersion()).isSameAs(HttpVersion.HTTP_1_1);
+        release(in);
+        send(HttpMethod.GET);
+        in = receive("HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n");
+        assertThat(((HttpResponse) in.get(0)).decoderResult().isFailure()).as("a status that is not a number").isTrue();
+        release(in);
+    }
+
     @Test
     void aResponseToHeadHasNoBodyAndTheNextResponseIsReadAfterIt() {
         send(HttpMethod.HEAD);

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.ward.proxy.config.SidecarConfig;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.UniformStreamByteDistributor;
@@ -59,13 +58,13 @@ class HttpPipelinesTest {
         h2.writeInbound(Unpooled.copiedBuffer("\r\nSM\r\n\r\n", StandardCharsets.US_ASCII));
         assertThat(h2.pipeline().get("protocol")).isNull();
         assertThat(h2.pipeline().get(Http2FrameCodec.class)).isNotNull();
-        assertThat(h2.pipeline().get(HttpServerCodec.class)).isNull();
+        assertThat(h2.pipeline().get(Http1ServerCodec.class)).isNull();
         h2.finishAndReleaseAll();
 
         EmbeddedChannel h1 = new EmbeddedChannel();
         HttpPipelines.cleartext(h1.pipeline(), limits, handler, handler);
         h1.writeInbound(Unpooled.copiedBuffer("PUT / HTTP/1.1\r\n", StandardCharsets.US_ASCII)); // starts like the preface, then differs
-        assertThat(h1.pipeline().get(HttpServerCodec.class)).isNotNull();
+        assertThat(h1.pipeline().get(Http1ServerCodec.class)).isNotNull();
         assertThat(h1.pipeline().get(Http2FrameCodec.class)).isNull();
         h1.finishAndReleaseAll();
     }

@@ -6,7 +6,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,7 +24,7 @@ class ProxyHandlerTest {
         var telemetry = new dev.ward.telemetry.RequestTelemetry(dev.ward.telemetry.RequestTelemetry.Direction.INBOUND,
                 dev.ward.telemetry.tracing.Tracing.start(dev.ward.telemetry.tracing.Tracing.Settings.none("app", "test")),
                 new dev.ward.telemetry.metrics.WardMetrics("test"), access, "app");
-        return new EmbeddedChannel(new HttpServerCodec(), new ProxyHandler(router, false, "test", drain, telemetry));
+        return new EmbeddedChannel(new Http1ServerCodec(new HttpDecoderConfig()), new ProxyHandler(router, false, "test", drain, telemetry));
     }
 
     /** "status method path reason" of each access log line so far. */

@@ -1,0 +1,127 @@
+package dev.ward.proxy.http;
+
+import dev.ward.proxy.config.SidecarConfig;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.CombinedChannelDuplexHandler;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpRequestDecoder;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseEncoder;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayDeque;
+import java.util.List;
+
+/**
+ * The HTTP/1.1 codec of Ward's listeners: Netty's {@code HttpServerCodec}, with two differences.
+ * A request header name Ward knows ({@code Host}, {@code User-Agent}, {@code Accept},
+ * {@code Content-Type}, {@code traceparent}... see {@link HeadsToHttp2#knownName}) is its lower-case
+ * constant instead of a new copy of its bytes (an {@code AsciiString} and its array, about 60 B,
+ * per header per request), and the headers go in a {@link CompactHttpHeaders}. Header names are
+ * case-insensitive (RFC 9110 5.1); the app sees them in lower case, as from an HTTP/2 hop.
+ *
+ * <p>{@code HttpServerCodec} is final and its decoder private, so the pair is rebuilt here, keeping
+ * what its encoder needs from the decoder: the method of each request whose response has not
+ * gone (a response to {@code HEAD} has no body whatever its headers say; a 2xx to {@code CONNECT}
+ * has no {@code Transfer-Encoding}), and a limit on requests read ahead of their responses (past it
+ * the rest is discarded and the connection closes after the next response). A request with both
+ * {@code Transfer-Encoding} and {@code Content-Length} is refused by Netty's decoder (RFC 9112
+ * 6.1, its default), as before.
+ */
+public final class Http1ServerCodec extends CombinedChannelDuplexHandler<Http1ServerCodec.Decoder, Http1ServerCodec.Encoder> {
+
+    /** Netty's limit on requests read ahead of their responses. */
+    static final int MAX_PIPELINE_DEPTH = 128;
+
+    /** The methods of requests read whose final responses have not been written; one connection's, on its event loop. */
+    private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>(4);
+    private boolean mustCloseAfterResponse;
+
+    public Http1ServerCodec(SidecarConfig.Limits limits) {
+        this(new HttpDecoderConfig().setMaxInitialLineLength(limits.maxInitialLineLength()).setMaxHeaderSize(limits.maxHeaderSize())
+                .setMaxChunkSize(8192));
+    }
+
+    Http1ServerCodec(HttpDecoderConfig config) {
+        init(new Decoder(config.setHeadersFactory(CompactHttpHeaders.FACTORY).setTrailersFactory(CompactHttpHeaders.TRAILERS)),
+                new Encoder());
+    }
+
+    public final class Decoder extends HttpRequestDecoder {
+        private boolean discard;
+
+        Decoder(HttpDecoderConfig config) {
+            super(config);
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out) throws Exception {
+            if (discard) {
+                buffer.skipBytes(buffer.readableBytes());
+                return;
+            }
+            int oldSize = out.size();
+            super.decode(ctx, buffer, out);
+            int size = out.size();
+            for (int i = oldSize; i < size; i++) {
+                if (out.get(i) instanceof HttpRequest req) {
+                    if (methods.size() >= MAX_PIPELINE_DEPTH) {
+                        mustCloseAfterResponse = true;
+                        discard = true;
+                        for (int j = i; j < size; j++) {
+                            ReferenceCountUtil.release(out.get(j));
+                        }
+                        out.subList(i, size).clear();
+                        throw new IllegalStateException("maxPipelineDepth exceeded: " + MAX_PIPELINE_DEPTH);
+                    }
+                    methods.add(req.method());
+                }
+            }
+        }
+
+        @Override
+        protected AsciiString splitHeaderName(byte[] sb, int start, int length) {
+            AsciiString known = HeadsToHttp2.knownName(sb, start, length);
+            return known != null ? known : super.splitHeaderName(sb, start, length);
+        }
+    }
+
+    public final class Encoder extends HttpResponseEncoder {
+        private HttpMethod method;
+
+        @Override
+        public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
+            if (mustCloseAfterResponse && msg instanceof LastHttpContent) {
+                mustCloseAfterResponse = false;
+                promise = promise.unvoid().addListener(ChannelFutureListener.CLOSE);
+            }
+            super.write(ctx, msg, promise);
+        }
+
+        @Override
+        protected void sanitizeHeadersBeforeEncode(HttpResponse msg, boolean isAlwaysEmpty) {
+            if (!isAlwaysEmpty && HttpMethod.CONNECT.equals(method) && msg.status().codeClass() == HttpStatusClass.SUCCESS) {
+                msg.headers().remove(HttpHeaderNames.TRANSFER_ENCODING); // RFC 9112 6.1: a tunnel has no framing
+                return;
+            }
+            super.sanitizeHeadersBeforeEncode(msg, isAlwaysEmpty);
+        }
+
+        @Override
+        protected boolean isContentAlwaysEmpty(HttpResponse msg) {
+            if (msg.status().codeClass() == HttpStatusClass.INFORMATIONAL) {
+                return super.isContentAlwaysEmpty(msg); // an interim response: the request's final one is still to come
+            }
+            method = methods.poll();
+            return HttpMethod.HEAD.equals(method) || super.isContentAlwaysEmpty(msg);
+        }
+    }
+}
