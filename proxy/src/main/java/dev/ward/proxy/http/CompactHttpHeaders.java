@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * The header map of the HTTP/1.1 messages Ward relays: the headers in arrival order, in one array,
@@ -124,17 +125,22 @@ public final class CompactHttpHeaders extends HttpHeaders {
         return v == null ? null : v.toString();
     }
 
-    @Override
-    public Integer getInt(CharSequence name) {
+    /** The first value of {@code name} parsed, or null when there is none or it does not parse (as Netty's map answers). */
+    private <T> T parsed(CharSequence name, Function<CharSequence, T> parser) {
         CharSequence v = value(name);
         if (v == null) {
             return null;
         }
         try {
-            return v instanceof AsciiString a ? a.parseInt() : Integer.parseInt(v.toString());
+            return parser.apply(v);
         } catch (RuntimeException e) {
             return null;
         }
+    }
+
+    @Override
+    public Integer getInt(CharSequence name) {
+        return parsed(name, v -> v instanceof AsciiString a ? a.parseInt() : Integer.parseInt(v.toString()));
     }
 
     @Override
@@ -145,15 +151,7 @@ public final class CompactHttpHeaders extends HttpHeaders {
 
     @Override
     public Short getShort(CharSequence name) {
-        CharSequence v = value(name);
-        if (v == null) {
-            return null;
-        }
-        try {
-            return v instanceof AsciiString a ? a.parseShort() : Short.parseShort(v.toString());
-        } catch (RuntimeException e) {
-            return null;
-        }
+        return parsed(name, v -> v instanceof AsciiString a ? a.parseShort() : Short.parseShort(v.toString()));
     }
 
     @Override
@@ -164,12 +162,10 @@ public final class CompactHttpHeaders extends HttpHeaders {
 
     @Override
     public Long getTimeMillis(CharSequence name) {
-        CharSequence v = value(name);
-        if (v == null) {
-            return null;
-        }
-        Date d = DateFormatter.parseHttpDate(v);
-        return d == null ? null : d.getTime();
+        return parsed(name, v -> {
+            Date d = DateFormatter.parseHttpDate(v);
+            return d == null ? null : d.getTime();
+        });
     }
 
     @Override
