@@ -631,8 +631,32 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         log.debug("{}: malformed request from {}: {}", direction, ctx.channel().remoteAddress(), cause.toString());
         discarding = true;
-        localReply(status, reason, "malformed request", true);
+        localReply(status, reason, malformed(cause), true);
         telemetry.malformed(PeerIdentity.of(ctx.channel()), status.code(), reason);
+    }
+
+    /** At most this much of the decoder's words goes back to the caller. */
+    private static final int MAX_MALFORMED_MESSAGE = 240;
+
+    /**
+     * What was wrong with a request, for the caller who sent it: the HTTP decoder's own words
+     * (Netty names the header, the character and its index, or the limit), each cause once, without
+     * exception class names, cut to {@value #MAX_MALFORMED_MESSAGE} characters. They describe the
+     * caller's bytes, nothing of Ward's.
+     */
+    static String malformed(Throwable cause) {
+        StringBuilder sb = new StringBuilder("malformed request");
+        int depth = 0;
+        for (Throwable t = cause; t != null && depth < 4; t = t.getCause(), depth++) {
+            if (t instanceof io.netty.handler.codec.DecoderException && t.getCause() != null) {
+                continue; // its message is its cause's toString()
+            }
+            String m = t.getMessage();
+            if (m != null && !m.isBlank() && sb.indexOf(m) < 0) {
+                sb.append(": ").append(m.strip());
+            }
+        }
+        return sb.length() <= MAX_MALFORMED_MESSAGE ? sb.toString() : sb.substring(0, MAX_MALFORMED_MESSAGE - 3) + "...";
     }
 
     private void localReply(HttpResponseStatus status, String reason, String message, boolean close) {

@@ -91,6 +91,28 @@ class ProxyHandlerTest {
         ch.finishAndReleaseAll();
     }
 
+    /** The 400 says what was wrong, in the decoder's words, and nothing of Ward's internals. */
+    @Test
+    void aMalformedRequestsReplyNamesWhatIsWrong() {
+        Route.Router never = (c, r) -> {
+            throw new AssertionError("a malformed request must never be routed");
+        };
+        String[][] cases = {
+            {"GET /a HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n", "invalid character 0x20 at index 3 of header 'Bad Name'"},
+            {"GET /a HTTP/1.1\r\nHost: x\r\nx-a: \u0001\r\n\r\n", "Validation failed for header 'x-a': a header value contains prohibited character 0x1"},
+            {"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", "Content-Length are not allowed"},
+        };
+        for (String[] c : cases) {
+            EmbeddedChannel ch = channel(never);
+            ch.writeInbound(bytes(c[0]));
+            String out = readAll(ch);
+            assertThat(out).as(c[0]).startsWith("HTTP/1.1 400 Bad Request").contains("\"message\":\"malformed request: ")
+                    .contains(c[1]).doesNotContain("Exception").doesNotContain("dev.ward");
+            ch.finishAndReleaseAll();
+        }
+        assertThat(ProxyHandler.malformed(new IllegalArgumentException("x".repeat(1000)))).hasSize(240).endsWith("...");
+    }
+
     @Test
     void aRouterThatThrowsBecomesA500NotAStackTrace() {
         EmbeddedChannel ch = channel((c, r) -> {
