@@ -28,7 +28,9 @@ import java.util.List;
  * copy of its bytes. An app's response carries 5-10 such names, each an {@code AsciiString} and
  * its array (about 60 B) per response, and the lower-case constant is what the HTTP/2 side
  * wants anyway. Header names are case-insensitive (RFC 9110 5.1); an HTTP/1.1 caller sees them in
- * lower case, as from an HTTP/2 hop.
+ * lower case, as from an HTTP/2 hop. Likewise the status line's version, a three-digit code and
+ * its standard reason ({@code HTTP/1.1 200 OK}) come as shared strings, and the headers go in a
+ * {@link CompactHttpHeaders}.
  *
  * <p>{@code HttpClientCodec} is final, and its response decoder must know the method of the request
  * each response answers (a response to {@code HEAD} has no body), so the pair is rebuilt here:
@@ -59,16 +61,16 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
      * chunked response's trailers get a map of their own, validated as Netty's.
      */
     private final class Trailers implements HttpHeadersFactory {
-        private final HttpHeadersFactory netty = CompactHttpHeaders.TRAILERS;
+        private final HttpHeadersFactory compact = CompactHttpHeaders.TRAILERS;
 
         @Override
         public HttpHeaders newHeaders() {
-            return noTrailers ? EmptyHttpHeaders.INSTANCE : netty.newHeaders();
+            return noTrailers ? EmptyHttpHeaders.INSTANCE : compact.newHeaders();
         }
 
         @Override
         public HttpHeaders newEmptyHeaders() {
-            return noTrailers ? EmptyHttpHeaders.INSTANCE : netty.newEmptyHeaders();
+            return noTrailers ? EmptyHttpHeaders.INSTANCE : compact.newEmptyHeaders();
         }
     }
 
