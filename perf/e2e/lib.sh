@@ -14,7 +14,7 @@ cleanup() {
 
 # The JVM flags a sidecar runs with in production (perf/README.md says why each one).
 production_java_opts() {
-  echo "-XX:+UseSerialGC -Xms24m -Xmx24m -XX:MaxDirectMemorySize=32m -Xss256k -XX:ReservedCodeCacheSize=32m -XX:MaxMetaspaceSize=48m -XX:CICompilerCount=2 -XX:CompileThresholdScaling=5 -XX:TrimNativeHeapInterval=1000 -XX:+ExitOnOutOfMemoryError"
+  echo "-XX:+UseParallelGC -XX:ParallelGCThreads=1 -Xms24m -Xmx24m -XX:MaxDirectMemorySize=32m -Xss256k -XX:ReservedCodeCacheSize=32m -XX:MaxMetaspaceSize=48m -XX:CICompilerCount=2 -XX:CompileThresholdScaling=5 -XX:TrimNativeHeapInterval=1000 -XX:+ExitOnOutOfMemoryError"
 }
 
 # cds_archive DIR: makes an application class-data-sharing (AppCDS) archive of Ward's classes the
@@ -318,7 +318,7 @@ gc_counts() {
 }
 
 # A JVM's CPU so far by thread kind (its threads' names without digits: the event loop, the C1 and
-# C2 compilers, the VM thread, where Serial GC runs...): "name=ticks;name=ticks;...".
+# C2 compilers, the VM thread, the GC thread...): "name=ticks;name=ticks;...".
 thread_ticks() {
   local t
   for t in /proc/"$1"/task/*; do
