@@ -226,7 +226,8 @@ public class PipelineBenchmark {
         if (down == null) { // HTTP/2: a new stream channel per request
             down = new EmbeddedChannel();
             down.pipeline().addLast(streams);
-            down.writeInbound(new DefaultHttp2HeadersFrame(h2Request, true));
+            down.pipeline().fireChannelRead(new DefaultHttp2HeadersFrame(h2Request, true)); // as the stream channel delivers it
+            down.flushInbound();
         } else {
             down.pipeline().fireChannelRead(read(request));
             down.flushInbound();
