@@ -651,9 +651,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             if (t instanceof io.netty.handler.codec.DecoderException && t.getCause() != null) {
                 continue; // its message is its cause's toString()
             }
-            String m = t.getMessage();
-            if (m != null && !m.isBlank() && sb.indexOf(m) < 0) {
-                sb.append(": ").append(m.strip());
+            String m = t.getMessage() == null ? "" : t.getMessage().strip();
+            if (!m.isEmpty() && sb.indexOf(m) < 0) { // compared as appended, so a repeat is caught
+                sb.append(": ").append(m);
             }
         }
         return sb.length() <= MAX_MALFORMED_MESSAGE ? sb.toString() : sb.substring(0, MAX_MALFORMED_MESSAGE - 3) + "...";
