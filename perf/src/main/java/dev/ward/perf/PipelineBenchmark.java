@@ -140,6 +140,8 @@ public class PipelineBenchmark {
             upstream.pipeline().addLast("http", new Http1ClientCodec(8192, 8192, 8192));
         }
         ProxyHandler.RelaySlot.addTo(upstream.pipeline()); // as on a pooled connection to the app
+        // A pooled connection taken again comes with its own completed future (ConnectionPool.reuse).
+        Future<Channel> acquired = upstream.eventLoop().newSucceededFuture(upstream);
         Backend backend = new Backend() {
             @Override
             public String name() {
@@ -148,7 +150,7 @@ public class PipelineBenchmark {
 
             @Override
             public Future<Channel> acquire(EventLoop loop) {
-                return loop.newSucceededFuture(upstream);
+                return acquired;
             }
 
             @Override

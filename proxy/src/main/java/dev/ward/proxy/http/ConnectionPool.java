@@ -68,6 +68,8 @@ public final class ConnectionPool implements Backend {
         }
     }
 
+    /** An HTTP/1.1 connection's completed future, handed to whoever takes it from the idle list. */
+    private static final io.netty.util.AttributeKey<Future<Channel>> ACQUIRED = io.netty.util.AttributeKey.valueOf("ward.acquired");
     private static final io.netty.util.AttributeKey<H2> H2_STREAMS = io.netty.util.AttributeKey.valueOf("ward.h2.streams");
 
     /** How connections are made. {@code tls} null: plain TCP (the local app). */
@@ -200,10 +202,10 @@ public final class ConnectionPool implements Backend {
         }
 
         Future<Channel> acquire() {
-            Promise<Channel> p = loop.newPromise();
             if (h2 != null) {
                 H2 h = h2.attr(H2_STREAMS).get();
                 if (h2.isActive() && h.canOpenStream()) {
+                    Promise<Channel> p = loop.newPromise();
                     openStream(h, p, true);
                     return p;
                 }
@@ -212,9 +214,10 @@ public final class ConnectionPool implements Backend {
             for (Channel ch; (ch = idle.pollLast()) != null; ) {
                 if (ch.isActive()) {
                     ch.attr(REUSED).set(Boolean.TRUE);
-                    return p.setSuccess(ch);
+                    return reuse(ch);
                 }
             }
+            Promise<Channel> p = loop.newPromise();
             if (waiting != null) {
                 waiting.add(p);
                 return p;
@@ -254,6 +257,21 @@ public final class ConnectionPool implements Backend {
                     connect(w.get(i));
                 }
             }
+        }
+
+        /**
+         * An idle connection taken again: its own completed future, made the first time it is reused
+         * and kept on it, so that a reuse (every request but a connection's first) allocates nothing.
+         * Completed futures hold no listeners and cannot be cancelled, so sharing one is safe.
+         */
+        private Future<Channel> reuse(Channel ch) {
+            io.netty.util.Attribute<Future<Channel>> a = ch.attr(ACQUIRED);
+            Future<Channel> f = a.get();
+            if (f == null) {
+                f = loop.newSucceededFuture(ch);
+                a.set(f);
+            }
+            return f;
         }
 
         /** Completes {@code p} with a new connection; one whose acquirer gave up waiting is kept for the next. */

@@ -97,14 +97,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** One request and its response. */
-    private final class Exchange {
+    private final class Exchange extends ChannelInboundHandlerAdapter {
         final HttpRequest request;
         final Backend backend;
         final boolean keepAlive;
         final boolean head;
-        final String method;
-        final String path;
-        /** The request's span, metrics and access log line. */
+        /** The request's span, metrics and access log line; also its method and path (as routed). */
         final RequestRecord rec;
         /** Body pieces that arrived before the backend channel; allocated only when needed. */
         ArrayDeque<HttpContent> early;
@@ -122,8 +120,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
          */
         boolean replayable;
         /** Retained copies of the body pieces forwarded so far; null when there is no body to keep. */
-        ArrayDeque<HttpContent> replay;
-        long replayBytes;
+        ReplayBuffer replay;
         /** Tries after the first, made under the retry rules. */
         int retries;
         /** The one free replay of a request the server provably did not process (or the keep-alive race) is spent. */
@@ -143,9 +140,6 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         String failure;
         long firstByteAt;
         boolean tryRecorded;
-        /** Body bytes received from the downstream, and relayed back to it. */
-        long bytesIn;
-        long bytesOut;
 
         Exchange(HttpRequest request, Backend backend, boolean keepAlive, RequestRecord rec) {
             this.request = request;
@@ -153,9 +147,187 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             this.rec = rec;
             this.keepAlive = keepAlive;
             this.head = HttpMethod.HEAD.equals(request.method());
-            this.method = request.method().name();
-            this.path = pathOf(request.uri());
             this.res = backend.resilience();
+        }
+
+        /**
+         * Sharable: the exchange is its own response relay, and a retry over HTTP/2 adds it to a new
+         * stream's pipeline while the old stream may still hold it ({@link #current} tells them
+         * apart). Said without Netty's per-class lookup, as {@link ProxyHandler#isSharable}.
+         */
+        @Override
+        public boolean isSharable() {
+            return true;
+        }
+
+        /**
+         * Whether {@code bctx}'s channel is the current try's: a relay can outlive its try (an HTTP/2
+         * stream keeps it, and a retry leaves the old stream's remaining frames and its close
+         * behind), and must then ignore what that channel still delivers.
+         */
+        private boolean current(ChannelHandlerContext bctx) {
+            return this == ex && bctx.channel() == this.backendCh;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext bctx, Object msg) {
+            if (!current(bctx) || this.responseDone || !(msg instanceof HttpObject)) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            Channel bc = bctx.channel();
+            if (msg instanceof HttpResponse res) {
+                if (res.decoderResult().isFailure()) {
+                    ReferenceCountUtil.release(res);
+                    log.warn("{}: malformed response from {}: {}", direction, this.backend.name(), res.decoderResult().cause().toString());
+                    bc.close();
+                    return;
+                }
+                int code = res.status().code();
+                this.informational = code >= 100 && code < 200;
+                if (!this.informational && this.res != null) {
+                    this.firstByteAt = System.nanoTime();
+                    if (this.tryTimer != null) {
+                        this.tryTimer.cancel();
+                        this.tryTimer = null;
+                    }
+                    if (this.res.retriesStatus(code)) {
+                        int retry = mayRetry(this, null, code);
+                        if (retry != NO_RETRY) {
+                            ReferenceCountUtil.release(res);
+                            recordTry(this, code, null);
+                            this.failure = null;
+                            retry(this, retry == RETRY_NOW); // drops this connection with the rest of the response
+                            return;
+                        }
+                    }
+                }
+                if (this.informational) {
+                    Headers.prepareForNextHop(res, false);
+                } else {
+                    this.status = code;
+                    this.responseStarted = true;
+                    this.backendKeepAlive = bc instanceof Http2StreamChannel || HttpUtil.isKeepAlive(res);
+                    boolean hasBody = !this.head && code != 204 && code != 304
+                            && Headers.hasBody(res, bc instanceof Http2StreamChannel);
+                    if (this.head) {
+                        boolean cl = HttpUtil.isContentLengthSet(res);
+                        Headers.prepareForNextHop(res, false);
+                        if (!cl) {
+                            res.headers().remove(HttpHeaderNames.CONTENT_LENGTH);
+                        }
+                    } else {
+                        Headers.prepareForNextHop(res, hasBody);
+                    }
+                    if (!http2Stream && (closeAfterResponse || !this.keepAlive || drain.isDraining())) {
+                        closeAfterResponse = true;
+                        res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                    }
+                }
+            }
+            if (msg instanceof HttpContent c && !this.informational) {
+                this.rec.addBytesOut(c.content().readableBytes());
+            }
+            if (msg instanceof LastHttpContent) {
+                if (this.informational) {
+                    this.informational = false;
+                    ctx.writeAndFlush(msg, ctx.voidPromise());
+                    return;
+                }
+                this.responseDone = true;
+                // Settle the outcome before the last byte leaves, so the caller's next request sees its effect.
+                recordTry(this, this.status, null);
+                settleAdmission(this, this.status, null);
+                // A promise only when the connection closes once this last write is out; otherwise none is made.
+                boolean closing = !http2Stream && (closeAfterResponse || !this.requestDone);
+                finish(closing ? ctx.writeAndFlush(msg) : ctx.writeAndFlush(msg, ctx.voidPromise()), closing);
+                return;
+            }
+            ctx.write(msg, ctx.voidPromise());
+            if (!ctx.channel().isWritable()) {
+                pauseUntilWritable(bc, ctx.channel());
+            }
+        }
+
+        /** {@code closing}: what the caller computed before the last write; {@code lastWrite} is a void promise unless so. */
+        private void finish(ChannelFuture lastWrite, boolean closing) {
+            boolean requestWasDone = this.requestDone;
+            recordTry(this, this.status, null);
+            releaseBackend(this, this.backendKeepAlive && requestWasDone);
+            if (!requestWasDone) {
+                // The backend answered before the request body ended: drop the rest.
+                discarding = true;
+                if (!http2Stream) {
+                    closeAfterResponse = true;
+                }
+            }
+            endExchange(this, this.status, null);
+            if (!http2Stream && closeAfterResponse) {
+                assert closing : "closing after a response whose last write has no promise";
+                lastWrite.addListener(ChannelFutureListener.CLOSE);
+                return;
+            }
+            resumeAfterExchange();
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext bctx) {
+            if (current(bctx)) {
+                ctx.flush();
+            }
+            bctx.fireChannelReadComplete();
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext bctx) {
+            if (bctx.channel().isWritable() && current(bctx) && !this.requestDone) {
+                ctx.channel().config().setAutoRead(true);
+            }
+            bctx.fireChannelWritabilityChanged();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext bctx, Object evt) {
+            if (evt instanceof Http2ResetFrame rst && rst.errorCode() == Http2Error.REFUSED_STREAM.code()) {
+                if (current(bctx)) {
+                    this.refusedStream = true;
+                }
+                this.backend.retire(bctx.channel());
+            }
+            bctx.fireUserEventTriggered(evt);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext bctx) {
+            if (current(bctx) && !this.responseDone) {
+                recordTry(this, this.responseStarted ? this.status : 0, Outcomes.RESET);
+                this.failure = Outcomes.RESET;
+                int retry = mayRetry(this, Outcomes.RESET, 0);
+                if (retry != NO_RETRY) {
+                    bctx.fireChannelInactive();
+                    retry(this, retry == RETRY_NOW);
+                    return;
+                }
+            }
+            if (current(bctx) && !this.responseDone) {
+                log.info("{}: {} closed the connection during {} {} ({})", direction, this.backend.name(), this.rec.method(), this.rec.path(),
+                        this.responseStarted ? "response truncated" : "no response");
+                releaseBackend(this, false);
+                if (!this.responseStarted) {
+                    failBeforeResponse(this, HttpResponseStatus.BAD_GATEWAY, "upstream_reset",
+                            this.backend.name() + " closed the connection before responding");
+                } else {
+                    endExchange(this, this.status, "upstream_reset");
+                    ctx.close(); // HTTP/1.1: the client sees a truncated body; HTTP/2: RST_STREAM
+                }
+            }
+            bctx.fireChannelInactive();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext bctx, Throwable cause) {
+            log.debug("{}: error on connection to {}: {}", direction, this.backend.name(), cause.toString());
+            bctx.close();
         }
     }
 
@@ -294,9 +466,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         if (!hasBody) {
             e.replayable = true;
             ReferenceCountUtil.retain(req);
-        } else if (res != null && res.retriesMethod(e.method) && fitsReplayBuffer(req, res.maxBufferedBody())) {
+        } else if (res != null && res.retriesMethod(e.rec.method()) && fitsReplayBuffer(req, res.maxBufferedBody())) {
             e.replayable = true;
-            e.replay = new ArrayDeque<>(4);
+            e.replay = new ReplayBuffer();
             ReferenceCountUtil.retain(req);
         }
         if (!full) {
@@ -492,18 +664,20 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         e.reusedConnection = Boolean.TRUE.equals(bc.attr(ConnectionPool.REUSED).get());
         ChannelHandler slot = bc.pipeline().get(RELAY);
         if (slot instanceof RelaySlot s) {
-            s.target = new ResponseRelay(e); // a pooled connection's own slot: no pipeline change per exchange
+            s.target = e; // a pooled connection's own slot: no pipeline change per exchange
         } else if (slot == null) {
-            bc.pipeline().addLast(RELAY, new ResponseRelay(e)); // an HTTP/2 stream, used for this exchange only
+            bc.pipeline().addLast(RELAY, e); // an HTTP/2 stream, used for this exchange only
         } else {
             // A relay an earlier exchange left on this channel (not expected: a stream carries one exchange).
-            bc.pipeline().replace(RELAY, RELAY, new ResponseRelay(e));
+            bc.pipeline().replace(RELAY, RELAY, e);
         }
         e.requestWritten = true;
-        bc.write(e.request).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+        // Void promises: a failed write fires exceptionCaught on the backend channel, where the relay
+        // just installed closes it (what CLOSE_ON_FAILURE did), without a promise per write.
+        bc.write(e.request, bc.voidPromise());
         if (e.early != null) {
             for (HttpContent c; (c = e.early.poll()) != null; ) {
-                bc.write(c).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+                bc.write(c, bc.voidPromise());
             }
         }
         bc.flush();
@@ -519,7 +693,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         if (last) {
             e.requestDone = true;
         }
-        e.bytesIn += content.content().readableBytes();
+        e.rec.addBytesIn(content.content().readableBytes());
         if (e.replay != null) {
             keepForReplay(e, content);
         }
@@ -530,7 +704,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             e.early.add(content);
             return;
         }
-        e.backendCh.write(content).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
+        e.backendCh.write(content, e.backendCh.voidPromise()); // a failure closes it: see onBackend
         needsFlush = true;
         if (last) {
             e.backendCh.flush();
@@ -546,12 +720,25 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     /** Keeps a copy of a body piece for a retry, or stops keeping when the body outgrows the limit. */
     private void keepForReplay(Exchange e, HttpContent content) {
-        e.replayBytes += content.content().readableBytes();
-        if (e.replayBytes <= e.res.maxBufferedBody()) {
-            e.replay.add(content.retainedDuplicate());
+        ReplayBuffer r = e.replay;
+        r.bytes += content.content().readableBytes();
+        if (r.bytes <= e.res.maxBufferedBody()) {
+            r.add(content.retainedDuplicate());
             return;
         }
         dropReplay(e);
+    }
+
+    /**
+     * A request's body pieces kept for a retry, and their size: the count lives here rather than
+     * in {@link Exchange}, which most requests (those without a body) make without one.
+     */
+    private static final class ReplayBuffer extends ArrayDeque<HttpContent> {
+        long bytes;
+
+        ReplayBuffer() {
+            super(4);
+        }
     }
 
     private static void dropReplay(Exchange e) {
@@ -604,7 +791,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         Exchange e = ex;
         if (e != null) {
-            log.debug("{}: downstream {} closed during {} {}", direction, ctx.channel().remoteAddress(), e.method, e.path);
+            log.debug("{}: downstream {} closed during {} {}", direction, ctx.channel().remoteAddress(), e.rec.method(), e.rec.path());
             releaseBackend(e, false);
             endExchange(e, e.responseStarted ? e.status : 499, "downstream_closed");
         }
@@ -780,7 +967,6 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         drain.exchangeEnded();
         e.rec.circuit(e.backend.circuitState());
-        e.rec.bytes(e.bytesIn, e.bytesOut);
         e.rec.end(status, reason);
     }
 
@@ -842,13 +1028,13 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         boolean race = !e.raceRetried && (e.refusedStream
                 || (Outcomes.RESET.equals(failure) && e.reusedConnection && isIdempotent(e.request.method())));
         dev.ward.proxy.resilience.Resilience r = e.res;
-        boolean ruled = !race && r != null && e.admission != null && e.retries < r.attempts() && r.retriesMethod(e.method)
+        boolean ruled = !race && r != null && e.admission != null && e.retries < r.attempts() && r.retriesMethod(e.rec.method())
                 && r.retriesOn(failure, status);
         if (!race && !ruled) {
             return NO_RETRY;
         }
         if (r != null && !r.tryRetry()) {
-            log.debug("{}: retry budget of {} spent; not retrying {} {}", direction, e.backend.name(), e.method, e.path);
+            log.debug("{}: retry budget of {} spent; not retrying {} {}", direction, e.backend.name(), e.rec.method(), e.rec.path());
             return NO_RETRY;
         }
         if (race) {
@@ -866,7 +1052,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     /** Sends the request again on a new try: the kept request and body pieces, now or after a backoff. */
     private void retry(Exchange e, boolean now) {
-        log.debug("{}: {} {} to {} failed ({}); trying again{}", direction, e.method, e.path, e.backend.name(),
+        log.debug("{}: {} {} to {} failed ({}); trying again{}", direction, e.rec.method(), e.rec.path(), e.backend.name(),
                 e.refusedStream ? "stream refused" : e.failure, now ? "" : " after a backoff");
         releaseBackend(e, false);
         if (e.tryTimer != null) {
@@ -913,7 +1099,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     /**
      * The relay handler a pooled connection keeps for its whole life ({@link ConnectionPool} installs
      * it before the connection's guard): the exchange using the connection sets its
-     * {@link ResponseRelay} as the target and clears it on release, instead of adding a handler to
+     * {@link Exchange} (which relays its response) as the target and clears it on release, instead of adding a handler to
      * the pipeline and removing it again on every exchange (about 1% of an event loop, with a
      * context object, a name check and a handler-mask lookup each time). Without a target, events
      * pass on to the guard, which closes a connection that answers unasked.
@@ -964,184 +1150,4 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** Relays one exchange's response from the backend channel to the downstream. */
-    private final class ResponseRelay extends ChannelInboundHandlerAdapter {
-        private final Exchange e;
-
-        @Override
-        public boolean isSharable() { // added per exchange on an HTTP/2 stream: see ProxyHandler.isSharable
-            return false;
-        }
-
-        ResponseRelay(Exchange e) {
-            this.e = e;
-        }
-
-        /**
-         * Whether {@code bctx}'s channel is the current try's: a relay can outlive its try (an HTTP/2
-         * stream keeps it, and a retry leaves the old stream's remaining frames and its close
-         * behind), and must then ignore what that channel still delivers.
-         */
-        private boolean current(ChannelHandlerContext bctx) {
-            return e == ex && bctx.channel() == e.backendCh;
-        }
-
-        @Override
-        public void channelRead(ChannelHandlerContext bctx, Object msg) {
-            if (!current(bctx) || e.responseDone || !(msg instanceof HttpObject)) {
-                ReferenceCountUtil.release(msg);
-                return;
-            }
-            Channel bc = bctx.channel();
-            if (msg instanceof HttpResponse res) {
-                if (res.decoderResult().isFailure()) {
-                    ReferenceCountUtil.release(res);
-                    log.warn("{}: malformed response from {}: {}", direction, e.backend.name(), res.decoderResult().cause().toString());
-                    bc.close();
-                    return;
-                }
-                int code = res.status().code();
-                e.informational = code >= 100 && code < 200;
-                if (!e.informational && e.res != null) {
-                    e.firstByteAt = System.nanoTime();
-                    if (e.tryTimer != null) {
-                        e.tryTimer.cancel();
-                        e.tryTimer = null;
-                    }
-                    if (e.res.retriesStatus(code)) {
-                        int retry = mayRetry(e, null, code);
-                        if (retry != NO_RETRY) {
-                            ReferenceCountUtil.release(res);
-                            recordTry(e, code, null);
-                            e.failure = null;
-                            retry(e, retry == RETRY_NOW); // drops this connection with the rest of the response
-                            return;
-                        }
-                    }
-                }
-                if (e.informational) {
-                    Headers.prepareForNextHop(res, false);
-                } else {
-                    e.status = code;
-                    e.responseStarted = true;
-                    e.backendKeepAlive = bc instanceof Http2StreamChannel || HttpUtil.isKeepAlive(res);
-                    boolean hasBody = !e.head && code != 204 && code != 304
-                            && Headers.hasBody(res, bc instanceof Http2StreamChannel);
-                    if (e.head) {
-                        boolean cl = HttpUtil.isContentLengthSet(res);
-                        Headers.prepareForNextHop(res, false);
-                        if (!cl) {
-                            res.headers().remove(HttpHeaderNames.CONTENT_LENGTH);
-                        }
-                    } else {
-                        Headers.prepareForNextHop(res, hasBody);
-                    }
-                    if (!http2Stream && (closeAfterResponse || !e.keepAlive || drain.isDraining())) {
-                        closeAfterResponse = true;
-                        res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-                    }
-                }
-            }
-            if (msg instanceof HttpContent c && !e.informational) {
-                e.bytesOut += c.content().readableBytes();
-            }
-            if (msg instanceof LastHttpContent) {
-                if (e.informational) {
-                    e.informational = false;
-                    ctx.writeAndFlush(msg, ctx.voidPromise());
-                    return;
-                }
-                e.responseDone = true;
-                // Settle the outcome before the last byte leaves, so the caller's next request sees its effect.
-                recordTry(e, e.status, null);
-                settleAdmission(e, e.status, null);
-                ChannelFuture wf = ctx.writeAndFlush(msg);
-                finish(wf);
-                return;
-            }
-            ctx.write(msg, ctx.voidPromise());
-            if (!ctx.channel().isWritable()) {
-                pauseUntilWritable(bc, ctx.channel());
-            }
-        }
-
-        private void finish(ChannelFuture lastWrite) {
-            boolean requestWasDone = e.requestDone;
-            recordTry(e, e.status, null);
-            releaseBackend(e, e.backendKeepAlive && requestWasDone);
-            if (!requestWasDone) {
-                // The backend answered before the request body ended: drop the rest.
-                discarding = true;
-                if (!http2Stream) {
-                    closeAfterResponse = true;
-                }
-            }
-            endExchange(e, e.status, null);
-            if (!http2Stream && closeAfterResponse) {
-                lastWrite.addListener(ChannelFutureListener.CLOSE);
-                return;
-            }
-            resumeAfterExchange();
-        }
-
-        @Override
-        public void channelReadComplete(ChannelHandlerContext bctx) {
-            if (current(bctx)) {
-                ctx.flush();
-            }
-            bctx.fireChannelReadComplete();
-        }
-
-        @Override
-        public void channelWritabilityChanged(ChannelHandlerContext bctx) {
-            if (bctx.channel().isWritable() && current(bctx) && !e.requestDone) {
-                ctx.channel().config().setAutoRead(true);
-            }
-            bctx.fireChannelWritabilityChanged();
-        }
-
-        @Override
-        public void userEventTriggered(ChannelHandlerContext bctx, Object evt) {
-            if (evt instanceof Http2ResetFrame rst && rst.errorCode() == Http2Error.REFUSED_STREAM.code()) {
-                if (current(bctx)) {
-                    e.refusedStream = true;
-                }
-                e.backend.retire(bctx.channel());
-            }
-            bctx.fireUserEventTriggered(evt);
-        }
-
-        @Override
-        public void channelInactive(ChannelHandlerContext bctx) {
-            if (current(bctx) && !e.responseDone) {
-                recordTry(e, e.responseStarted ? e.status : 0, Outcomes.RESET);
-                e.failure = Outcomes.RESET;
-                int retry = mayRetry(e, Outcomes.RESET, 0);
-                if (retry != NO_RETRY) {
-                    bctx.fireChannelInactive();
-                    retry(e, retry == RETRY_NOW);
-                    return;
-                }
-            }
-            if (current(bctx) && !e.responseDone) {
-                log.info("{}: {} closed the connection during {} {} ({})", direction, e.backend.name(), e.method, e.path,
-                        e.responseStarted ? "response truncated" : "no response");
-                releaseBackend(e, false);
-                if (!e.responseStarted) {
-                    failBeforeResponse(e, HttpResponseStatus.BAD_GATEWAY, "upstream_reset",
-                            e.backend.name() + " closed the connection before responding");
-                } else {
-                    endExchange(e, e.status, "upstream_reset");
-                    ctx.close(); // HTTP/1.1: the client sees a truncated body; HTTP/2: RST_STREAM
-                }
-            }
-            bctx.fireChannelInactive();
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext bctx, Throwable cause) {
-            log.debug("{}: error on connection to {}: {}", direction, e.backend.name(), cause.toString());
-            bctx.close();
-        }
-    }
 }

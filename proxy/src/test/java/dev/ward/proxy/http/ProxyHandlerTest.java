@@ -131,6 +131,35 @@ class ProxyHandlerTest {
         ch.finishAndReleaseAll();
     }
 
+    /**
+     * A request's write to the backend has no promise of its own: when it fails, the failure comes
+     * as an exception on the backend's channel, where the exchange closes it, and the caller gets a
+     * 502 naming the reset, not silence.
+     */
+    @Test
+    void aFailedWriteToTheBackendClosesItAndTheCallerGetsA502() {
+        List<Boolean> voidPromises = new ArrayList<>();
+        EmbeddedChannel up = new EmbeddedChannel(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+            @Override
+            public void write(io.netty.channel.ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise p) {
+                voidPromises.add(p.isVoid());
+                io.netty.util.ReferenceCountUtil.release(msg);
+                p.setFailure(new java.io.IOException("Broken pipe"));
+            }
+        });
+        Route forward = new Route.Forward(backend(up));
+        EmbeddedChannel ch = channel((c, r) -> forward);
+        ch.writeInbound(bytes("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+        up.runPendingTasks();
+        ch.runPendingTasks();
+        assertThat(voidPromises).containsExactly(true);
+        assertThat(up.isOpen()).as("the backend connection whose write failed").isFalse();
+        assertThat(readAll(ch)).startsWith("HTTP/1.1 502 ").contains("x-ward-reason: upstream_reset");
+        assertThat(log()).containsExactly("502 GET /a upstream_reset");
+        assertThat(ch.isOpen()).as("the caller's connection lives on").isTrue();
+        ch.finishAndReleaseAll();
+    }
+
     /** An EmbeddedChannel backend that records what is written to it. */
     static Backend backend(EmbeddedChannel up) {
         return new Backend() {

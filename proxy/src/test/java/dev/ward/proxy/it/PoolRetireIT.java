@@ -108,6 +108,35 @@ class PoolRetireIT {
         }
     }
 
+    /**
+     * An idle HTTP/1.1 connection taken again comes as its own completed future: the same one each
+     * time (no promise per request), already successful, with that connection.
+     */
+    @Test
+    void anIdleConnectionTakenAgainComesWithItsOwnCompletedFuture() throws Exception {
+        try (TestApp app = new TestApp()) {
+            ConnectionPool pool = new ConnectionPool(new ConnectionPool.Settings("app", new InetSocketAddress("127.0.0.1", app.port()),
+                    null, null, Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(60), 8192,
+                    NioSocketChannel.class, "app_unavailable"));
+            io.netty.channel.EventLoop loop = group.next();
+            Channel first = loop.submit(() -> pool.acquire(loop)).get().get(5, TimeUnit.SECONDS);
+            var again = loop.submit(() -> {
+                pool.release(first, true);
+                var f1 = pool.acquire(loop);
+                pool.release(first, true);
+                var f2 = pool.acquire(loop);
+                return java.util.List.of(f1, f2);
+            }).get(5, TimeUnit.SECONDS);
+            assertThat(again.get(0).isSuccess()).as("done at once").isTrue();
+            assertThat(again.get(0).getNow()).isSameAs(first);
+            assertThat(again.get(1)).as("the connection's own future, not a new one").isSameAs(again.get(0));
+            assertThat(again.get(0).cancel(false)).as("a completed future cannot be cancelled by one user for the next").isFalse();
+            loop.submit(() -> pool.release(first, false)).get(5, TimeUnit.SECONDS);
+            Await.until(() -> !first.isActive());
+            pool.close();
+        }
+    }
+
     @Test
     void http2() throws Exception {
         TestPki pki = new TestPki(tmp);

@@ -87,7 +87,8 @@ public final class WardMetrics {
 
     /** The request instruments for upstream {@code name}. */
     public Target outbound(String name) {
-        return outbound.targets.computeIfAbsent(name, s -> new Target(outbound, s));
+        Target t = outbound.targets.get(name); // asked per request: a lookup, without the lambda computeIfAbsent captures
+        return t != null ? t : outbound.targets.computeIfAbsent(name, s -> new Target(outbound, s));
     }
 
     /** One service's or upstream's request counter and histogram, with data points cached. */
