@@ -71,6 +71,45 @@ public final class PathNormalizer {
                 }
             }
         }
+        if (canonical(rawPath)) {
+            return new Result.Normalized(rawPath, query); // what the steps below would make of it, without the copies
+        }
+        return normalizePath(rawPath, query);
+    }
+
+    /**
+     * Whether {@code path} (absolute, no query) is already what {@link #normalizePath} makes of it:
+     * only characters that are kept as they are (no {@code %}, {@code \}, control, space,
+     * non-ASCII or other character refused below), no repeated {@code /} and no {@code .} or
+     * {@code ..} segment. Most paths are, and then normalizing is one pass that copies nothing.
+     */
+    static boolean canonical(String path) {
+        int n = path.length();
+        for (int i = 0; i < n; i++) {
+            char c = path.charAt(i);
+            if (c <= 0x20 || c >= 0x7f || c == '%' || c == '\\' || c == ';' || c == '#' || c == '"' || c == '<'
+                    || c == '>' || c == '`' || c == '{' || c == '}' || c == '|' || c == '^') {
+                return false;
+            }
+            if (c == '/' && i + 1 < n) {
+                char d = path.charAt(i + 1);
+                if (d == '/') {
+                    return false;
+                }
+                if (d == '.') { // a "." or ".." segment: "/." or "/.." then the end or '/'
+                    int j = i + 2;
+                    if (j == n || path.charAt(j) == '/'
+                            || path.charAt(j) == '.' && (j + 1 == n || path.charAt(j + 1) == '/')) {
+                        return false;
+                    }
+                }
+            }
+        }
+        return true;
+    }
+
+    /** Every step for a path that is not {@link #canonical}: decoding, checks, slashes, dot segments. */
+    Result normalizePath(String rawPath, String query) {
         StringBuilder decoded = new StringBuilder(rawPath.length());
         for (int i = 0; i < rawPath.length(); i++) {
             char c = rawPath.charAt(i);
