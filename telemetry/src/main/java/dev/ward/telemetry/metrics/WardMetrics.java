@@ -142,7 +142,56 @@ public final class WardMetrics {
 
     /** One authorization decision: {@code allow}, {@code deny} or {@code audit_deny}. */
     public void authz(String result, String rule, String reason) {
-        authz.labelValues(result, rule == null ? "" : rule, reason == null ? "" : reason).inc();
+        String ru = rule == null ? "" : rule;
+        String re = reason == null ? "" : reason;
+        AuthzPoints points = authzPoints.get(ru);
+        if (points == null) {
+            points = authzPoints.size() < MAX_CACHED_RULES ? authzPoints.computeIfAbsent(ru, k -> new AuthzPoints()) : null;
+        }
+        CounterDataPoint dp = points != null ? points.find(result, re) : null;
+        if (dp == null) {
+            dp = authz.labelValues(result, ru, re);
+            if (points != null) {
+                points.add(result, re, dp);
+            }
+        }
+        dp.inc();
+    }
+
+    /**
+     * The decision counter's data points by rule, then by result and reason: asked once per inbound
+     * request, where the client's {@code labelValues} makes a label array and list and hashes them
+     * (about 90 B and a map lookup per request). Rules and reasons come from the policy and Ward's
+     * fixed codes, so these stay small; past the bounds below a decision is counted uncached.
+     */
+    private final Map<String, AuthzPoints> authzPoints = new ConcurrentHashMap<>();
+    private static final int MAX_CACHED_RULES = 4096;
+
+    /** One rule's data points: (result, reason, point) triples, copied on write, read without locks. */
+    private static final class AuthzPoints {
+        private static final int MAX = 32;
+        private volatile Object[] triples = new Object[0];
+
+        CounterDataPoint find(String result, String reason) {
+            Object[] t = triples;
+            for (int i = 0; i < t.length; i += 3) {
+                if (result.equals(t[i]) && reason.equals(t[i + 1])) {
+                    return (CounterDataPoint) t[i + 2];
+                }
+            }
+            return null;
+        }
+
+        synchronized void add(String result, String reason, CounterDataPoint dp) {
+            Object[] t = triples;
+            if (t.length < 3 * MAX && find(result, reason) == null) {
+                Object[] n = java.util.Arrays.copyOf(t, t.length + 3);
+                n[t.length] = result;
+                n[t.length + 1] = reason;
+                n[t.length + 2] = dp;
+                triples = n;
+            }
+        }
     }
 
     /** Registers the metrics read from the sidecar's state at scrape time. */

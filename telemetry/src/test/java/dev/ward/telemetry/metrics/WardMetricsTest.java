@@ -38,6 +38,28 @@ class WardMetricsTest {
                 .doesNotContain("BREW");
     }
 
+    /** Decisions are counted by result, rule and reason, the same whether their data point was cached or not. */
+    @Test
+    void authzDecisionsAreCountedPerResultRuleAndReason() throws Exception {
+        WardMetrics m = new WardMetrics("1");
+        for (int i = 0; i < 3; i++) {
+            m.authz("allow", "frontend-reads", null);
+        }
+        m.authz("deny", null, "no_matching_rule");
+        m.authz("deny", null, new String("no_matching_rule")); // an equal reason, another instance
+        m.authz("audit_deny", "frontend-reads", "no_matching_rule"); // same rule, other result
+        for (int i = 0; i < 40; i++) { // more reasons than one rule caches: counted all the same
+            m.authz("deny", "r", "reason_" + i);
+        }
+        m.authz("deny", "r", "reason_39");
+        String text = scrape(m, null);
+        assertThat(text).contains("ward_authz_decisions_total{reason=\"\",result=\"allow\",rule=\"frontend-reads\"} 3.0")
+                .contains("ward_authz_decisions_total{reason=\"no_matching_rule\",result=\"deny\",rule=\"\"} 2.0")
+                .contains("ward_authz_decisions_total{reason=\"no_matching_rule\",result=\"audit_deny\",rule=\"frontend-reads\"} 1.0")
+                .contains("ward_authz_decisions_total{reason=\"reason_0\",result=\"deny\",rule=\"r\"} 1.0")
+                .contains("ward_authz_decisions_total{reason=\"reason_39\",result=\"deny\",rule=\"r\"} 2.0");
+    }
+
     @Test
     void stateIsReadAtScrapeTime() throws Exception {
         WardMetrics m = new WardMetrics("1");
