@@ -57,6 +57,22 @@ public final class ConnectionPool implements Backend {
      * connection may have been closed by the server just as it was reused.
      */
     public static final io.netty.util.AttributeKey<Boolean> REUSED = io.netty.util.AttributeKey.valueOf("ward.reused");
+
+    /** On an HTTP/2 stream opened with its connection (not on one already carrying requests). */
+    private static final io.netty.util.AttributeKey<Boolean> FRESH_STREAM = io.netty.util.AttributeKey.valueOf("ward.freshStream");
+
+    /**
+     * Whether {@code ch}, as {@link #acquire} handed it over, is a connection (or a stream on a
+     * connection) that was open and in use before: an HTTP/1.1 connection taken from the idle
+     * list, or a stream on an HTTP/2 connection that existed already. A request that fails on a
+     * reused connection may have lost the keep-alive race rather than met a dead server.
+     */
+    public static boolean reused(Channel ch) {
+        if (ch instanceof Http2StreamChannel) {
+            return !ch.hasAttr(FRESH_STREAM);
+        }
+        return ch.hasAttr(REUSED) && Boolean.TRUE.equals(ch.attr(REUSED).get());
+    }
     /**
      * An HTTP/2 connection's codec and the bootstrap that opens its streams, made once per
      * connection: a bootstrap made per stream cost two maps, a pipeline search and a
@@ -375,7 +391,9 @@ public final class ConnectionPool implements Backend {
             parent.streams().open().addListener(f -> {
                 if (f.isSuccess()) {
                     Channel stream = (Channel) f.getNow();
-                    stream.attr(REUSED).set(reused);
+                    if (!reused) {
+                        stream.attr(FRESH_STREAM).set(Boolean.TRUE); // the rare case marked: an attribute costs each stream an object
+                    }
                     if (!p.trySuccess(stream)) {
                         stream.close(); // the acquirer gave up waiting
                     }

@@ -661,7 +661,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 describeUpstream(e.rec, bc, e.request);
             }
         }
-        e.reusedConnection = Boolean.TRUE.equals(bc.attr(ConnectionPool.REUSED).get());
+        e.reusedConnection = ConnectionPool.reused(bc);
         ChannelHandler slot = bc.pipeline().get(RELAY);
         if (slot instanceof RelaySlot s) {
             s.target = e; // a pooled connection's own slot: no pipeline change per exchange

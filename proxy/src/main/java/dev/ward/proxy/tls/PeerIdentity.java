@@ -45,6 +45,9 @@ public final class PeerIdentity {
     /** The peer id of this connection, or of the parent connection of an HTTP/2 stream. */
     public static SpiffeId of(Channel ch) {
         for (Channel c = ch; c != null; c = c.parent()) {
+            if (!c.hasAttr(KEY)) { // attr() would add an empty attribute to every stream channel asked (an object and a copy of its table)
+                continue;
+            }
             SpiffeId id = c.attr(KEY).get();
             if (id != null) {
                 return id;

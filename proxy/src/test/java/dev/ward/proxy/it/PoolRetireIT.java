@@ -120,6 +120,7 @@ class PoolRetireIT {
                     NioSocketChannel.class, "app_unavailable"));
             io.netty.channel.EventLoop loop = group.next();
             Channel first = loop.submit(() -> pool.acquire(loop)).get().get(5, TimeUnit.SECONDS);
+            assertThat(ConnectionPool.reused(first)).as("a new connection").isFalse();
             var again = loop.submit(() -> {
                 pool.release(first, true);
                 var f1 = pool.acquire(loop);
@@ -131,9 +132,42 @@ class PoolRetireIT {
             assertThat(again.get(0).getNow()).isSameAs(first);
             assertThat(again.get(1)).as("the connection's own future, not a new one").isSameAs(again.get(0));
             assertThat(again.get(0).cancel(false)).as("a completed future cannot be cancelled by one user for the next").isFalse();
+            assertThat(ConnectionPool.reused(first)).as("taken from the idle list").isTrue();
             loop.submit(() -> pool.release(first, false)).get(5, TimeUnit.SECONDS);
             Await.until(() -> !first.isActive());
             pool.close();
+        }
+    }
+
+    /**
+     * A stream opened with its HTTP/2 connection is not reused; one opened on the connection
+     * afterwards is, and carries no attribute for it (each attribute costs every stream an object).
+     */
+    @Test
+    void aStreamOnAnOpenHttp2ConnectionCountsAsReused() throws Exception {
+        TestPki pki = new TestPki(tmp);
+        Path client = pki.issue("client");
+        try (TestApp app = new TestApp();
+             Sidecar orders = Sidecars.inbound(pki.issue("orders"), app.port(), "", TestPki.id("client"));
+             TlsContexts tls = TlsContexts.load(new TlsContexts.Settings(client.resolve("tls.crt"), client.resolve("tls.key"),
+                     client.resolve("ca.crt"), null, SslProvider.OPENSSL, Duration.ZERO), Clock.systemUTC())) {
+            ConnectionPool pool = new ConnectionPool(new ConnectionPool.Settings("orders",
+                    new InetSocketAddress("127.0.0.1", orders.port("inbound")), () -> tls.client(true), TestPki.id("orders"),
+                    Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(60), 8192, NioSocketChannel.class,
+                    "upstream_unavailable"));
+            io.netty.channel.EventLoop loop = group.next();
+            Channel s1 = loop.submit(() -> pool.acquire(loop)).get().get(5, TimeUnit.SECONDS);
+            Channel s2 = loop.submit(() -> pool.acquire(loop)).get().get(5, TimeUnit.SECONDS);
+            assertThat(s1).isInstanceOf(Http2StreamChannel.class);
+            assertThat(s2.parent()).isSameAs(s1.parent());
+            assertThat(ConnectionPool.reused(s1)).as("opened with its connection").isFalse();
+            assertThat(ConnectionPool.reused(s2)).as("opened on a connection already open").isTrue();
+            assertThat(loop.submit(() -> s2.hasAttr(ConnectionPool.REUSED)).get()).isFalse();
+            loop.submit(() -> {
+                pool.release(s1, false);
+                pool.release(s2, false);
+                pool.close();
+            }).get(5, TimeUnit.SECONDS);
         }
     }
 
