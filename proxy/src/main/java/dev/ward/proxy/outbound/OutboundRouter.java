@@ -20,8 +20,9 @@ import java.util.Map;
  */
 public final class OutboundRouter implements Route.Router {
 
-    private final Map<String, ? extends Backend> byHost;
-    private final Backend fixed;
+    /** The route to each host's upstream, made once: a route is immutable, so every request to it shares one. */
+    private final Map<String, Route.Forward> byHost;
+    private final Route.Forward fixed;
 
     /** Routes by host; {@code byHost} keys are lower-case host names without port. */
     public static OutboundRouter byHost(Map<String, ? extends Backend> byHost) {
@@ -34,8 +35,10 @@ public final class OutboundRouter implements Route.Router {
     }
 
     private OutboundRouter(Map<String, ? extends Backend> byHost, Backend fixed) {
-        this.byHost = byHost;
-        this.fixed = fixed;
+        Map<String, Route.Forward> routes = new java.util.HashMap<>();
+        byHost.forEach((host, b) -> routes.put(host, new Route.Forward(b)));
+        this.byHost = Map.copyOf(routes);
+        this.fixed = fixed == null ? null : new Route.Forward(fixed);
     }
 
     @Override
@@ -70,7 +73,7 @@ public final class OutboundRouter implements Route.Router {
         }
         req.headers().remove(Headers.PEER_IDENTITY).remove(Headers.FORWARDED_CLIENT_CERT);
         if (fixed != null) {
-            return new Route.Forward(fixed);
+            return fixed;
         }
         if (host == null) {
             host = req.headers().get(HttpHeaderNames.HOST);
@@ -80,11 +83,11 @@ public final class OutboundRouter implements Route.Router {
                     "no Host header: say which upstream to call");
         }
         String key = Headers.hostKey(host);
-        Backend b = byHost.get(key);
-        if (b == null) {
+        Route.Forward r = byHost.get(key);
+        if (r == null) {
             return new Route.Reply(HttpResponseStatus.NOT_FOUND, "no_route",
                     "no upstream is configured for host '" + key + "'");
         }
-        return new Route.Forward(b);
+        return r;
     }
 }
