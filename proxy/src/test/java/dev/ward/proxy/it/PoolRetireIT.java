@@ -54,6 +54,41 @@ class PoolRetireIT {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
 
+    /** An app behind an inbound sidecar, and a pool of HTTP/2 (mutual TLS) connections to that sidecar. */
+    static final class H2Upstream implements AutoCloseable {
+        final TestApp app;
+        final Sidecar orders;
+        final TlsContexts tls;
+        final ConnectionPool pool;
+
+        H2Upstream(Path tmp) throws Exception {
+            TestPki pki = new TestPki(tmp);
+            Path client = pki.issue("client");
+            app = new TestApp();
+            orders = Sidecars.inbound(pki.issue("orders"), app.port(), "", TestPki.id("client"));
+            tls = TlsContexts.load(new TlsContexts.Settings(client.resolve("tls.crt"), client.resolve("tls.key"),
+                    client.resolve("ca.crt"), null, SslProvider.OPENSSL, Duration.ZERO), Clock.systemUTC());
+            Supplier<io.netty.handler.ssl.SslContext> ctx = () -> tls.client(true);
+            pool = new ConnectionPool(new ConnectionPool.Settings("orders",
+                    new InetSocketAddress("127.0.0.1", orders.port("inbound")), ctx, TestPki.id("orders"), Duration.ofSeconds(2),
+                    Duration.ofSeconds(5), Duration.ofSeconds(60), 8192, NioSocketChannel.class, "upstream_unavailable"));
+        }
+
+        @Override
+        public void close() throws Exception {
+            try (TestApp a = app; Sidecar o = orders; TlsContexts t = tls) {
+                pool.close();
+            }
+        }
+    }
+
+    /** A pool of plain HTTP/1.1 connections to {@code app}. */
+    static ConnectionPool http1Pool(TestApp app) {
+        return new ConnectionPool(new ConnectionPool.Settings("app", new InetSocketAddress("127.0.0.1", app.port()),
+                null, null, Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(60), 8192,
+                NioSocketChannel.class, "app_unavailable"));
+    }
+
     /** Sends GET {@code path} on a channel from {@code pool}, retires the pool mid-flight, returns the status. */
     static int requestWhileRetiring(ConnectionPool pool, EventLoopGroup group, String path, CompletableFuture<Channel> used)
             throws Exception {
@@ -96,9 +131,7 @@ class PoolRetireIT {
     @Test
     void http1() throws Exception {
         try (TestApp app = new TestApp()) {
-            ConnectionPool pool = new ConnectionPool(new ConnectionPool.Settings("app", new InetSocketAddress("127.0.0.1", app.port()),
-                    null, null, Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(60), 8192,
-                    NioSocketChannel.class, "app_unavailable"));
+            ConnectionPool pool = http1Pool(app);
             CompletableFuture<Channel> used = new CompletableFuture<>();
             assertThat(requestWhileRetiring(pool, group, "/slow?ms=600", used)).isEqualTo(200);
             Channel ch = used.get();
@@ -115,9 +148,7 @@ class PoolRetireIT {
     @Test
     void anIdleConnectionTakenAgainComesWithItsOwnCompletedFuture() throws Exception {
         try (TestApp app = new TestApp()) {
-            ConnectionPool pool = new ConnectionPool(new ConnectionPool.Settings("app", new InetSocketAddress("127.0.0.1", app.port()),
-                    null, null, Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(60), 8192,
-                    NioSocketChannel.class, "app_unavailable"));
+            ConnectionPool pool = http1Pool(app);
             io.netty.channel.EventLoop loop = group.next();
             Channel first = loop.submit(() -> pool.acquire(loop)).get().get(5, TimeUnit.SECONDS);
             assertThat(ConnectionPool.reused(first)).as("a new connection").isFalse();
@@ -145,16 +176,8 @@ class PoolRetireIT {
      */
     @Test
     void aStreamOnAnOpenHttp2ConnectionCountsAsReused() throws Exception {
-        TestPki pki = new TestPki(tmp);
-        Path client = pki.issue("client");
-        try (TestApp app = new TestApp();
-             Sidecar orders = Sidecars.inbound(pki.issue("orders"), app.port(), "", TestPki.id("client"));
-             TlsContexts tls = TlsContexts.load(new TlsContexts.Settings(client.resolve("tls.crt"), client.resolve("tls.key"),
-                     client.resolve("ca.crt"), null, SslProvider.OPENSSL, Duration.ZERO), Clock.systemUTC())) {
-            ConnectionPool pool = new ConnectionPool(new ConnectionPool.Settings("orders",
-                    new InetSocketAddress("127.0.0.1", orders.port("inbound")), () -> tls.client(true), TestPki.id("orders"),
-                    Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(60), 8192, NioSocketChannel.class,
-                    "upstream_unavailable"));
+        try (H2Upstream up = new H2Upstream(tmp)) {
+            ConnectionPool pool = up.pool;
             io.netty.channel.EventLoop loop = group.next();
             Channel s1 = loop.submit(() -> pool.acquire(loop)).get().get(5, TimeUnit.SECONDS);
             Channel s2 = loop.submit(() -> pool.acquire(loop)).get().get(5, TimeUnit.SECONDS);
@@ -173,16 +196,9 @@ class PoolRetireIT {
 
     @Test
     void http2() throws Exception {
-        TestPki pki = new TestPki(tmp);
-        Path client = pki.issue("client");
-        try (TestApp app = new TestApp();
-             Sidecar orders = Sidecars.inbound(pki.issue("orders"), app.port(), "", TestPki.id("client"));
-             TlsContexts tls = TlsContexts.load(new TlsContexts.Settings(client.resolve("tls.crt"), client.resolve("tls.key"),
-                     client.resolve("ca.crt"), null, SslProvider.OPENSSL, Duration.ZERO), Clock.systemUTC())) {
-            Supplier<io.netty.handler.ssl.SslContext> ctx = () -> tls.client(true);
-            ConnectionPool pool = new ConnectionPool(new ConnectionPool.Settings("orders",
-                    new InetSocketAddress("127.0.0.1", orders.port("inbound")), ctx, TestPki.id("orders"), Duration.ofSeconds(2),
-                    Duration.ofSeconds(5), Duration.ofSeconds(60), 8192, NioSocketChannel.class, "upstream_unavailable"));
+        try (H2Upstream up = new H2Upstream(tmp)) {
+            ConnectionPool pool = up.pool;
+            TestApp app = up.app;
             CompletableFuture<Channel> used = new CompletableFuture<>();
             assertThat(requestWhileRetiring(pool, group, "/slow?ms=600", used)).isEqualTo(200);
             Channel stream = used.get();
