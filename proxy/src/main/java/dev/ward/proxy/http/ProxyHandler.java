@@ -424,7 +424,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             swallowEmptyLast = true;
         }
         boolean keepAlive = http2Stream || (HttpUtil.isKeepAlive(req) && !drain.isDraining());
-        RequestRecord rec = telemetry.begin(req.method().name(), pathOf(req.uri()), TraceHeaders.traceparent(req.headers()),
+        String arrived = req.uri();
+        RequestRecord rec = telemetry.begin(req.method().name(), pathOf(arrived), TraceHeaders.traceparent(req.headers()),
                 req.headers(), TraceHeaders.GETTER);
         if (telemetry.direction() == RequestTelemetry.Direction.INBOUND) {
             rec.peer(PeerIdentity.of(ctx.channel()));
@@ -452,7 +453,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         Route.Forward forward = (Route.Forward) route;
         Backend backend = forward.backend();
-        rec.path(pathOf(req.uri())); // as routed: normalized (inbound), origin-form (outbound)
+        if (req.uri() != arrived) { // routing rewrote it (a normalized path, an absolute URI made origin-form)
+            rec.path(pathOf(req.uri()));
+        }
         rec.upstream(backend.name());
         Exchange e = new Exchange(req, backend, keepAlive, rec);
         ex = e;

@@ -160,6 +160,31 @@ class ProxyHandlerTest {
         ch.finishAndReleaseAll();
     }
 
+    /** The access log (and span) name the path as routed: the router's rewrite if it made one, else the path as it arrived. */
+    @Test
+    void theRecordedPathIsThePathAsRouted() {
+        for (String[] c : new String[][] {{"/a/../b?x=1", "/b?x=1", "/b"}, {"/c?y=2", null, "/c"}}) {
+            accessLog.reset();
+            EmbeddedChannel up = new EmbeddedChannel();
+            Route forward = new Route.Forward(backend(up));
+            EmbeddedChannel ch = channel((chan, r) -> {
+                if (c[1] != null) {
+                    r.setUri(c[1]); // as the inbound router sets the normalized target
+                }
+                return forward;
+            });
+            ch.writeInbound(bytes("GET " + c[0] + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+            io.netty.util.ReferenceCountUtil.release(up.readOutbound());
+            var res = new io.netty.handler.codec.http.DefaultFullHttpResponse(io.netty.handler.codec.http.HttpVersion.HTTP_1_1,
+                    HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER);
+            res.headers().set("content-length", 0);
+            up.writeInbound(res);
+            assertThat(readAll(ch)).startsWith("HTTP/1.1 200 OK");
+            assertThat(log()).containsExactly("200 GET " + c[2] + " null");
+            ch.finishAndReleaseAll();
+        }
+    }
+
     /** An EmbeddedChannel backend that records what is written to it. */
     static Backend backend(EmbeddedChannel up) {
         return new Backend() {
