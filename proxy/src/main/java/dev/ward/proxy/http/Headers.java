@@ -33,6 +33,15 @@ public final class Headers {
             HttpConversionUtil.ExtensionHeaderNames.STREAM_DEPENDENCY_ID.text(),
             HttpConversionUtil.ExtensionHeaderNames.STREAM_WEIGHT.text());
 
+    /** {@link #HOP_BY_HOP} and {@link #H2_EXTENSIONS}, removed from a {@link CompactHttpHeaders} in one pass over its headers. */
+    private static final CompactHttpHeaders.NameSet STRIPPED = new CompactHttpHeaders.NameSet(concat(HOP_BY_HOP, H2_EXTENSIONS));
+
+    private static List<AsciiString> concat(List<AsciiString> a, List<AsciiString> b) {
+        List<AsciiString> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+
     private Headers() {}
 
     /**
@@ -45,11 +54,15 @@ public final class Headers {
         if (h.contains(HttpHeaderNames.CONNECTION)) { // most messages have none: no iterator then
             removeConnectionListed(h);
         }
-        for (AsciiString name : HOP_BY_HOP) {
-            h.remove(name);
-        }
-        for (AsciiString name : H2_EXTENSIONS) {
-            h.remove(name);
+        if (h instanceof CompactHttpHeaders compact) { // every message Ward's codecs make: one pass
+            compact.removeAll(STRIPPED);
+        } else {
+            for (AsciiString name : HOP_BY_HOP) {
+                h.remove(name);
+            }
+            for (AsciiString name : H2_EXTENSIONS) {
+                h.remove(name);
+            }
         }
         if (hasBody && !HttpUtil.isContentLengthSet(msg)) {
             HttpUtil.setTransferEncodingChunked(msg, true);

@@ -127,6 +127,44 @@ class CompactHttpHeadersTest {
         }
     }
 
+    /** {@code removeAll} leaves what removing each of the set's names in turn leaves, in the same order. */
+    @Test
+    void removeAllIsRemoveForEachName() {
+        List<AsciiString> setNames = List.of(AsciiString.of("connection"), AsciiString.of("x-a"), AsciiString.of("te"),
+                AsciiString.of("Traceparent"), AsciiString.of("x-a")); // mixed case, a repeat
+        CompactHttpHeaders.NameSet set = new CompactHttpHeaders.NameSet(setNames);
+        Random random = new Random(7);
+        for (int round = 0; round < 2_000; round++) {
+            CompactHttpHeaders one = new CompactHttpHeaders();
+            CompactHttpHeaders each = new CompactHttpHeaders();
+            for (int i = random.nextInt(12); i > 0; i--) {
+                CharSequence name = random.nextInt(6) == 0 ? "TE" : NAMES[random.nextInt(NAMES.length)];
+                CharSequence value = VALUES[random.nextInt(VALUES.length)];
+                one.add(name, value);
+                each.add(name, value);
+            }
+            one.removeAll(set);
+            for (AsciiString name : setNames) {
+                each.remove(name);
+            }
+            assertThat(entries(one)).as("round %d", round).isEqualTo(entries(each));
+            assertThat(one.size()).isEqualTo(each.size());
+        }
+        assertThat(set.contains("CONNECTION")).isTrue();
+        assertThat(set.contains(AsciiString.of("traceparent"))).isTrue();
+        assertThat(set.contains("connectio")).isFalse();
+        assertThat(set.contains("a-much-longer-name-than-any-in-the-set")).isFalse();
+    }
+
+    private static List<String> entries(HttpHeaders h) {
+        List<String> out = new ArrayList<>();
+        for (Iterator<Map.Entry<CharSequence, CharSequence>> it = h.iteratorCharSequence(); it.hasNext(); ) {
+            Map.Entry<CharSequence, CharSequence> e = it.next();
+            out.add(e.getKey() + ": " + e.getValue());
+        }
+        return out;
+    }
+
     @Test
     void refusesWhatNettyRefusesWithItsMessages() {
         for (String[] bad : new String[][] {{"bad name", "v"}, {"", "v"}, {"x-a", "a\r\nInjected: yes"}, {"x-a", "a\nb"},
