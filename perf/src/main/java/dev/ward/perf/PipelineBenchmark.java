@@ -7,6 +7,7 @@ import dev.ward.proxy.http.Http1ClientCodec;
 import dev.ward.proxy.http.HttpPipelines;
 import dev.ward.proxy.http.ProxyHandler;
 import dev.ward.proxy.http.Route;
+import dev.ward.proxy.http.TraceHeaders;
 import dev.ward.telemetry.RequestTelemetry;
 import dev.ward.telemetry.metrics.WardMetrics;
 import dev.ward.telemetry.tracing.Tracing;
@@ -22,9 +23,12 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersEncoder;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
@@ -54,7 +58,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * Netty's {@link EmbeddedChannel} stands for both sockets. {@code http1}: a keep-alive HTTP/1.1
  * connection (bytes in, bytes out, through the codec). {@code http2}: one HTTP/2 stream per
  * request, as frames (the stream channel's pipeline, new for each request as in the sidecar;
- * HPACK and the connection's framing are not included). Metrics on, logs off. {@code tracing}:
+ * HPACK and the connection's framing are not included, and an {@code EmbeddedChannel} stands in for
+ * the stream channel). {@code h2conn}: a whole HTTP/2 listener connection, as a sidecar's inbound
+ * one less TLS: each request arrives as the bytes of a HEADERS frame (HPACK-encoded by a client
+ * encoder that keeps its dynamic table, as the calling sidecar's does) on stream 3, 5, 7..., and
+ * Netty's frame codec and multiplexer make a real stream channel for it. Metrics on, logs off. {@code tracing}:
  * {@code off}; {@code unsampled}: tracing on, sampling nothing (the 99% of a 1% ratio), with
  * inbound requests carrying the unsampled {@code traceparent} the caller's sidecar would send;
  * {@code passthrough}: tracing off, the same {@code traceparent} carried on untouched (the
@@ -73,7 +81,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = "-Dio.netty.leakDetection.level=disabled")
 public class PipelineBenchmark {
 
-    @Param({"http1", "http2"})
+    @Param({"http1", "http2", "h2conn"})
     public String protocol;
 
     @Param({"inbound", "outbound"})
@@ -110,6 +118,9 @@ public class PipelineBenchmark {
     private ByteBuf response;
     private boolean upstreamBytes;
     private Http2Headers h2Request;
+    /** {@code h2conn}: the caller's HPACK encoder (its dynamic table lives as long as the connection) and its next stream id. */
+    private Http2HeadersEncoder h2Encoder;
+    private int nextStreamId;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -174,6 +185,10 @@ public class PipelineBenchmark {
         if ("http1".equals(protocol)) {
             downstream = new EmbeddedChannel();
             HttpPipelines.http1(downstream.pipeline(), limits, () -> new ProxyHandler(router, false, direction, drain, telemetry));
+        } else if ("h2conn".equals(protocol)) {
+            openH2Connection();
+        } else if (!"http2".equals(protocol)) {
+            throw new IllegalArgumentException("protocol: " + protocol + " (expected http1, http2 or h2conn)");
         }
     }
 
@@ -208,6 +223,9 @@ public class PipelineBenchmark {
             for (int i = 0; i < BATCH; i++) {
                 out[0] += once();
             }
+            if (h2Encoder != null) {
+                returnWindow(BATCH);
+            }
         });
         return out[0];
     }
@@ -222,10 +240,86 @@ public class PipelineBenchmark {
         return PooledByteBufAllocator.DEFAULT.directBuffer(bytes.readableBytes()).writeBytes(bytes, bytes.readerIndex(), bytes.readableBytes());
     }
 
+    /**
+     * {@code h2conn}: a listener's HTTP/2 pipeline ({@link HttpPipelines#http2}) on an embedded
+     * channel, past the connection preface and SETTINGS, with the connection's receive window on
+     * the caller's side opened wide (the benchmark never reads the responses' DATA as a client
+     * would, so it hands the window back in bulk: {@link #returnWindow}).
+     */
+    private void openH2Connection() {
+        downstream = new EmbeddedChannel();
+        HttpPipelines.http2(downstream.pipeline(), limits, () -> new ProxyHandler(router, true, direction, drain, telemetry));
+        h2Encoder = new DefaultHttp2HeadersEncoder(TraceHeaders.NOT_INDEXED, false); // as a sidecar's client codec
+        nextStreamId = 3; // an embedded channel has no server parent: Netty would take stream 1 for an h2c upgrade
+        ByteBuf hello = Unpooled.buffer();
+        hello.writeBytes(Http2CodecUtil.connectionPrefaceBuf());
+        frameHeader(hello, 0, 0x4, 0, 0); // SETTINGS, empty: the defaults
+        frameHeader(hello, 4, 0x8, 0, 0); // WINDOW_UPDATE on the connection
+        hello.writeInt(Integer.MAX_VALUE - 65_535);
+        downstream.writeInbound(hello);
+        drainDownstream();
+        ByteBuf ack = Unpooled.buffer();
+        frameHeader(ack, 0, 0x4, 0x1, 0); // SETTINGS ACK for the server's
+        downstream.writeInbound(ack);
+        drainDownstream();
+        if (!downstream.isActive()) {
+            throw new IllegalStateException("the HTTP/2 listener closed the connection during its preface");
+        }
+    }
+
+    private static void frameHeader(ByteBuf out, int length, int type, int flags, int streamId) {
+        out.writeMedium(length).writeByte(type).writeByte(flags).writeInt(streamId);
+    }
+
+    private int drainDownstream() {
+        downstream.runPendingTasks(); // flushes held by the flush consolidation handler
+        int bytes = 0;
+        for (Object m; (m = downstream.readOutbound()) != null; ) {
+            if (m instanceof ByteBuf b) {
+                bytes += b.readableBytes();
+            }
+            ReferenceCountUtil.release(m);
+        }
+        return bytes;
+    }
+
+    /** The next request as its HEADERS frame's bytes (END_STREAM, END_HEADERS), as the socket read would hand them in. */
+    private ByteBuf h2HeadersFrame() {
+        if (nextStreamId > 1 << 30) { // stream ids run out at 2^31: a new connection, as a client would open
+            downstream.finishAndReleaseAll();
+            openH2Connection();
+        }
+        int streamId = nextStreamId;
+        nextStreamId += 2;
+        ByteBuf frame = PooledByteBufAllocator.DEFAULT.directBuffer(256);
+        frame.writerIndex(9);
+        try {
+            h2Encoder.encodeHeaders(streamId, h2Request, frame);
+        } catch (io.netty.handler.codec.http2.Http2Exception e) {
+            frame.release();
+            throw new IllegalStateException("could not encode the request's headers", e);
+        }
+        int length = frame.writerIndex() - 9;
+        frame.setMedium(0, length).setByte(3, 0x1).setByte(4, 0x1 | 0x4).setInt(5, streamId);
+        return frame;
+    }
+
+    /** {@code h2conn}: hands the connection-level window the last {@code responses} DATA payloads used back to the server. */
+    private void returnWindow(int responses) {
+        ByteBuf update = Unpooled.buffer(13);
+        frameHeader(update, 4, 0x8, 0, 0);
+        update.writeInt(responses * BODY.length);
+        downstream.writeInbound(update);
+        drainDownstream();
+    }
+
     /** One request and its response; returns the bytes (or frames) the client got. */
     private int once() {
         EmbeddedChannel down = downstream;
-        if (down == null) { // HTTP/2: a new stream channel per request
+        if (h2Encoder != null) {
+            down.pipeline().fireChannelRead(h2HeadersFrame());
+            down.pipeline().fireChannelReadComplete();
+        } else if (down == null) { // HTTP/2: a new stream channel per request
             down = new EmbeddedChannel();
             down.pipeline().addLast(streams);
             down.pipeline().fireChannelRead(new DefaultHttp2HeadersFrame(h2Request, true)); // as the stream channel delivers it
@@ -244,6 +338,9 @@ public class PipelineBenchmark {
             DefaultHttpResponse res = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
             res.headers().set(HttpHeaderNames.CONTENT_LENGTH, BODY.length).set(HttpHeaderNames.CONTENT_TYPE, "text/plain");
             upstream.writeInbound(res, new DefaultLastHttpContent(body.duplicate().retain()));
+        }
+        if (h2Encoder != null) {
+            down.runPendingTasks(); // the connection's flushes wait for the event loop's turn (flush consolidation)
         }
         int out = 0;
         for (Object m; (m = down.readOutbound()) != null; ) {
