@@ -17,6 +17,7 @@ import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.UniformStreamByteDistributor;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import java.util.List;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -84,21 +85,17 @@ public final class HttpPipelines {
     static final boolean CONSOLIDATE_FLUSHES =
             Boolean.parseBoolean(System.getProperty("ward.h2.consolidateFlushes", "true"));
 
-    /** While the connection reads, every this many flushes go out at once (Netty's default). */
-    static final int FLUSH_AT_MOST_AFTER = 256;
-
     /**
      * On an HTTP/2 connection between sidecars every stream flushes the connection as its request
      * or response is relayed, so the requests (or responses) of many callers read in one pass of the
      * event loop would each become a TLS record and a {@code write}. Flushes are held until the
-     * loop has handled what it read, then made once (also when
+     * loop has handled what it read, then made once ({@link FlushConsolidationHandler}, also when
      * no read is in progress on this connection itself: the flushes come from the callers'
-     * connections and the app's). Goes between TLS and the HTTP/2 codec. ({@link FlushConsolidator}:
-     * Netty's {@code FlushConsolidationHandler} rules without a new task and future per deferred flush.)
+     * connections and the app's). Goes between TLS and the HTTP/2 codec.
      */
     static void consolidateFlushes(ChannelPipeline p) {
         if (CONSOLIDATE_FLUSHES) {
-            p.addLast("flush", new FlushConsolidator(FLUSH_AT_MOST_AFTER));
+            p.addLast("flush", new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
         }
     }
 
