@@ -491,56 +491,11 @@ public final class CompactHttpHeaders extends HttpHeaders {
     }
 
     /**
-     * Header names looked up as a set ({@link #removeAll}): by length first, then letters, ignoring
-     * case. Immutable; made once, for a fixed list of names.
-     */
-    public static final class NameSet {
-        private final AsciiString[][] byLength;
-
-        public NameSet(List<AsciiString> names) {
-            int longest = 0;
-            for (AsciiString n : names) {
-                longest = Math.max(longest, n.length());
-            }
-            AsciiString[][] table = new AsciiString[longest + 1][];
-            for (AsciiString n : names) {
-                AsciiString lower = n.toLowerCase();
-                AsciiString[] same = table[n.length()];
-                if (same == null) {
-                    table[n.length()] = new AsciiString[] {lower};
-                } else if (!Arrays.asList(same).contains(lower)) {
-                    AsciiString[] grown = Arrays.copyOf(same, same.length + 1);
-                    grown[same.length] = lower;
-                    table[n.length()] = grown;
-                }
-            }
-            this.byLength = table;
-        }
-
-        /** Whether {@code name} is one of this set's names, in any case. */
-        public boolean contains(CharSequence name) {
-            int n = name.length();
-            if (n >= byLength.length) {
-                return false;
-            }
-            AsciiString[] same = byLength[n];
-            if (same != null) {
-                for (AsciiString s : same) {
-                    if (s == name || s.contentEqualsIgnoreCase(name)) {
-                        return true;
-                    }
-                }
-            }
-            return false;
-        }
-    }
-
-    /**
      * Removes every header whose name is in {@code names}, keeping the others in order: what
      * {@link #remove} does for each of the names, in one pass over the headers rather than one
      * pass per name.
      */
-    public void removeAll(NameSet names) {
+    void removeAll(NameTable names) {
         Field[] f = fields;
         int kept = 0;
         for (int i = 0, n = size; i < n; i++) {

@@ -20,12 +20,14 @@ public final class Headers {
     /** Short reason code on every local reply Ward makes (403, 400, 502, ...). */
     public static final AsciiString REASON = AsciiString.cached("x-ward-reason");
 
-    private static final List<AsciiString> HOP_BY_HOP = List.of(
+    /**
+     * What no message takes to the next hop: the hop-by-hop headers (RFC 9110 7.6.1) and Netty's
+     * HTTP/2 conversion headers.
+     */
+    private static final List<AsciiString> STRIPPED_NAMES = List.of(
             HttpHeaderNames.CONNECTION, AsciiString.cached("keep-alive"), AsciiString.cached("proxy-connection"),
             HttpHeaderNames.TE, HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderNames.UPGRADE,
-            HttpHeaderNames.PROXY_AUTHORIZATION, HttpHeaderNames.PROXY_AUTHENTICATE);
-
-    private static final List<AsciiString> H2_EXTENSIONS = List.of(
+            HttpHeaderNames.PROXY_AUTHORIZATION, HttpHeaderNames.PROXY_AUTHENTICATE,
             HttpConversionUtil.ExtensionHeaderNames.STREAM_ID.text(),
             HttpConversionUtil.ExtensionHeaderNames.SCHEME.text(),
             HttpConversionUtil.ExtensionHeaderNames.PATH.text(),
@@ -33,14 +35,8 @@ public final class Headers {
             HttpConversionUtil.ExtensionHeaderNames.STREAM_DEPENDENCY_ID.text(),
             HttpConversionUtil.ExtensionHeaderNames.STREAM_WEIGHT.text());
 
-    /** {@link #HOP_BY_HOP} and {@link #H2_EXTENSIONS}, removed from a {@link CompactHttpHeaders} in one pass over its headers. */
-    private static final CompactHttpHeaders.NameSet STRIPPED = new CompactHttpHeaders.NameSet(concat(HOP_BY_HOP, H2_EXTENSIONS));
-
-    private static List<AsciiString> concat(List<AsciiString> a, List<AsciiString> b) {
-        List<AsciiString> all = new ArrayList<>(a);
-        all.addAll(b);
-        return all;
-    }
+    /** {@link #STRIPPED_NAMES}, removed from a {@link CompactHttpHeaders} in one pass over its headers. */
+    private static final NameTable STRIPPED = new NameTable(STRIPPED_NAMES);
 
     private Headers() {}
 
@@ -57,10 +53,7 @@ public final class Headers {
         if (h instanceof CompactHttpHeaders compact) { // every message Ward's codecs make: one pass
             compact.removeAll(STRIPPED);
         } else {
-            for (AsciiString name : HOP_BY_HOP) {
-                h.remove(name);
-            }
-            for (AsciiString name : H2_EXTENSIONS) {
+            for (AsciiString name : STRIPPED_NAMES) {
                 h.remove(name);
             }
         }

@@ -401,49 +401,4 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
             out.add(lower != null ? lower : AsciiString.of(name).toLowerCase(), e.getValue());
         }
     }
-
-    /** A few lower-case names, looked up without regard to case and without allocating. */
-    private static final class NameTable {
-        private final AsciiString[] slots = new AsciiString[128];
-
-        void add(AsciiString lowerCase) {
-            int i = AsciiString.hashCode(lowerCase) & (slots.length - 1);
-            while (slots[i] != null) {
-                i = (i + 1) & (slots.length - 1);
-            }
-            slots[i] = lowerCase;
-        }
-
-        AsciiString find(CharSequence name) {
-            for (int i = AsciiString.hashCode(name) & (slots.length - 1); slots[i] != null; i = (i + 1) & (slots.length - 1)) {
-                if (AsciiString.contentEqualsIgnoreCase(slots[i], name)) {
-                    return slots[i];
-                }
-            }
-            return null;
-        }
-
-        /** {@link #find(CharSequence)} for a name given as bytes in any case, with its {@link AsciiString#hashCode}. */
-        AsciiString find(byte[] bytes, int start, int length, int hash) {
-            for (int i = hash & (slots.length - 1); slots[i] != null; i = (i + 1) & (slots.length - 1)) {
-                if (equalsLowerCase(slots[i], bytes, start, length)) {
-                    return slots[i];
-                }
-            }
-            return null;
-        }
-
-        private static boolean equalsLowerCase(AsciiString lowerCase, byte[] bytes, int start, int length) {
-            if (lowerCase.length() != length) {
-                return false;
-            }
-            for (int i = 0; i < length; i++) {
-                byte b = bytes[start + i];
-                if ((b >= 'A' && b <= 'Z' ? b + ('a' - 'A') : b) != lowerCase.byteAt(i)) {
-                    return false;
-                }
-            }
-            return true;
-        }
-    }
 }
