@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.HttpURLConnection;
+import java.net.Proxy;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -94,7 +95,9 @@ public final class ZipkinSpanExporter implements SpanExporter {
         HttpURLConnection c;
         int status;
         try {
-            c = (HttpURLConnection) endpoint.toURL().openConnection();
+            // No proxy and no redirects, as with the HTTP client before: the endpoint is where spans go.
+            c = (HttpURLConnection) endpoint.toURL().openConnection(Proxy.NO_PROXY);
+            c.setInstanceFollowRedirects(false);
             int ms = (int) Math.min(Integer.MAX_VALUE, Math.max(1, timeout.toMillis()));
             c.setConnectTimeout(ms);
             c.setReadTimeout(ms);
@@ -112,7 +115,9 @@ public final class ZipkinSpanExporter implements SpanExporter {
         }
         if (status / 100 == 2) {
             try (InputStream in = c.getInputStream()) {
-                in.transferTo(OutputStream.nullOutputStream());
+                in.transferTo(OutputStream.nullOutputStream()); // to its end, so the connection is kept
+            } catch (IOException e) {
+                // Delivered: only the connection is lost, and the next batch opens another.
             }
             return;
         }
@@ -121,6 +126,8 @@ public final class ZipkinSpanExporter implements SpanExporter {
             if (in != null) {
                 b = new String(in.readNBytes(4096), StandardCharsets.UTF_8).strip();
             }
+        } catch (IOException e) {
+            // The status says enough.
         }
         throw new IOException(endpoint + " answered " + status
                 + (b.isEmpty() ? "" : ": " + (b.length() > 200 ? b.substring(0, 200) + "..." : b)));

@@ -137,6 +137,19 @@ class ZipkinSpanExporterTest {
     }
 
     @Test
+    void aRedirectIsNotFollowed() throws IOException {
+        URI base = start();
+        status = 307;
+        ZipkinSpanExporter e = new ZipkinSpanExporter(ZipkinSpanExporter.endpoint(base.toString()), Duration.ofSeconds(5));
+
+        CompletableResultCode r = export(e, span("GET /x", 200));
+
+        assertThat(r.isSuccess()).isFalse();
+        assertThat(r.getFailureThrowable()).hasMessage(base + "/api/v2/spans answered 307");
+        assertThat(received).hasSize(1);
+    }
+
+    @Test
     void aCollectorThatIsNotThereFailsTheBatchWithoutThrowing() throws IOException {
         int port;
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
