@@ -27,7 +27,9 @@ import java.util.function.Function;
  * 16-slot hash table, a sentinel entry and a six-field entry per header (about 340 B for a request
  * of four headers, 500 B for an app's response of eight), built for maps of any size; a message
  * carries a handful of headers, each looked up a few times, and is then encoded and dropped. This
- * map is 24 B, its array and 24 B per header.
+ * map is 24 B and one array, a header's name and value side by side in it: 8 B per header (80 B
+ * for the first eight). Until 2026-12-04 each header was an entry object of its own as well
+ * (24 B more per header: about 130 B per HTTP/1.1 request relayed, request and response).
  *
  * <p>Semantics are {@code DefaultHttpHeaders}' with validation on: names are case-insensitive;
  * every name must be a token and every value free of CR, LF and NUL (RFC 9110 5.1, 5.5), checked
@@ -36,6 +38,11 @@ import java.util.function.Function;
  * first value added; iteration is in the order added (also {@link #valueCharSequenceIterator}'s,
  * which in Netty's map runs newest first). The scans are linear in the number of
  * headers, which the decoders bound by their maximum header size.
+ *
+ * <p>One difference: the entries {@link #iteratorCharSequence} hands out are one view, the
+ * header under the iterator, that moves on with {@code next()}. Read (or set) an entry before
+ * asking for the next one, as Netty's encoders and converters do; {@link #entries} and
+ * {@link #iterator} give independent copies.
  */
 public final class CompactHttpHeaders extends HttpHeaders {
 
@@ -44,10 +51,12 @@ public final class CompactHttpHeaders extends HttpHeaders {
     /** Trailers: as {@link #FACTORY}, also refusing the framing headers a trailer must not carry, as Netty's trailers do. */
     public static final HttpHeadersFactory TRAILERS = new Factory(true);
 
-    private static final Field[] NONE = new Field[0];
+    private static final CharSequence[] NONE = new CharSequence[0];
 
     private final boolean trailers;
-    private Field[] fields = NONE;
+    /** Header {@code i}'s name at {@code 2i}, its value at {@code 2i + 1}, in the order added. */
+    private CharSequence[] slots = NONE;
+    /** Headers, not slots. */
     private int size;
 
     public CompactHttpHeaders() {
@@ -58,37 +67,60 @@ public final class CompactHttpHeaders extends HttpHeaders {
         this.trailers = trailers;
     }
 
-    /** One header: a name and its value, as iteration hands it out. */
-    private static final class Field implements Map.Entry<CharSequence, CharSequence> {
-        final CharSequence name;
-        CharSequence value;
+    /**
+     * A map with room for {@code capacity} headers before its array grows: for a message whose
+     * header count is known, as an HTTP/2 message's converted to HTTP/1.1 ({@link HeadsToHttp2}).
+     */
+    CompactHttpHeaders(int capacity) {
+        this(false);
+        if (capacity > 0) {
+            slots = new CharSequence[capacity << 1];
+        }
+    }
 
-        Field(CharSequence name, CharSequence value) {
-            this.name = name;
-            this.value = value;
+    /**
+     * {@link #iteratorCharSequence}: the iterator is also the entry it hands out, the header at
+     * its cursor (see the class comment).
+     */
+    private final class Cursor implements Iterator<Map.Entry<CharSequence, CharSequence>>, Map.Entry<CharSequence, CharSequence> {
+        private int next;
+        private int at = -1;
+
+        @Override
+        public boolean hasNext() {
+            return next < size;
+        }
+
+        @Override
+        public Map.Entry<CharSequence, CharSequence> next() {
+            if (next >= size) {
+                throw new NoSuchElementException();
+            }
+            at = next++;
+            return this;
         }
 
         @Override
         public CharSequence getKey() {
-            return name;
+            return slots[at << 1];
         }
 
         @Override
         public CharSequence getValue() {
-            return value;
+            return slots[(at << 1) + 1];
         }
 
         @Override
         public CharSequence setValue(CharSequence value) {
-            validateValue(name, Objects.requireNonNull(value, "value"));
-            CharSequence old = this.value;
-            this.value = value;
+            validateValue(getKey(), Objects.requireNonNull(value, "value"));
+            CharSequence old = getValue();
+            slots[(at << 1) + 1] = value;
             return old;
         }
 
         @Override
         public String toString() {
-            return name + "=" + value;
+            return getKey() + "=" + getValue();
         }
     }
 
@@ -99,19 +131,23 @@ public final class CompactHttpHeaders extends HttpHeaders {
     }
 
     private int indexOf(CharSequence name, int from) {
-        Field[] f = fields;
+        CharSequence[] s = slots;
         for (int i = from, n = size; i < n; i++) {
-            if (sameName(f[i].name, name)) {
+            if (sameName(s[i << 1], name)) {
                 return i;
             }
         }
         return -1;
     }
 
+    private CharSequence valueAt(int i) {
+        return slots[(i << 1) + 1];
+    }
+
     /** The first value of {@code name}, as added (no copy), or null. */
     public CharSequence value(CharSequence name) {
         int i = indexOf(Objects.requireNonNull(name, "name"), 0);
-        return i < 0 ? null : fields[i].value;
+        return i < 0 ? null : valueAt(i);
     }
 
     @Override
@@ -187,12 +223,12 @@ public final class CompactHttpHeaders extends HttpHeaders {
         }
         int next = indexOf(name, i + 1);
         if (next < 0) {
-            return Collections.singletonList(fields[i].value.toString());
+            return Collections.singletonList(valueAt(i).toString());
         }
         List<String> all = new ArrayList<>(4);
-        all.add(fields[i].value.toString());
+        all.add(valueAt(i).toString());
         for (int j = next; j >= 0; j = indexOf(name, j + 1)) {
-            all.add(fields[j].value.toString());
+            all.add(valueAt(j).toString());
         }
         return Collections.unmodifiableList(all);
     }
@@ -222,7 +258,7 @@ public final class CompactHttpHeaders extends HttpHeaders {
                 if (next < 0) {
                     throw new NoSuchElementException();
                 }
-                CharSequence v = fields[next].value;
+                CharSequence v = valueAt(next);
                 next = indexOf(name, next + 1);
                 return v;
             }
@@ -244,7 +280,7 @@ public final class CompactHttpHeaders extends HttpHeaders {
     public boolean contains(CharSequence name, CharSequence value, boolean ignoreCase) {
         Objects.requireNonNull(value, "value");
         for (int i = indexOf(Objects.requireNonNull(name, "name"), 0); i >= 0; i = indexOf(name, i + 1)) {
-            CharSequence v = fields[i].value;
+            CharSequence v = valueAt(i);
             if (ignoreCase ? AsciiString.contentEqualsIgnoreCase(v, value) : AsciiString.contentEquals(v, value)) {
                 return true;
             }
@@ -271,7 +307,7 @@ public final class CompactHttpHeaders extends HttpHeaders {
     public Set<String> names() {
         Set<String> names = new LinkedHashSet<>(size * 2);
         for (int i = 0; i < size; i++) {
-            names.add(fields[i].name.toString());
+            names.add(slots[i << 1].toString());
         }
         return names;
     }
@@ -283,7 +319,7 @@ public final class CompactHttpHeaders extends HttpHeaders {
         }
         List<Map.Entry<String, String>> entries = new ArrayList<>(size);
         for (int i = 0; i < size; i++) {
-            entries.add(new AbstractMap.SimpleImmutableEntry<>(fields[i].name.toString(), fields[i].value.toString()));
+            entries.add(new AbstractMap.SimpleImmutableEntry<>(slots[i << 1].toString(), valueAt(i).toString()));
         }
         return entries;
     }
@@ -293,25 +329,13 @@ public final class CompactHttpHeaders extends HttpHeaders {
         return entries().iterator();
     }
 
-    /** The headers in the order added; each entry's value can be set (validated), none removed. */
+    /**
+     * The headers in the order added; each entry's value can be set (validated), none removed. The
+     * entry is a view of the current header, valid until {@code next()} (see the class comment).
+     */
     @Override
     public Iterator<Map.Entry<CharSequence, CharSequence>> iteratorCharSequence() {
-        return new Iterator<Map.Entry<CharSequence, CharSequence>>() {
-            private int next;
-
-            @Override
-            public boolean hasNext() {
-                return next < size;
-            }
-
-            @Override
-            public Map.Entry<CharSequence, CharSequence> next() {
-                if (next >= size) {
-                    throw new NoSuchElementException();
-                }
-                return fields[next++];
-            }
-        };
+        return new Cursor();
     }
 
     // ---- changes
@@ -358,10 +382,13 @@ public final class CompactHttpHeaders extends HttpHeaders {
     }
 
     private void append(CharSequence name, CharSequence value) {
-        if (size == fields.length) {
-            fields = Arrays.copyOf(fields, Math.max(8, size * 2));
+        int at = size << 1;
+        if (at == slots.length) {
+            slots = Arrays.copyOf(slots, Math.max(16, at * 2)); // eight headers, then twice as many each time
         }
-        fields[size++] = new Field(name, value);
+        slots[at] = name;
+        slots[at + 1] = value;
+        size++;
     }
 
     @Override
@@ -478,14 +505,16 @@ public final class CompactHttpHeaders extends HttpHeaders {
         if (i < 0) {
             return this;
         }
-        Field[] f = fields;
+        CharSequence[] s = slots;
         int kept = i;
         for (int j = i + 1; j < size; j++) {
-            if (!sameName(f[j].name, name)) {
-                f[kept++] = f[j];
+            if (!sameName(s[j << 1], name)) {
+                s[kept << 1] = s[j << 1];
+                s[(kept << 1) + 1] = s[(j << 1) + 1];
+                kept++;
             }
         }
-        Arrays.fill(f, kept, size, null);
+        Arrays.fill(s, kept << 1, size << 1, null);
         size = kept;
         return this;
     }
@@ -496,21 +525,23 @@ public final class CompactHttpHeaders extends HttpHeaders {
      * pass per name.
      */
     void removeAll(NameTable names) {
-        Field[] f = fields;
+        CharSequence[] s = slots;
         int kept = 0;
         for (int i = 0, n = size; i < n; i++) {
-            Field field = f[i];
-            if (!names.contains(field.name)) {
-                f[kept++] = field;
+            CharSequence name = s[i << 1];
+            if (!names.contains(name)) {
+                s[kept << 1] = name;
+                s[(kept << 1) + 1] = s[(i << 1) + 1];
+                kept++;
             }
         }
-        Arrays.fill(f, kept, size, null);
+        Arrays.fill(s, kept << 1, size << 1, null);
         size = kept;
     }
 
     @Override
     public HttpHeaders clear() {
-        Arrays.fill(fields, 0, size, null);
+        Arrays.fill(slots, 0, size << 1, null);
         size = 0;
         return this;
     }
@@ -519,10 +550,7 @@ public final class CompactHttpHeaders extends HttpHeaders {
     public HttpHeaders copy() {
         CompactHttpHeaders copy = new CompactHttpHeaders(trailers);
         if (size > 0) {
-            copy.fields = new Field[fields.length];
-            for (int i = 0; i < size; i++) {
-                copy.fields[i] = new Field(fields[i].name, fields[i].value);
-            }
+            copy.slots = Arrays.copyOf(slots, slots.length);
             copy.size = size;
         }
         return copy;

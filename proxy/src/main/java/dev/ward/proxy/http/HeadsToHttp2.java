@@ -185,7 +185,9 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         if (method == null || path == null || AsciiString.contentEquals(method, HttpMethod.CONNECT.asciiName())) {
             return null;
         }
-        HttpHeaders out = new CompactHttpHeaders(); // validates names and values, as Netty's
+        // Validates names and values, as Netty's map. Room for every header: the pseudo-headers
+        // leave room for what the proxy adds (the authority becomes Host).
+        HttpHeaders out = new CompactHttpHeaders(in.size());
         if (!copyHeaders(in, out, true)) {
             return null;
         }
@@ -221,7 +223,7 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         if (code < 200) {
             return null;
         }
-        HttpHeaders out = new CompactHttpHeaders();
+        HttpHeaders out = new CompactHttpHeaders(in.size() + 1); // and a Transfer-Encoding, below
         if (!copyHeaders(in, out, false)) {
             return null;
         }

@@ -87,7 +87,8 @@ class CompactHttpHeadersTest {
         Random r = new Random(20261203);
         for (int round = 0; round < 200; round++) {
             HttpHeaders ref = netty();
-            HttpHeaders compact = new CompactHttpHeaders();
+            // Every third map starts with room for 1-9 headers (as HeadsToHttp2 sizes them), the others empty: both grow.
+            HttpHeaders compact = round % 3 == 0 ? new CompactHttpHeaders(1 + round % 9) : new CompactHttpHeaders();
             for (int step = 0; step < 30; step++) {
                 CharSequence n = NAMES[r.nextInt(NAMES.length)];
                 CharSequence val = VALUES[r.nextInt(VALUES.length)];
@@ -163,6 +164,32 @@ class CompactHttpHeadersTest {
             out.add(e.getKey() + ": " + e.getValue());
         }
         return out;
+    }
+
+    /**
+     * An entry from {@code iteratorCharSequence} is the header under the iterator (the map keeps no
+     * entry objects): it can be read and set until {@code next()}, then shows the next header.
+     * {@code entries()} copies.
+     */
+    @Test
+    void iterationHandsOutTheHeaderUnderTheCursor() {
+        HttpHeaders h = new CompactHttpHeaders().add("a", "1").add("B", "2").add("a", "3");
+        Iterator<Map.Entry<CharSequence, CharSequence>> it = h.iteratorCharSequence();
+        Map.Entry<CharSequence, CharSequence> first = it.next();
+        assertThat(first.getKey()).hasToString("a");
+        assertThat(first.setValue("one")).hasToString("1");
+        assertThat(h.getAll("A")).containsExactly("one", "3");
+        assertThat(it.next().getValue()).hasToString("2");
+        assertThat(first.getKey()).as("the same view, moved on").hasToString("B");
+        assertThat(it.next().toString()).isEqualTo("a=3");
+        assertThat(it.hasNext()).isFalse();
+        assertThatThrownBy(it::next).isInstanceOf(java.util.NoSuchElementException.class);
+
+        List<Map.Entry<String, String>> copies = h.entries();
+        h.set("a", "changed").remove("b");
+        assertThat(copies).extracting(Map.Entry::getValue).containsExactly("one", "2", "3");
+        assertThat(h.entries()).extracting(Map.Entry::getValue).containsExactly("changed");
+        assertThat(new CompactHttpHeaders().iteratorCharSequence().hasNext()).isFalse();
     }
 
     @Test
