@@ -142,6 +142,9 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
         super.handlerAdded(ctx);
+        if (ctx.channel() instanceof Http2StreamChannel stream) { // before its first read makes the default's handle
+            stream.config().setRecvByteBufAllocator(StreamReads.INSTANCE);
+        }
         if (streamHandler != null) {
             ctx.pipeline().addLast("proxy", streamHandler.get());
         }
