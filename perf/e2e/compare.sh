@@ -131,9 +131,9 @@ for p in "${pairs[@]}"; do
   echo "  $p: ${took} s of load; JIT time A $(jit_seconds "${entry[pid_a_$p]}") s, B $(jit_seconds "${entry[pid_b_$p]}") s" >&2
 done
 
-declare -A jit0 gc0 thr0 reqs
+declare -A jit0 gc0 thr reqs
 for p in "${pairs[@]}"; do
-  thr0[a_$p]="$(thread_ticks "${entry[pid_a_$p]}")"; thr0[b_$p]="$(thread_ticks "${entry[pid_b_$p]}")"; reqs[$p]=0
+  thr[a_$p]=""; thr[b_$p]=""; reqs[$p]=0
   jit0[a_$p]="$(jit_seconds "${entry[pid_a_$p]}")"; jit0[b_$p]="$(jit_seconds "${entry[pid_b_$p]}")"
   gc0[a_$p]="$(gc_counts "${entry[pid_a_$p]}")"; gc0[b_$p]="$(gc_counts "${entry[pid_b_$p]}")"
 done
@@ -145,10 +145,13 @@ n=${#pairs[@]}
 for r in $(seq 1 "$rounds"); do
   for i in $(seq 0 $((n - 1))); do
     p="${pairs[$(( (r - 1 + i) % n ))]}"; v="${p%.*}"
+    ta="$(thread_ticks "${entry[pid_a_$p]}")"; tb="$(thread_ticks "${entry[pid_b_$p]}")"
     pair_begin "$p"
     header_args hargs "${hdr[$v]}"
     out="$("${pin_load[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency "${hargs[@]}" "http://127.0.0.1:${entry[$p]}${path[$v]}")"
     IFS=, read -r cpu_a cpu_b rss_a rss_b <<<"$(pair_end "$p")"
+    thr[a_$p]="$(ticks_add "${thr[a_$p]}" "$ta" "$(thread_ticks "${entry[pid_a_$p]}")")"
+    thr[b_$p]="$(ticks_add "${thr[b_$p]}" "$tb" "$(thread_ticks "${entry[pid_b_$p]}")")"
     parse_wrk "$out"
     reqs[$p]=$(( ${reqs[$p]} + total ))
     cpu_us="$(awk -v a="$cpu_a" -v b="$cpu_b" -v n="$total" 'BEGIN { printf "%.1f", (a + b) * 1e6 / n }')"
@@ -179,12 +182,14 @@ for p in "${pairs[@]}"; do
   done
   echo "$line" >&2
 done
-# Where each sidecar's CPU went during the rounds, by thread kind, in µs per request (A and B apart):
-# an event loop that is slower per request, or a compiler or collector that takes the core.
-echo "Sidecar CPU during the rounds by thread kind (µs per request):" >&2
+# Where each sidecar's CPU went during its own rounds, by thread kind, in µs per request (A and B
+# apart): an event loop that is slower per request, or a compiler or collector that takes the core.
+# Only the pair's own rounds count: a sidecar's background threads (the span exporter, the heap
+# trimmer, the JIT finishing a compilation) also run while the other pairs are measured, and counting
+# that against this pair's requests overstated them by the number of pairs (until 2026-12-04).
+echo "Sidecar CPU during its own rounds by thread kind (µs per request):" >&2
 for p in "${pairs[@]}"; do
-  python3 - "$p" "${reqs[$p]}" "$(getconf CLK_TCK)" "${thr0[a_$p]}" "$(thread_ticks "${entry[pid_a_$p]}")" \
-      "${thr0[b_$p]}" "$(thread_ticks "${entry[pid_b_$p]}")" >&2 <<'PY'
+  python3 - "$p" "${reqs[$p]}" "$(getconf CLK_TCK)" "" "${thr[a_$p]}" "" "${thr[b_$p]}" >&2 <<'PY'
 import sys
 p, n, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def parse(s):

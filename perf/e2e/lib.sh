@@ -327,6 +327,16 @@ thread_ticks() {
   done | awk '{ s[$1] += $2 } END { for (k in s) printf "%s=%d;", k, s[k] }'
 }
 
+# ticks_add SUM BEFORE AFTER: SUM (thread_ticks' form, empty at first) plus what each thread kind
+# used from BEFORE to AFTER (a kind whose threads exited in between counts nothing).
+ticks_add() {
+  awk -v sum="$1" -v before="$2" -v after="$3" 'BEGIN {
+    n = split(sum, x, ";"); for (i = 1; i <= n; i++) if (split(x[i], kv, "=") == 2) s[kv[1]] += kv[2]
+    n = split(before, x, ";"); for (i = 1; i <= n; i++) if (split(x[i], kv, "=") == 2) b[kv[1]] = kv[2]
+    n = split(after, x, ";"); for (i = 1; i <= n; i++) if (split(x[i], kv, "=") == 2 && kv[2] > b[kv[1]]) s[kv[1]] += kv[2] - b[kv[1]]
+    for (k in s) printf "%s=%d;", k, s[k] }'
+}
+
 # warm_up URL MIN_SECONDS CONNECTIONS [JVM_PID ...]: load through URL (not measured) for
 # MIN_SECONDS; then, for JVMs, on in 10 s windows until the JIT is done: every JVM compiled for
 # under 0.25 s in the last window, or WARMUP_MAX (240) s of load in all. A fixed warm-up is not
