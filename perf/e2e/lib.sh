@@ -338,7 +338,8 @@ ticks_add() {
 }
 
 # warm_up URL MIN_SECONDS CONNECTIONS [JVM_PID ...]: load through URL (not measured) for
-# MIN_SECONDS; then, for JVMs, on in 10 s windows until the JIT is done: every JVM compiled for
+# MIN_SECONDS, then WARM_ENDS (4) runs of 3 s that end as rounds do (below); then, for JVMs, on in
+# 10 s windows until the JIT is done: every JVM compiled for
 # under 0.25 s in the last window, or WARMUP_MAX (240) s of load in all. A fixed warm-up is not
 # enough: how long C2 takes depends on how much code the configuration runs (tracing on compiles
 # about a fifth more methods) and on what else shares the core. Nor is a quiet JIT, alone: with
@@ -356,6 +357,16 @@ warm_up() {
   local url="$1" spent="$2" conns="$3" p quiet; shift 3
   local hdr=(); header_args hdr "${WARM_HEADER:-}"   # the request headers to send, as the measurement will
   "${pin_load[@]}" wrk -t1 -c"$conns" -d"${spent}s" ${hdr[@]+"${hdr[@]}"} "$url" >/dev/null
+  # Then short runs that end as a measured round ends: wrk closes its connections with requests in
+  # flight, and the streams reset on the way are a path the steady state does not take. The first
+  # few such ends throw away C2's code for the hottest methods (ProxyHandler's exchange, the HTTP/2
+  # decoder) and it is compiled again; after WARM_ENDS (4) of them here, the rounds no longer start
+  # with that recompilation in flight (perf/README.md, Tracing, twenty-first and twenty-second).
+  local i
+  for i in $(seq 1 "${WARM_ENDS:-4}"); do
+    "${pin_load[@]}" wrk -t1 -c"$conns" -d3s ${hdr[@]+"${hdr[@]}"} "$url" >/dev/null
+    spent=$((spent + 3))
+  done
   local -A before=()
   while [ $# -gt 0 ] && [ "$spent" -lt "${WARMUP_MAX:-240}" ]; do
     for p in "$@"; do before[$p]="$(jit_seconds "$p")"; done
