@@ -36,7 +36,7 @@
 # since each compiles the hot path its own way; a round's value for a variant is the mean over its
 # pairs) BODY=20 (response bytes: 20 or 16384) ROUNDS=8 SECONDS_PER_ROUND=6 CONNECTIONS=32
 # WARMUP=120 (s of load per pair first, then on in 10 s steps until the JIT is done, up to
-# WARMUP_MAX=240), PIN=1.
+# WARMUP_MAX=240; the warm-up ends with WARM_ENDS=4 runs of 3 s that stop as a round stops), PIN=1.
 # Results: CSV=perf/results/compare-<date>.csv (every round) and a Markdown summary on stdout
 # (perf/e2e/compare_summary.py, which also reads an old CSV again): median req/s, p99 and sidecar
 # CPU per request, the median of the per-round ratios to the first variant and, for req/s, its 95%
@@ -189,14 +189,13 @@ done
 # that against this pair's requests overstated them by the number of pairs (until 2026-12-04).
 echo "Sidecar CPU during its own rounds by thread kind (µs per request):" >&2
 for p in "${pairs[@]}"; do
-  python3 - "$p" "${reqs[$p]}" "$(getconf CLK_TCK)" "" "${thr[a_$p]}" "" "${thr[b_$p]}" >&2 <<'PY'
+  python3 - "$p" "${reqs[$p]}" "$(getconf CLK_TCK)" "${thr[a_$p]}" "${thr[b_$p]}" >&2 <<'PY'
 import sys
 p, n, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def parse(s):
     return {k: int(v) for k, v in (kv.rsplit("=", 1) for kv in filter(None, s.split(";")))}
-for side, before, after in (("A", sys.argv[4], sys.argv[5]), ("B", sys.argv[6], sys.argv[7])):
-    b, a = parse(before), parse(after)
-    delta = {k: a[k] - b.get(k, 0) for k in a if a[k] - b.get(k, 0) > 0}
+for side, ticks in (("A", sys.argv[4]), ("B", sys.argv[5])):
+    delta = {k: v for k, v in parse(ticks).items() if v > 0}
     us = lambda t: t / hz * 1e6 / max(n, 1)
     print(f"  {p} {side}: {us(sum(delta.values())):.1f} = "
           + ", ".join(f"{k} {us(v):.1f}" for k, v in sorted(delta.items(), key=lambda kv: -kv[1])))

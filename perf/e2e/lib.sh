@@ -339,8 +339,8 @@ ticks_add() {
 
 # warm_up URL MIN_SECONDS CONNECTIONS [JVM_PID ...]: load through URL (not measured) for
 # MIN_SECONDS, then WARM_ENDS (4) runs of 3 s that end as rounds do (below); then, for JVMs, on in
-# 10 s windows until the JIT is done: every JVM compiled for
-# under 0.25 s in the last window, or WARMUP_MAX (240) s of load in all. A fixed warm-up is not
+# 10 s windows until the JIT is done: every JVM compiled for under 0.25 s in the last window, or
+# WARMUP_MAX (240) s of load in all (the ends count in it). A fixed warm-up is not
 # enough: how long C2 takes depends on how much code the configuration runs (tracing on compiles
 # about a fifth more methods) and on what else shares the core. Nor is a quiet JIT, alone: with
 # the production flags' JIT thresholds ×5 (CompileThresholdScaling), a method that runs a few
