@@ -24,12 +24,14 @@
 #                 both sidecars on that socket transport (base takes `auto`: epoll)
 #   NAME          any other name with OPTS_NAME set: base, with those JVM flags instead
 #                 (e.g. OPTS_g1="-XX:+UseG1GC -Xmx64m" perf/e2e/compare.sh base g1)
+#   NAME          with JAVA_NAME set: base, run by that java (another JDK, e.g.
+#                 JAVA_jdk25=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java), with OPTS_NAME's flags if set
 #   NAME          with JAR_NAME set: base, run from that jar (another build, e.g. the commit before a
 #                 change, built in a git worktree), with OPTS_NAME's flags if set
 #                 (e.g. JAR_before=/tmp/before/proxy/target/ward.jar perf/e2e/compare.sh base before)
 #   VARIANT@NAME  a variant above with the JVM flags of OPTS_NAME instead of the production ones
 #                 (e.g. OPTS_d1="$(production_java_opts) -Dotel.bsp.schedule.delay=1000" ... tracing-1 tracing-1@d1),
-#                 or run from JAR_NAME's jar (with OPTS_NAME's flags if set too), e.g.
+#                 or run by JAVA_NAME's java, or from JAR_NAME's jar (with OPTS_NAME's flags if set too), e.g.
 #                 JAR_before=/tmp/before.jar perf/e2e/compare.sh base tracing-1@before tracing-1
 #
 # Settings: PAIRS=1 (pairs per variant: two JVMs with the same flags can differ by several per cent,
@@ -73,7 +75,7 @@ pairs=()   # every pair: VARIANT.K for K in 1..PAIRS
 configure() { # sets opts, path, hdr and the WARD_* settings of variant $1 (VARIANT or VARIANT@FLAGS)
   local full="$1" v="${1%@*}" ratio
   opts="$base_opts"; path[$full]="/$body"; hdr[$full]="X-Bench: 1"   # request headers, one per line: base sends one; traceparent's is that
-  WARD_EXTRA=""; WARD_B_EXTRA=""; WARD_B_ALLOW=""; WARD_A_UPSTREAM=""; WARD_ACCESS_LOG=off; vjar="$this_jar"
+  WARD_EXTRA=""; WARD_B_EXTRA=""; WARD_B_ALLOW=""; WARD_A_UPSTREAM=""; WARD_ACCESS_LOG=off; vjar="$this_jar"; vjava=java
   case "$v" in
     base|base-b) ;;
     traceparent) hdr[$full]="traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00" ;;
@@ -88,16 +90,18 @@ configure() { # sets opts, path, hdr and the WARD_* settings of variant $1 (VARI
     h1) WARD_A_UPSTREAM="protocol: http1" ;;
     epoll|nio|io_uring) WARD_EXTRA="transport: $v" ;;
     access-log) WARD_ACCESS_LOG=all ;;
-    *) if [ -n "$(jar_of "$v")" ]; then
-         vjar="$(jar_of "$v")"; local fv="OPTS_${v//[^A-Za-z0-9_]/_}"; [ -z "${!fv:-}" ] || opts="${!fv}"
+    *) if [ -n "$(jar_of "$v")$(java_of "$v")" ]; then
+         vjar="$(jar_of "$v")"; vjar="${vjar:-$this_jar}"; vjava="$(java_of "$v")"; vjava="${vjava:-java}"
+         local fv="OPTS_${v//[^A-Za-z0-9_]/_}"; [ -z "${!fv:-}" ] || opts="${!fv}"
        else
          opts="$(flags_of "$v")"
        fi ;;
   esac
   if [ "$full" != "$v" ]; then # VARIANT@NAME: NAME's jar (JAR_NAME) and/or flags (OPTS_NAME)
     local at="${full##*@}"
-    if [ -n "$(jar_of "$at")" ]; then
-      vjar="$(jar_of "$at")"; local fa="OPTS_${at//[^A-Za-z0-9_]/_}"; [ -z "${!fa:-}" ] || opts="${!fa}"
+    if [ -n "$(jar_of "$at")$(java_of "$at")" ]; then
+      vjar="$(jar_of "$at")"; vjar="${vjar:-$this_jar}"; vjava="$(java_of "$at")"; vjava="${vjava:-java}"
+      local fa="OPTS_${at//[^A-Za-z0-9_]/_}"; [ -z "${!fa:-}" ] || opts="${!fa}"
     else
       opts="$(flags_of "$at")"
     fi
@@ -105,6 +109,10 @@ configure() { # sets opts, path, hdr and the WARD_* settings of variant $1 (VARI
 }
 jar_of() { # the jar JAR_$1 names, if set
   local var="JAR_${1//[^A-Za-z0-9_]/_}"
+  echo "${!var:-}"
+}
+java_of() { # the java JAVA_$1 names, if set
+  local var="JAVA_${1//[^A-Za-z0-9_]/_}"
   echo "${!var:-}"
 }
 flags_of() { # the JVM flags OPTS_$1 names
@@ -118,7 +126,7 @@ flags_of() { # the JVM flags OPTS_$1 names
 for k in $(seq 1 "$npairs"); do
   for v in "${variants[@]}"; do
     configure "$v"
-    jar="$vjar"; start_ward_pair "$work" "$v.$k" "$opts"; jar="$this_jar"
+    jar="$vjar"; java_bin="$vjava"; start_ward_pair "$work" "$v.$k" "$opts"; jar="$this_jar"; java_bin=java
     curl -fs -o /dev/null "http://127.0.0.1:${entry[$v.$k]}${path[$v]}" \
       || { echo "compare.sh: variant $v does not answer ${path[$v]} with 200; logs in $work/$v.$k" >&2; exit 1; }
     pairs+=("$v.$k")

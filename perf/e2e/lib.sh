@@ -161,7 +161,8 @@ NGINX
   wait_port "$upstream_port" "the upstream nginx"
 }
 
-# start_ward_pair WORK NAME JAVA_OPTS: Ward A (outbound) -> mTLS h2 -> Ward B (inbound) -> upstream.
+# start_ward_pair WORK NAME JAVA_OPTS: Ward A (outbound) -> mTLS h2 -> Ward B (inbound) -> upstream,
+# run by $java_bin (default: the java on the PATH).
 # Variants through the environment (empty: the defaults below):
 #   WARD_EXTRA: top-level YAML for both (e.g. tracing)    WARD_B_EXTRA: top-level YAML for B (a policy)
 #   WARD_B_ALLOW: B's inbound.allow line ("none": no allow list, for a policy file)
@@ -211,10 +212,10 @@ limits: { idleTimeout: 30m }
 ${WARD_EXTRA:-}
 YAML
   # shellcheck disable=SC2086
-  "${pin_sidecars[@]}" java $opts -jar "$jar" proxy --config "$w/$name/b.yaml" >"$w/$name/b.log" 2>&1 &
+  "${pin_sidecars[@]}" "${java_bin:-java}" $opts -jar "$jar" proxy --config "$w/$name/b.yaml" >"$w/$name/b.log" 2>&1 &
   pids+=($!); entry[pid_b_$name]=$!
   # shellcheck disable=SC2086
-  "${pin_sidecars[@]}" java $opts -jar "$jar" proxy --config "$w/$name/a.yaml" >"$w/$name/a.log" 2>&1 &
+  "${pin_sidecars[@]}" "${java_bin:-java}" $opts -jar "$jar" proxy --config "$w/$name/a.yaml" >"$w/$name/a.log" 2>&1 &
   pids+=($!); entry[pid_a_$name]=$!
   wait_http "http://127.0.0.1:$b_admin/readyz" "Ward B ($name; log: $w/$name/b.log)"
   wait_http "http://127.0.0.1:$a_admin/readyz" "Ward A ($name; log: $w/$name/a.log)"
