@@ -90,35 +90,26 @@ configure() { # sets opts, path, hdr and the WARD_* settings of variant $1 (VARI
     h1) WARD_A_UPSTREAM="protocol: http1" ;;
     epoll|nio|io_uring) WARD_EXTRA="transport: $v" ;;
     access-log) WARD_ACCESS_LOG=all ;;
-    *) if [ -n "$(jar_of "$v")$(java_of "$v")" ]; then
-         vjar="$(jar_of "$v")"; vjar="${vjar:-$this_jar}"; vjava="$(java_of "$v")"; vjava="${vjava:-java}"
-         local fv="OPTS_${v//[^A-Za-z0-9_]/_}"; [ -z "${!fv:-}" ] || opts="${!fv}"
-       else
-         opts="$(flags_of "$v")"
-       fi ;;
+    *) build_of "$v" || opts="$(flags_of "$v")" ;;
   esac
   if [ "$full" != "$v" ]; then # VARIANT@NAME: NAME's jar (JAR_NAME) and/or flags (OPTS_NAME)
     local at="${full##*@}"
-    if [ -n "$(jar_of "$at")$(java_of "$at")" ]; then
-      vjar="$(jar_of "$at")"; vjar="${vjar:-$this_jar}"; vjava="$(java_of "$at")"; vjava="${vjava:-java}"
-      local fa="OPTS_${at//[^A-Za-z0-9_]/_}"; [ -z "${!fa:-}" ] || opts="${!fa}"
-    else
-      opts="$(flags_of "$at")"
-    fi
+    build_of "$at" || opts="$(flags_of "$at")"
   fi
 }
-jar_of() { # the jar JAR_$1 names, if set
-  local var="JAR_${1//[^A-Za-z0-9_]/_}"
+setting_of() { # the value of PREFIX_NAME ($1_$2, NAME's other characters as _), or nothing
+  local var="$1_${2//[^A-Za-z0-9_]/_}"
   echo "${!var:-}"
 }
-java_of() { # the java JAVA_$1 names, if set
-  local var="JAVA_${1//[^A-Za-z0-9_]/_}"
-  echo "${!var:-}"
+build_of() { # NAME's jar (JAR_NAME) and/or java (JAVA_NAME), with OPTS_NAME's flags if set; false if neither is set
+  local j="$(setting_of JAR "$1")" k="$(setting_of JAVA "$1")" o="$(setting_of OPTS "$1")"
+  [ -n "$j$k" ] || return 1
+  vjar="${j:-$this_jar}"; vjava="${k:-java}"; [ -z "$o" ] || opts="$o"
 }
 flags_of() { # the JVM flags OPTS_$1 names
-  local var="OPTS_${1//[^A-Za-z0-9_]/_}"
-  [ -n "${!var:-}" ] || { echo "compare.sh: unknown variant $1 (and no $var set); see the header of $0" >&2; exit 2; }
-  echo "${!var}"
+  local o; o="$(setting_of OPTS "$1")"
+  [ -n "$o" ] || { echo "compare.sh: unknown variant $1 (and no OPTS_${1//[^A-Za-z0-9_]/_} set); see the header of $0" >&2; exit 2; }
+  echo "$o"
 }
 # Pairs start interleaved (base.1, tracing-1.1, base.2, tracing-1.2...), and are warmed and
 # measured in that order: a variant whose pairs all started last measured up to 4% slower than
