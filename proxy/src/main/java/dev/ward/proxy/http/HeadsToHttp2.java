@@ -24,7 +24,6 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpScheme;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpStatusClass;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -363,7 +362,7 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
                 || in.contains(HttpHeaderNames.TE) || in.contains(HttpHeaderNames.COOKIE)) {
             return null;
         }
-        Http2Headers out = unvalidated(in.size());
+        Http2Headers out = unvalidated(in.size() + 3); // four pseudo-headers; Host goes as :authority
         out.path(new AsciiString(req.uri()));
         out.scheme(scheme);
         if (host != null) {
@@ -377,7 +376,7 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
     /** The response's status and headers as HTTP/2 headers (names lower case, connection-specific ones dropped). */
     static Http2Headers toHttp2(HttpResponse res) {
         HttpHeaders in = res.headers();
-        Http2Headers out = unvalidated(in.size());
+        Http2Headers out = unvalidated(in.size() + 1);
         out.status(res.status().codeAsText());
         addHeaders(in, out);
         return out;
@@ -389,10 +388,11 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
      * HTTP/1.1 header map in Ward validates names (tokens) and values (no CR, LF or NUL) as they are
      * added, which are HTTP/2's rules too once a name is lower case ({@link #addHeaders} lowers
      * it), and the pseudo-header names are constants. The peer's HTTP/2 decoder (another sidecar's
-     * included) validates every header again on its side.
+     * included) validates every header again on its side. Not Netty's hash map either: one array,
+     * in the order the encoder reads it ({@link CompactHttp2Headers}).
      */
     private static Http2Headers unvalidated(int size) {
-        return new DefaultHttp2Headers(false, false, size);
+        return new CompactHttp2Headers(size);
     }
 
     private static void addHeaders(HttpHeaders in, Http2Headers out) {
