@@ -12,6 +12,7 @@ import dev.ward.telemetry.RequestTelemetry;
 import dev.ward.telemetry.metrics.WardMetrics;
 import dev.ward.telemetry.tracing.Tracing;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -35,6 +36,7 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.FastThreadLocalThread;
 import io.netty.util.concurrent.Future;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -313,8 +315,8 @@ public class PipelineBenchmark {
                 frame.release();
                 throw new IllegalStateException("could not encode the request's headers", e);
             }
-            byte[] block = io.netty.buffer.ByteBufUtil.getBytes(frame, 9, frame.writerIndex() - 9);
-            if (java.util.Arrays.equals(block, lastBlock)) {
+            byte[] block = ByteBufUtil.getBytes(frame, 9, frame.writerIndex() - 9);
+            if (Arrays.equals(block, lastBlock)) {
                 settledBlock = block;
             }
             lastBlock = block;
