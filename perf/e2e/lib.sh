@@ -19,16 +19,35 @@ production_java_opts() {
 
 # cds_archive DIR: makes an application class-data-sharing (AppCDS) archive of Ward's classes the
 # way an image build should make it, with a training run of `ward demo` (three sidecars, mTLS both
-# ways, HTTP/1.1 and HTTP/2, a denied call, metrics) under the production flags and
-# -XX:ArchiveClassesAtExit, and prints the flag that uses it. The archive holds the classes already
-# parsed, verified and linked, so a sidecar started with it skips that (perf/README.md, Start-up).
+# ways, HTTP/1.1 and HTTP/2, a denied call, metrics) under the production flags, and prints the flag
+# that uses it. The archive holds the classes already parsed, verified and linked, so a sidecar
+# started with it skips that (perf/README.md, Start-up). It is a static archive (the training run
+# lists the classes it loads, -Xshare:dump archives them with the JDK's own): JDK 17's dynamic archive
+# (-XX:ArchiveClassesAtExit, cds_archive_dynamic) leaves out classes compiled for Java 5, and
+# picocli's 175 are, so they were read from the jar and verified at every start.
 # It is only valid for the jar and the JDK it was made with: the JVM checks both and ignores it otherwise.
 cds_archive() {
-  local out="$1/ward.jsa"
+  local list="$1/ward.classlist" out="$1/ward.jsa"
   # shellcheck disable=SC2046
-  if ! java $(production_java_opts) -XX:ArchiveClassesAtExit="$out" -jar "$jar" demo >"$1/cds-training.log" 2>&1 \
-      || [ ! -s "$out" ]; then
+  if ! java $(production_java_opts) -XX:DumpLoadedClassList="$list" -jar "$jar" demo >"$1/cds-training.log" 2>&1 \
+      || [ ! -s "$list" ]; then
     echo "the AppCDS training run (ward demo) failed; see $1/cds-training.log" >&2; exit 1
+  fi
+  # shellcheck disable=SC2046
+  if ! java $(production_java_opts) -Xshare:dump -XX:SharedClassListFile="$list" -XX:SharedArchiveFile="$out" \
+      -jar "$jar" >"$1/cds-dump.log" 2>&1 || [ ! -s "$out" ]; then
+    echo "the AppCDS dump failed; see $1/cds-dump.log" >&2; exit 1
+  fi
+  echo "-XX:SharedArchiveFile=$out"
+}
+
+# cds_archive_dynamic DIR: the dynamic archive cds_archive made until 2026-12-04 (for comparison).
+cds_archive_dynamic() {
+  local out="$1/ward-dynamic.jsa"
+  # shellcheck disable=SC2046
+  if ! java $(production_java_opts) -XX:ArchiveClassesAtExit="$out" -jar "$jar" demo >"$1/cds-dynamic-training.log" 2>&1 \
+      || [ ! -s "$out" ]; then
+    echo "the dynamic AppCDS training run (ward demo) failed; see $1/cds-dynamic-training.log" >&2; exit 1
   fi
   echo "-XX:SharedArchiveFile=$out"
 }

@@ -5,7 +5,8 @@
 # the archive, and with the archive and C1 only.
 #
 #   perf/e2e/startup.sh            RUNS=5 per setting; prints CSV blocks and the medians
-#   SETTINGS="appcds no-appcds appcds-c1" (default), or any of them; EXTRA_OPTS: more JVM flags for all
+#   SETTINGS="appcds no-appcds appcds-c1" (default), or any of them, or appcds-dynamic (the dynamic
+#   archive, -XX:ArchiveClassesAtExit, used until 2026-12-04); EXTRA_OPTS: more JVM flags for all
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=perf/e2e/lib.sh
@@ -23,6 +24,8 @@ base="$(production_java_opts)"
 
 cds="$(cds_archive "$work")"
 echo "AppCDS archive: $(( $(stat -c %s "$work/ward.jsa") / 1024 / 1024 )) MiB"
+dynamic=""
+[[ " ${SETTINGS:-} " == *" appcds-dynamic "* ]] && dynamic="$(cds_archive_dynamic "$work")"
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 for setting in ${SETTINGS:-appcds no-appcds appcds-c1}; do
@@ -30,7 +33,8 @@ for setting in ${SETTINGS:-appcds no-appcds appcds-c1}; do
     appcds) opts="$base $cds" ;;
     no-appcds) opts="$base" ;;
     appcds-c1) opts="$base $cds -XX:TieredStopAtLevel=1" ;;
-    *) echo "startup.sh: unknown setting $setting (appcds, no-appcds, appcds-c1)" >&2; exit 2 ;;
+    appcds-dynamic) opts="$base $dynamic" ;;
+    *) echo "startup.sh: unknown setting $setting (appcds, no-appcds, appcds-c1, appcds-dynamic)" >&2; exit 2 ;;
   esac
   opts="$opts ${EXTRA_OPTS:-}"
   out="$(measure_startup "$work" "$opts" "$runs")"
