@@ -29,15 +29,11 @@ production_java_opts() {
 cds_archive() {
   local list="$1/ward.classlist" out="$1/ward.jsa"
   # shellcheck disable=SC2046
-  if ! java $(production_java_opts) -XX:DumpLoadedClassList="$list" -jar "$jar" demo >"$1/cds-training.log" 2>&1 \
-      || [ ! -s "$list" ]; then
-    echo "the AppCDS training run (ward demo) failed; see $1/cds-training.log" >&2; exit 1
-  fi
+  cds_step "$list" "$1/cds-training.log" "the AppCDS training run (ward demo)" \
+    java $(production_java_opts) -XX:DumpLoadedClassList="$list" -jar "$jar" demo
   # shellcheck disable=SC2046
-  if ! java $(production_java_opts) -Xshare:dump -XX:SharedClassListFile="$list" -XX:SharedArchiveFile="$out" \
-      -jar "$jar" >"$1/cds-dump.log" 2>&1 || [ ! -s "$out" ]; then
-    echo "the AppCDS dump failed; see $1/cds-dump.log" >&2; exit 1
-  fi
+  cds_step "$out" "$1/cds-dump.log" "the AppCDS dump" \
+    java $(production_java_opts) -Xshare:dump -XX:SharedClassListFile="$list" -XX:SharedArchiveFile="$out" -jar "$jar"
   echo "-XX:SharedArchiveFile=$out"
 }
 
@@ -45,11 +41,19 @@ cds_archive() {
 cds_archive_dynamic() {
   local out="$1/ward-dynamic.jsa"
   # shellcheck disable=SC2046
-  if ! java $(production_java_opts) -XX:ArchiveClassesAtExit="$out" -jar "$jar" demo >"$1/cds-dynamic-training.log" 2>&1 \
-      || [ ! -s "$out" ]; then
-    echo "the dynamic AppCDS training run (ward demo) failed; see $1/cds-dynamic-training.log" >&2; exit 1
-  fi
+  cds_step "$out" "$1/cds-dynamic-training.log" "the dynamic AppCDS training run (ward demo)" \
+    java $(production_java_opts) -XX:ArchiveClassesAtExit="$out" -jar "$jar" demo
   echo "-XX:SharedArchiveFile=$out"
+}
+
+# cds_step FILE LOG WHAT CMD...: runs CMD with its output in LOG; stops the script, naming WHAT and
+# LOG, if it fails or leaves FILE missing or empty.
+cds_step() {
+  local file="$1" log="$2" what="$3"
+  shift 3
+  if ! "$@" >"$log" 2>&1 || [ ! -s "$file" ]; then
+    echo "$what failed; see $log" >&2; exit 1
+  fi
 }
 
 # need_tools cmd:package ...: installs the missing ones with apt.

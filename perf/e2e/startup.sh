@@ -23,9 +23,8 @@ start_ward_pair "$work" ward "$(production_java_opts)"   # writes ward/b.yaml, w
 base="$(production_java_opts)"
 
 cds="$(cds_archive "$work")"
-echo "AppCDS archive: $(( $(stat -c %s "$work/ward.jsa") / 1024 / 1024 )) MiB"
-dynamic=""
-[[ " ${SETTINGS:-} " == *" appcds-dynamic "* ]] && dynamic="$(cds_archive_dynamic "$work")"
+echo "AppCDS archive: $(( $(stat -c %s "${cds#-XX:SharedArchiveFile=}") / 1024 / 1024 )) MiB"
+dynamic="" # made the first time a setting asks for it
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 for setting in ${SETTINGS:-appcds no-appcds appcds-c1}; do
@@ -33,7 +32,7 @@ for setting in ${SETTINGS:-appcds no-appcds appcds-c1}; do
     appcds) opts="$base $cds" ;;
     no-appcds) opts="$base" ;;
     appcds-c1) opts="$base $cds -XX:TieredStopAtLevel=1" ;;
-    appcds-dynamic) opts="$base $dynamic" ;;
+    appcds-dynamic) [ -n "$dynamic" ] || dynamic="$(cds_archive_dynamic "$work")"; opts="$base $dynamic" ;;
     *) echo "startup.sh: unknown setting $setting (appcds, no-appcds, appcds-c1, appcds-dynamic)" >&2; exit 2 ;;
   esac
   opts="$opts ${EXTRA_OPTS:-}"
