@@ -17,6 +17,21 @@ production_java_opts() {
   echo "-XX:+UseParallelGC -XX:ParallelGCThreads=1 -Xms32m -Xmx32m -Xmn16m -XX:MaxDirectMemorySize=32m -Xss256k -XX:ReservedCodeCacheSize=32m -XX:MaxMetaspaceSize=48m -XX:CICompilerCount=2 -XX:CompileThresholdScaling=5 -XX:TrimNativeHeapInterval=1000 -XX:+UseTransparentHugePages -XX:+ExitOnOutOfMemoryError"
 }
 
+# native_libs DIR: unpacks the jar's native libraries (BoringSSL through netty-tcnative, epoll,
+# io_uring) into DIR/META-INF/native, the way an image should ship them, and prints the flag that
+# points the JVM there. Netty tries java.library.path before its own copy in the jar; without it,
+# every start inflates the 3 MiB BoringSSL library and the transport's into a new temporary file,
+# loads it and deletes it (perf/README.md, Start-up). Made from the jar being run, like the archive:
+# a library from another Netty version must not be loaded.
+native_libs() {
+  local entries=()
+  mapfile -t entries < <(jar tf "$jar" | grep -E '^META-INF/native/lib[^/]*\.so$')
+  if [ ${#entries[@]} -eq 0 ] || ! (cd "$1" && jar xf "$jar" "${entries[@]}"); then
+    echo "native_libs: cannot unpack the native libraries from $jar" >&2; exit 1
+  fi
+  echo "-Djava.library.path=$1/META-INF/native"
+}
+
 # cds_archive DIR: makes an application class-data-sharing (AppCDS) archive of Ward's classes the
 # way an image build should make it, with a training run of `ward demo` (three sidecars, mTLS both
 # ways, HTTP/1.1 and HTTP/2, a denied call, metrics) under the production flags, and prints the flag

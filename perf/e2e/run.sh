@@ -46,8 +46,14 @@ report_cp="$(build_report)"
 work="$(mktemp -d /tmp/ward-e2e.XXXXXX)"
 trap cleanup EXIT
 pin_setup
-# Ward runs as an image of it should: the production flags and an AppCDS archive made by a training run.
-ward_java_opts="${WARD_JAVA_OPTS:-$(production_java_opts) $(cds_archive "$work")}"
+# Ward runs as an image of it should: the production flags, an AppCDS archive made by a training run
+# and the native libraries unpacked. (Each on its own line, so that set -e stops the run if one fails.)
+ward_java_opts="${WARD_JAVA_OPTS:-}"
+if [ -z "$ward_java_opts" ]; then
+  cds="$(cds_archive "$work")"
+  natives="$(native_libs "$work")"
+  ward_java_opts="$(production_java_opts) $cds $natives"
+fi
 
 mint_pki "$work"
 start_upstream "$work"                      # sets upstream_port

@@ -87,12 +87,70 @@ class ProcessIT {
         }
     }
 
-    /** {@code ward proxy --config cfg} in its own process, with {@code env} added; output in ward.log. */
-    private Process startWard(Path cfg, java.util.Map<String, String> env) throws Exception {
+    /**
+     * BoringSSL and epoll load from {@code -Djava.library.path} when the jar's native libraries are
+     * unpacked there (as an image should ship them), so Netty writes nothing to its work directory.
+     * When they can be loaded from neither (here: the work directory cannot be made), the sidecar
+     * stops at once and says how to fix it.
+     */
+    @Test
+    void nativeLibrariesFromTheLibraryPathOrAClearErrorWhenNeitherLoads() throws Exception {
+        TestPki pki = new TestPki(tmp);
+        Path orders = pki.issue("orders");
+        Path notADirectory = Files.writeString(tmp.resolve("not-a-directory"), "x");
+        String workdir = "-Dio.netty.native.workdir=" + notADirectory.resolve("native");
+        int[] ports = freePorts(3);
+        Path cfg = Files.writeString(tmp.resolve("sidecar.yaml"), Sidecars.identity(orders)
+                + "inbound: { listen: 127.0.0.1:" + ports[0] + ", app: 127.0.0.1:9, allow: [" + TestPki.id("frontend") + "] }\n"
+                + "outbound: { listen: 127.0.0.1:" + ports[1] + " }\n"
+                + "admin: { listen: 127.0.0.1:" + ports[2] + " }\n");
+
+        Process failed = startWard(cfg, java.util.Map.of(), workdir);
+        assertThat(failed.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        String log = Files.readString(tmp.resolve("ward.log"));
+        assertThat(failed.exitValue()).as(log).isEqualTo(2);
+        assertThat(log).contains("ward: cannot start: tls.provider: openssl, but BoringSSL (netty-tcnative) could not be loaded",
+                "io.netty.native.workdir", "-Djava.library.path=DIR", "tls.provider: jdk").doesNotContain("\tat ");
+
+        Path natives = Files.createDirectories(tmp.resolve("native"));
+        int unpacked = 0;
+        try (java.util.zip.ZipFile jar = new java.util.zip.ZipFile(Path.of("target", "ward.jar").toFile())) {
+            for (var e : java.util.Collections.list(jar.entries())) {
+                String name = e.getName();
+                if (name.startsWith("META-INF/native/lib") && name.endsWith(".so")) {
+                    try (var in = jar.getInputStream(e)) {
+                        Files.copy(in, natives.resolve(name.substring("META-INF/native/".length())));
+                    }
+                    unpacked++;
+                }
+            }
+        }
+        assertThat(unpacked).isPositive();
+        // Netty's work directory, where it would unpack them, is kept from deleting what it unpacked: it stays empty.
+        Path unused = Files.createDirectories(tmp.resolve("netty-workdir"));
+        Process p = startWard(cfg, java.util.Map.of(), "-Dio.netty.native.workdir=" + unused,
+                "-Dio.netty.native.deleteLibAfterLoading=false", "-Djava.library.path=" + natives);
+        try {
+            awaitReady(ports[2]);
+            assertThat(get(ports[2], "/config")).contains("\"tlsProvider\" : \"boringssl\"")
+                    .doesNotContain("\"transportInForce\" : \"nio\""); // auto takes epoll (or io_uring) when its library loads
+            try (var listing = Files.list(unused)) {
+                assertThat(listing).isEmpty();
+            }
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    /** {@code ward proxy --config cfg} in its own process, with {@code env} and JVM flags added; output in ward.log. */
+    private Process startWard(Path cfg, java.util.Map<String, String> env, String... jvmFlags) throws Exception {
         Path jar = Path.of("target", "ward.jar");
         assertThat(jar).exists();
-        ProcessBuilder pb = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-jar", jar.toString(),
-                "proxy", "--config", cfg.toString()).redirectErrorStream(true).redirectOutput(tmp.resolve("ward.log").toFile());
+        java.util.List<String> command = new java.util.ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElse("java"));
+        command.addAll(java.util.List.of(jvmFlags));
+        command.addAll(java.util.List.of("-jar", jar.toString(), "proxy", "--config", cfg.toString()));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(tmp.resolve("ward.log").toFile());
         pb.environment().putAll(env);
         return pb.start();
     }
