@@ -20,7 +20,7 @@
 #   up to WARMUP_MAX=240)  WORKERS=1 (threads per proxy process)
 #   PIN=1: proxies on CPU 0, wrk and the upstream on CPU 1 (with 2 or more CPUs)
 #   WARD_JAVA_OPTS: the sidecars' JVM flags (default: the production flags of perf/README.md and an
-#                   AppCDS archive made by a training run, as an image should ship)
+#                   AppCDS archive made by a training run and the native libraries unpacked, as an image should ship)
 #   H2=1 (default): also load Ward with h2load over HTTP/2 (h2c to the outbound listener), one stream per connection
 #   OUT=perf/results: where e2e-<date>.{csv,md,png} go
 #
