@@ -22,7 +22,7 @@
 #   WARD_JAVA_OPTS: the sidecars' JVM flags (default: the production flags of perf/README.md and an
 #                   AppCDS archive made by a training run and the native libraries unpacked, as an image should ship)
 #   H2=1 (default): also load Ward with h2load over HTTP/2 (h2c to the outbound listener), one stream per connection
-#   OUT=perf/results: where e2e-<date>.{csv,md,png} go
+#   OUT=perf/results: where e2e-<date>.{csv,md,png} go (e2e-<date>-2... for a day's later runs)
 #
 # Installs what it needs with apt (haproxy, nginx-light, wrk, nghttp2-client) when missing.
 set -euo pipefail
@@ -79,9 +79,11 @@ for proxy in "${proxies[@]}"; do
   echo "  $proxy: ${took} s" >&2
 done
 
-date="$(date -u +%Y-%m-%d)"
+# e2e-DATE, or e2e-DATE-2, -3... when a run of the same day is already there (never overwritten).
+date="$(date -u +%Y-%m-%d)"; name="e2e-$date"; k=2
 mkdir -p "$out_dir"
-csv="$out_dir/e2e-$date.csv"
+while [ -e "$out_dir/$name.csv" ]; do name="e2e-$date-$k"; k=$((k + 1)); done
+csv="$out_dir/$name.csv"
 echo "proxy,protocol,body_bytes,concurrency,repeat,requests_per_s,p50_ms,p99_ms,requests,cpu_s_a,cpu_s_b,rss_peak_kib_a,rss_peak_kib_b,errors" >"$csv"
 n=${#proxies[@]}
 for body in "${bodies[@]}"; do
@@ -100,7 +102,7 @@ for body in "${bodies[@]}"; do
 done
 
 # Start-up to ready, and memory at rest, with the same flags.
-startup_csv="$out_dir/e2e-$date-startup.csv"
+startup_csv="$out_dir/$name-startup.csv"
 if [ -n "${entry[ward]:-}" ]; then
   measure_startup "$work" "$ward_java_opts" 5 >"$startup_csv"
 else
@@ -116,8 +118,8 @@ fi
     [ "$proxy" = direct ] && continue
     echo "idle_rss_kib.$proxy: ${idle_rss[$proxy]}"
   done
-} >"$out_dir/e2e-$date-machine.txt"
+} >"$out_dir/$name-machine.txt"
 
-java -cp "$report_cp" dev.ward.perf.e2e.Report "$csv" "$startup_csv" "$out_dir/e2e-$date-machine.txt" \
-  "$out_dir/e2e-$date.md" "$out_dir/e2e-$date.png"
-cat "$out_dir/e2e-$date.md"
+java -cp "$report_cp" dev.ward.perf.e2e.Report "$csv" "$startup_csv" "$out_dir/$name-machine.txt" \
+  "$out_dir/$name.md" "$out_dir/$name.png"
+cat "$out_dir/$name.md"
