@@ -24,9 +24,10 @@ production_java_opts() {
 # loads it and deletes it (perf/README.md, Start-up). Made from the jar being run, like the archive:
 # a library from another Netty version must not be loaded.
 native_libs() {
-  local entries=()
-  mapfile -t entries < <(jar tf "$jar" | grep -E '^META-INF/native/lib[^/]*\.so$')
-  if [ ${#entries[@]} -eq 0 ] || ! (cd "$1" && jar xf "$jar" "${entries[@]}"); then
+  local entries=() tool
+  tool="$(command -v jar || echo "$(dirname "$(readlink -f "$(command -v java)")")/jar")" # the JDK's jar tool
+  mapfile -t entries < <("$tool" tf "$jar" | grep -E '^META-INF/native/lib[^/]*\.so$')
+  if [ ${#entries[@]} -eq 0 ] || ! (cd "$1" && "$tool" xf "$jar" "${entries[@]}"); then
     echo "native_libs: cannot unpack the native libraries from $jar" >&2; exit 1
   fi
   echo "-Djava.library.path=$1/META-INF/native"
