@@ -95,7 +95,7 @@ public final class TlsContexts implements AutoCloseable {
             throw new IllegalStateException("tls.provider: openssl, but BoringSSL (netty-tcnative) could not be loaded: "
                     + (cause == null ? "unknown reason" : cause.getMessage())
                     + ". Netty unpacks it from the jar into its work directory (io.netty.native.workdir, here "
-                    + System.getProperty("io.netty.native.workdir", System.getProperty("java.io.tmpdir"))
+                    + System.getProperty("io.netty.native.workdir", io.netty.util.internal.PlatformDependent.tmpdir().getPath())
                     + "), which must be writable and not mounted noexec; or unpack the jar's META-INF/native/*.so into a "
                     + "directory and start the JVM with -Djava.library.path=DIR. Or set tls.provider: jdk to run on the "
                     + "JDK's TLS (slower).");

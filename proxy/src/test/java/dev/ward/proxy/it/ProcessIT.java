@@ -23,6 +23,9 @@ import org.junit.jupiter.api.io.TempDir;
 /** The packaged jar as a user runs it: {@code ward proxy} in its own process, and {@code ward demo}. */
 class ProcessIT {
 
+    /** The packaged jar, as {@code mvn package} leaves it. */
+    private static final Path JAR = Path.of("target", "ward.jar");
+
     @TempDir
     Path tmp;
 
@@ -114,7 +117,7 @@ class ProcessIT {
 
         Path natives = Files.createDirectories(tmp.resolve("native"));
         int unpacked = 0;
-        try (java.util.zip.ZipFile jar = new java.util.zip.ZipFile(Path.of("target", "ward.jar").toFile())) {
+        try (java.util.zip.ZipFile jar = new java.util.zip.ZipFile(JAR.toFile())) {
             for (var e : java.util.Collections.list(jar.entries())) {
                 String name = e.getName();
                 if (name.startsWith("META-INF/native/lib") && name.endsWith(".so")) {
@@ -144,12 +147,11 @@ class ProcessIT {
 
     /** {@code ward proxy --config cfg} in its own process, with {@code env} and JVM flags added; output in ward.log. */
     private Process startWard(Path cfg, java.util.Map<String, String> env, String... jvmFlags) throws Exception {
-        Path jar = Path.of("target", "ward.jar");
-        assertThat(jar).exists();
+        assertThat(JAR).exists();
         java.util.List<String> command = new java.util.ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElse("java"));
         command.addAll(java.util.List.of(jvmFlags));
-        command.addAll(java.util.List.of("-jar", jar.toString(), "proxy", "--config", cfg.toString()));
+        command.addAll(java.util.List.of("-jar", JAR.toString(), "proxy", "--config", cfg.toString()));
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(tmp.resolve("ward.log").toFile());
         pb.environment().putAll(env);
         return pb.start();
