@@ -11,6 +11,7 @@ import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
+import java.security.PublicKey;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
@@ -168,7 +169,7 @@ public final class DevCertificateAuthority {
     public void writeTo(Path dir) throws IOException {
         Files.createDirectories(dir);
         Pem.writeCertificates(dir.resolve(CA_CERT), List.of(certificate));
-        writeKey(dir.resolve(CA_KEY), key);
+        writeKey(dir.resolve(CA_KEY), key, certificate.getPublicKey());
     }
 
     public String trustDomain() {
@@ -184,13 +185,13 @@ public final class DevCertificateAuthority {
         /** Writes {@code tls.crt}, {@code tls.key} (0600) and {@code ca.crt} into {@code dir}. */
         public void writeTo(Path dir) throws IOException {
             Files.createDirectories(dir);
-            writeKey(dir.resolve(LEAF_KEY), key);
+            writeKey(dir.resolve(LEAF_KEY), key, certificate.getPublicKey());
             Pem.writeCertificates(dir.resolve(LEAF_CERT), List.of(certificate));
             Pem.writeCertificates(dir.resolve(CA_CERT), List.of(ca));
         }
     }
 
-    static void writeKey(Path file, PrivateKey key) throws IOException {
+    static void writeKey(Path file, PrivateKey key, PublicKey publicKey) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.deleteIfExists(tmp);
         Files.createFile(tmp);
@@ -199,7 +200,7 @@ public final class DevCertificateAuthority {
         } catch (UnsupportedOperationException ignored) {
             // Not a POSIX file system.
         }
-        Pem.writePrivateKey(tmp, key);
+        Pem.writePrivateKey(tmp, key, publicKey);
         Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
                 java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }

@@ -7,13 +7,18 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.PrivateKey;
+import java.security.PublicKey;
+import java.security.interfaces.ECPrivateKey;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import org.bouncycastle.asn1.ASN1BitString;
+import org.bouncycastle.asn1.DERBitString;
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.openssl.PEMKeyPair;
@@ -21,6 +26,7 @@ import org.bouncycastle.openssl.PEMParser;
 import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
+import org.bouncycastle.util.io.pem.PemObject;
 
 /** Reads and writes PEM certificates and private keys (PKCS#8, SEC1 EC and PKCS#1 RSA). */
 public final class Pem {
@@ -61,19 +67,55 @@ public final class Pem {
 
     /** Reads the single private key in a PEM file. */
     public static PrivateKey readPrivateKey(Path file) throws IOException {
+        return readKey(file).key();
+    }
+
+    /**
+     * A private key as its file holds it: the key, and the public key the file stores beside it,
+     * if any, as the bits of its {@code subjectPublicKey} (an EC point, an Ed25519 key). OpenSSL,
+     * Go's {@code crypto/x509} (so SPIRE and cert-manager) and Ward's own CA write EC keys that
+     * way, in PKCS#8 and SEC1 alike; the JDK's own encoding leaves it out (null then).
+     */
+    public record KeyFile(PrivateKey key, byte[] publicKeyBits) {}
+
+    /** Reads the single private key in a PEM file, with the public key stored beside it ({@link KeyFile}). */
+    public static KeyFile readKey(Path file) throws IOException {
         String source = file.toString();
         try (PEMParser p = new PEMParser(new StringReader(read(file)))) {
             Object o = readObject(p, source);
             JcaPEMKeyConverter conv = new JcaPEMKeyConverter();
             if (o instanceof PrivateKeyInfo info) {
-                return conv.getPrivateKey(info);
+                return new KeyFile(conv.getPrivateKey(info), embeddedPublicKey(info, source));
             }
-            if (o instanceof PEMKeyPair pair) {
-                return conv.getKeyPair(pair).getPrivate();
+            if (o instanceof PEMKeyPair pair) { // SEC1 (EC PRIVATE KEY) or PKCS#1 (RSA PRIVATE KEY)
+                SubjectPublicKeyInfo pub = pair.getPublicKeyInfo();
+                return new KeyFile(conv.getPrivateKey(pair.getPrivateKeyInfo()),
+                        pub == null ? null : pub.getPublicKeyData().getBytes());
             }
             throw new IOException(source + ": no unencrypted PEM private key found"
                     + (o == null ? "" : " (found " + o.getClass().getSimpleName() + ")"));
         }
+    }
+
+    /** id-ecPublicKey (RFC 5480); named here rather than through BouncyCastle's table of every X9.62 OID. */
+    private static final String EC_PUBLIC_KEY = "1.2.840.10045.2.1";
+
+    /** The public key a PKCS#8 key carries: an EC key's optional {@code publicKey}, or PKCS#8 v2's. */
+    private static byte[] embeddedPublicKey(PrivateKeyInfo info, String source) throws IOException {
+        ASN1BitString bits = info.getPublicKeyData(); // OneAsymmetricKey (RFC 5958), e.g. Ed25519
+        if (bits == null && EC_PUBLIC_KEY.equals(info.getPrivateKeyAlgorithm().getAlgorithm().getId())) {
+            try {
+                bits = org.bouncycastle.asn1.sec.ECPrivateKey.getInstance(info.parsePrivateKey()).getPublicKey();
+            } catch (IOException | RuntimeException e) {
+                throw new IOException(source + ": malformed EC private key: " + e.getMessage(), e);
+            }
+        }
+        return bits == null ? null : bits.getBytes();
+    }
+
+    /** The bits of a public key's {@code subjectPublicKey}, to compare with {@link KeyFile#publicKeyBits}. */
+    public static byte[] publicKeyBits(PublicKey key) {
+        return SubjectPublicKeyInfo.getInstance(key.getEncoded()).getPublicKeyData().getBytes();
     }
 
     private static Object readObject(PEMParser p, String source) throws IOException {
@@ -99,9 +141,23 @@ public final class Pem {
         }
     }
 
-    public static void writePrivateKey(Path file, PrivateKey key) throws IOException {
+    /**
+     * Writes {@code key} as PKCS#8. An EC key goes with {@code publicKey} (its own) stored beside
+     * it, as OpenSSL writes EC keys, so that whoever loads the pair can check that the key
+     * belongs to a certificate by comparing the two public keys rather than by signing
+     * ({@code IdentityMaterial}).
+     */
+    public static void writePrivateKey(Path file, PrivateKey key, PublicKey publicKey) throws IOException {
         try (Writer w = Files.newBufferedWriter(file, StandardCharsets.US_ASCII); JcaPEMWriter pw = new JcaPEMWriter(w)) {
-            pw.writeObject(new JcaPKCS8Generator(key, null));
+            if (key instanceof ECPrivateKey ec) {
+                PrivateKeyInfo jdk = PrivateKeyInfo.getInstance(key.getEncoded());
+                org.bouncycastle.asn1.sec.ECPrivateKey inner = org.bouncycastle.asn1.sec.ECPrivateKey.getInstance(jdk.parsePrivateKey());
+                org.bouncycastle.asn1.sec.ECPrivateKey withPublic = new org.bouncycastle.asn1.sec.ECPrivateKey(
+                        ec.getParams().getOrder().bitLength(), inner.getKey(), new DERBitString(publicKeyBits(publicKey)), null);
+                pw.writeObject(new PemObject("PRIVATE KEY", new PrivateKeyInfo(jdk.getPrivateKeyAlgorithm(), withPublic).getEncoded()));
+            } else {
+                pw.writeObject(new JcaPKCS8Generator(key, null));
+            }
         }
     }
 
