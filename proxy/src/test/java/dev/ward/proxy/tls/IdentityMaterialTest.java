@@ -118,6 +118,30 @@ class IdentityMaterialTest {
     }
 
     @Test
+    void aBadCertificateFileIsRefusedWithWhatIsWrongInIt() throws Exception {
+        String keyPem = Files.readString(key);
+        String certPem = Files.readString(cert);
+        String[][] cases = {
+            {keyPem, "expected only CERTIFICATE blocks, found PRIVATE KEY"},
+            {certPem + keyPem, "expected only CERTIFICATE blocks, found PRIVATE KEY"},
+            {"", "no PEM certificate found"},
+            {"not a certificate\n", "no PEM certificate found"},
+            {"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "bad certificate"},
+            {certPem.substring(0, certPem.indexOf("-----END")), "malformed PEM"},
+        };
+        for (String[] c : cases) {
+            Files.writeString(cert, c[0]);
+            assertThatThrownBy(() -> IdentityMaterial.load(cert, key, bundle, Clock.systemUTC())).as(c[1])
+                    .isInstanceOf(IOException.class).hasMessageStartingWith(cert + ": ").hasMessageContaining(c[1]);
+        }
+        // A chain: every certificate, in order.
+        Files.writeString(cert, certPem + Files.readString(bundle));
+        assertThat(Pem.readCertificates(cert)).extracting(X509Certificate::getSubjectX500Principal)
+                .containsExactly(Pem.parseCertificates(certPem, "leaf").get(0).getSubjectX500Principal(),
+                        ca.certificate().getSubjectX500Principal());
+    }
+
+    @Test
     void anRsaKeyIsMatchedByItsModulusAndExponent() throws Exception {
         KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
         g.initialize(2048);
