@@ -56,7 +56,7 @@ public final class Pem {
         // also parsed each into its own ASN.1 objects first: 14 ms of a sidecar's start-up.)
         try (PemReader r = new PemReader(new StringReader(pem))) {
             PemObject o;
-            while ((o = readPemObject(r, source)) != null) {
+            while ((o = pem(r::readPemObject, source)) != null) {
                 if (!o.getType().equals("CERTIFICATE") && !o.getType().equals("X509 CERTIFICATE")) {
                     throw new IOException(source + ": expected only CERTIFICATE blocks, found " + o.getType());
                 }
@@ -71,14 +71,6 @@ public final class Pem {
             throw new IOException(source + ": no PEM certificate found");
         }
         return out;
-    }
-
-    private static PemObject readPemObject(PemReader r, String source) throws IOException {
-        try {
-            return r.readPemObject();
-        } catch (IOException | RuntimeException e) {
-            throw new IOException(source + ": malformed PEM: " + e.getMessage(), e);
-        }
     }
 
     /** Reads the single private key in a PEM file. */
@@ -98,7 +90,7 @@ public final class Pem {
     public static KeyFile readKey(Path file) throws IOException {
         String source = file.toString();
         try (PEMParser p = new PEMParser(new StringReader(read(file)))) {
-            Object o = readObject(p, source);
+            Object o = pem(p::readObject, source);
             JcaPEMKeyConverter conv = new JcaPEMKeyConverter();
             if (o instanceof PrivateKeyInfo info) {
                 return new KeyFile(conv.getPrivateKey(info), embeddedPublicKey(info, source));
@@ -134,9 +126,15 @@ public final class Pem {
         return SubjectPublicKeyInfo.getInstance(key.getEncoded()).getPublicKeyData().getBytes();
     }
 
-    private static Object readObject(PEMParser p, String source) throws IOException {
+    /** A read from a PEM reader. */
+    private interface PemRead<T> {
+        T read() throws IOException;
+    }
+
+    /** The next PEM object {@code read} returns (null at the end), or an error naming {@code source} if it is malformed. */
+    private static <T> T pem(PemRead<T> read, String source) throws IOException {
         try {
-            return p.readObject();
+            return read.read();
         } catch (IOException | RuntimeException e) {
             throw new IOException(source + ": malformed PEM: " + e.getMessage(), e);
         }
@@ -166,10 +164,10 @@ public final class Pem {
     public static void writePrivateKey(Path file, PrivateKey key, PublicKey publicKey) throws IOException {
         try (Writer w = Files.newBufferedWriter(file, StandardCharsets.US_ASCII); JcaPEMWriter pw = new JcaPEMWriter(w)) {
             if (key instanceof ECPrivateKey ec) {
+                // The JDK's own encoding names the curve; the key inside it gets the public key beside it.
                 PrivateKeyInfo jdk = PrivateKeyInfo.getInstance(key.getEncoded());
-                org.bouncycastle.asn1.sec.ECPrivateKey inner = org.bouncycastle.asn1.sec.ECPrivateKey.getInstance(jdk.parsePrivateKey());
                 org.bouncycastle.asn1.sec.ECPrivateKey withPublic = new org.bouncycastle.asn1.sec.ECPrivateKey(
-                        ec.getParams().getOrder().bitLength(), inner.getKey(), new DERBitString(publicKeyBits(publicKey)), null);
+                        ec.getParams().getOrder().bitLength(), ec.getS(), new DERBitString(publicKeyBits(publicKey)), null);
                 pw.writeObject(new PemObject("PRIVATE KEY", new PrivateKeyInfo(jdk.getPrivateKeyAlgorithm(), withPublic).getEncoded()));
             } else {
                 pw.writeObject(new JcaPKCS8Generator(key, null));

@@ -75,6 +75,20 @@ class IdentityMaterialTest {
     }
 
     @Test
+    void aKeyFileThatNamesTheCertificatesPublicKeyIsTakenAtItsWordWithoutSigning() throws Exception {
+        // As OpenSSL's X509_check_private_key: the public key the file stores decides. A file doctored
+        // to pair another private key with this certificate's public key passes here (and fails
+        // closed at its first handshake, when peers reject its signatures); what this pins is that
+        // the check made at load is the cheap one whenever the file names a public key.
+        X509Certificate leaf = Pem.readCertificates(cert).get(0);
+        Path other = dir.resolve("other");
+        ca.issue(SpiffeId.parse("spiffe://test.ward/ns/a/sa/other"), Duration.ofHours(1)).writeTo(other);
+        PrivateKey otherKey = Pem.readPrivateKey(other.resolve(DevCertificateAuthority.LEAF_KEY));
+        assertThat(IdentityMaterial.keyMatches(new Pem.KeyFile(otherKey, Pem.publicKeyBits(leaf.getPublicKey())), leaf)).isTrue();
+        assertThat(IdentityMaterial.keyMatches(new Pem.KeyFile(otherKey, null), leaf)).as("without it: signed, and refused").isFalse();
+    }
+
+    @Test
     void aKeyWithoutItsPublicKeyIsCheckedBySigning() throws Exception {
         PrivateKey k = Pem.readPrivateKey(key);
         writePem(key, "PRIVATE KEY", jdkEncoding(k)); // the JDK's PKCS#8: no public key
