@@ -391,6 +391,46 @@ public final class CompactHttpHeaders extends HttpHeaders {
         size++;
     }
 
+    /**
+     * Adds a header that was checked as {@link #add} would check it: one of an HTTP/2 message's,
+     * which Netty's decoder has validated with the same checks as it read the frame (every name a
+     * lower-case token, every value free of CR, LF, NUL and other controls; Ward's codecs are built
+     * with validation on, and {@code HttpPipelinesTest} sends a bad value over the wire to hold
+     * Netty to it). Not checked again here: on the inbound path that was a second scan of every
+     * name and value of every request.
+     */
+    void addValidated(CharSequence name, CharSequence value) {
+        append(name, value);
+    }
+
+    /**
+     * {@link #set} for a value this process made and knows to be valid (a {@code traceparent}
+     * formatted from hex digits and dashes, {@link TraceHeaders#SETTER}): the first header of that
+     * name takes it where it stands, any later ones go; a new name goes last. No checks, no shift.
+     */
+    void replaceValidated(CharSequence name, CharSequence value) {
+        int i = indexOf(name, 0);
+        if (i < 0) {
+            append(name, value);
+            return;
+        }
+        CharSequence[] s = slots;
+        s[(i << 1) + 1] = value;
+        if (indexOf(name, i + 1) < 0) {
+            return;
+        }
+        int kept = i + 1;
+        for (int j = i + 1; j < size; j++) {
+            if (!sameName(s[j << 1], name)) {
+                s[kept << 1] = s[j << 1];
+                s[(kept << 1) + 1] = s[(j << 1) + 1];
+                kept++;
+            }
+        }
+        Arrays.fill(s, kept << 1, size << 1, null);
+        size = kept;
+    }
+
     @Override
     public HttpHeaders add(String name, Object value) {
         return add((CharSequence) name, value);

@@ -12,7 +12,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -363,11 +362,7 @@ public final class ConnectionPool implements Backend {
         }
 
         private void setUpH2(Channel ch) {
-            Http2FrameCodec codec = HttpPipelines.h2Codec(false)
-                    .headerSensitivityDetector(TraceHeaders.NOT_INDEXED)
-                    .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(settings.maxHeaderSize())
-                            .initialWindowSize(HttpPipelines.H2_STREAM_WINDOW))
-                    .build();
+            Http2FrameCodec codec = HttpPipelines.h2ClientCodec(settings.maxHeaderSize());
             // Idle handling before the codec, where every frame passes (see IdleTimeout).
             addIdleHandling(ch);
             HttpPipelines.consolidateFlushes(ch.pipeline());

@@ -176,8 +176,9 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
      * adds ({@code x-http2-scheme}, {@code x-http2-stream-id}, which the proxy strips before the
      * next hop anyway) and less its garbage: no translation-table lookups, no stream id printed
      * as a string, no removals afterwards, and a whole request (END_STREAM) gets the shared empty
-     * buffer rather than one from the pool. The header map validates every name and value as
-     * Netty's does (a CR or LF cannot reach the app's HTTP/1.1 connection). Null, for Netty's
+     * buffer rather than one from the pool. Names and values are taken as Netty's decoder checked
+     * them (see {@link #copyHeaders}: a CR or LF never reaches the app's HTTP/1.1 connection);
+     * the path is checked by the request object, as in Netty's conversion. Null, for Netty's
      * codec to convert, when the frame is not a plain request head: a missing {@code :method} or
      * {@code :path}, {@code CONNECT}, or a pseudo-header other than the four a request has.
      */
@@ -187,9 +188,9 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         if (method == null || path == null || AsciiString.contentEquals(method, HttpMethod.CONNECT.asciiName())) {
             return null;
         }
-        // Validates names and values, as Netty's map. Room for every header: the pseudo-headers
-        // leave room for what the proxy adds (the authority becomes Host).
-        HttpHeaders out = new CompactHttpHeaders(in.size());
+        // Room for every header: the pseudo-headers leave room for what the proxy adds (the
+        // authority becomes Host). Names and values are not checked again (copyHeaders).
+        CompactHttpHeaders out = new CompactHttpHeaders(in.size());
         if (!copyHeaders(in, out, true)) {
             return null;
         }
@@ -225,7 +226,7 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         if (code < 200) {
             return null;
         }
-        HttpHeaders out = new CompactHttpHeaders(in.size() + 1); // and a Transfer-Encoding, below
+        CompactHttpHeaders out = new CompactHttpHeaders(in.size() + 1); // and a Transfer-Encoding, below
         if (!copyHeaders(in, out, false)) {
             return null;
         }
@@ -261,8 +262,15 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
      * a {@code host} header beside it dropped, so that the app sees one), and without
      * {@code Transfer-Encoding}, {@code Trailer} and {@code Connection}, which Netty removes after
      * copying. False for a pseudo-header this conversion does not expect.
+     *
+     * <p>{@code in} comes from Netty's HTTP/2 decoder, which Ward's codecs build with validation
+     * on ({@link HttpPipelines#h2Codec}): it has refused any frame with a name that is not a
+     * lower-case token or a value with a CR, LF, NUL or other control (a stream error, before
+     * the frame reaches a stream), with the same checks {@link CompactHttpHeaders#add} makes. So
+     * they are copied without being checked a second time ({@code HttpPipelinesTest} sends such
+     * a frame over the wire, to both sides' codecs, to hold Netty to it).
      */
-    private static boolean copyHeaders(Http2Headers in, HttpHeaders out, boolean request) {
+    private static boolean copyHeaders(Http2Headers in, CompactHttpHeaders out, boolean request) {
         String cookie = null;
         boolean authority = false;
         for (Map.Entry<CharSequence, CharSequence> e : in) {
@@ -270,7 +278,7 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
             if (name.length() > 0 && name.charAt(0) == ':') {
                 if (request) {
                     if (AsciiString.contentEquals(name, AUTHORITY)) {
-                        out.add(HttpHeaderNames.HOST, e.getValue());
+                        out.addValidated(HttpHeaderNames.HOST, e.getValue());
                         authority = true;
                     } else if (!Http2Headers.PseudoHeaderName.isPseudoHeader(name)
                             || !Http2Headers.PseudoHeaderName.getPseudoHeader(name).isRequestOnly()) {
@@ -292,10 +300,10 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
                 // got two Host headers; it gets the one Ward itself reads (the first, :authority).
                 continue;
             }
-            out.add(name, e.getValue());
+            out.addValidated(name, e.getValue());
         }
         if (cookie != null) {
-            out.add(HttpHeaderNames.COOKIE, cookie);
+            out.addValidated(HttpHeaderNames.COOKIE, cookie); // valid values joined by "; "
         }
         return true;
     }

@@ -13,6 +13,7 @@ import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -50,6 +51,11 @@ public final class HttpPipelines {
      * event loop at 20-byte responses. This one gives each stream an equal share of the window per
      * pass, at least 1 KiB, so a large response still cannot starve the others (measured: 1.13x the
      * throughput at 16 KiB, 1.03x at 20 bytes; perf/README.md, Tuning log).
+     *
+     * <p>With header validation on, said here rather than left to the builder's default: Netty's
+     * decoder then refuses a frame whose names are not lower-case tokens or whose values hold a
+     * CR, LF, NUL or other control, and {@link HeadsToHttp2} relies on that to copy headers to
+     * HTTP/1.1 without checking them again.
      */
     public static Http2FrameCodecBuilder h2Codec(boolean server) {
         DefaultHttp2Connection connection = new DefaultHttp2Connection(server);
@@ -65,7 +71,21 @@ public final class HttpPipelines {
                 return server;
             }
         };
-        return b.gracefulShutdownTimeoutMillis(0); // as forServer()/forClient() do
+        return b.gracefulShutdownTimeoutMillis(0) // as forServer()/forClient() do
+                .validateHeaders(true);
+    }
+
+    /**
+     * The codec of an HTTP/2 connection Ward opens (to another sidecar, or to an app that speaks
+     * HTTP/2): no server push, responses' heads up to {@code maxHeaderSize}, the wide stream
+     * window, and trace headers never put in HPACK's dynamic table ({@link TraceHeaders#NOT_INDEXED}).
+     */
+    public static Http2FrameCodec h2ClientCodec(int maxHeaderSize) {
+        return h2Codec(false)
+                .headerSensitivityDetector(TraceHeaders.NOT_INDEXED)
+                .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(maxHeaderSize)
+                        .initialWindowSize(H2_STREAM_WINDOW))
+                .build();
     }
 
     /** Grows the connection-level receive window of the HTTP/2 connection {@code ch} to {@link #H2_CONNECTION_WINDOW}. */
@@ -129,7 +149,7 @@ public final class HttpPipelines {
         // the multiplexer lets through (behind it, a busy connection looked idle and was closed).
         p.addLast("idle", new IdleTimeout(limits.idleTimeout()));
         consolidateFlushes(p);
-        p.addLast("h2", h2Codec(true).initialSettings(settings).validateHeaders(true).build());
+        p.addLast("h2", h2Codec(true).initialSettings(settings).build());
         p.addLast("h2-mux", new Http2MultiplexHandler(http2Streams(handler)));
         p.addLast("h2-drain", new Http2DrainHandler());
         widenConnectionWindow(p.channel());

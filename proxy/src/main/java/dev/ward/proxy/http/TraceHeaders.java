@@ -43,7 +43,8 @@ public final class TraceHeaders {
     /**
      * Replaces any value the caller sent: the next hop must see this hop's context. An unsampled
      * request's {@code traceparent} comes as bytes and goes in as an {@link AsciiString} over them,
-     * which both HTTP encoders copy in one piece.
+     * which both HTTP encoders copy in one piece; into Ward's own header map, where the caller's
+     * stood and without the map's checks (the bytes are {@link TraceParent#formatBytes}'s).
      */
     public static final TextMapSetter<HttpHeaders> SETTER = new TraceParent.BytesSetter<>() {
         @Override
@@ -55,7 +56,10 @@ public final class TraceHeaders {
 
         @Override
         public void setLatin1(HttpHeaders carrier, String key, byte[] value) {
-            if (carrier != null) {
+            if (carrier instanceof CompactHttpHeaders compact && TraceParent.HEADER.equals(key)) {
+                // Every request a sidecar relays with tracing on: a value formatted from hex digits, not checked again.
+                compact.replaceValidated(TRACEPARENT, new AsciiString(value, false));
+            } else if (carrier != null) {
                 carrier.set(TraceParent.HEADER.equals(key) ? TRACEPARENT : key, new AsciiString(value, false));
             }
         }

@@ -3,12 +3,33 @@ package dev.ward.proxy.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ward.proxy.config.SidecarConfig;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersEncoder;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.codec.http2.UniformStreamByteDistributor;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
@@ -67,5 +88,151 @@ class HttpPipelinesTest {
         assertThat(h1.pipeline().get(Http1ServerCodec.class)).isNotNull();
         assertThat(h1.pipeline().get(Http2FrameCodec.class)).isNull();
         h1.finishAndReleaseAll();
+    }
+
+    /** Header fields a peer could send to smuggle a second header or line into the HTTP/1.1 hop: each must be refused. */
+    private static final String[][] BAD_FIELDS = {
+        {"x-a", "1\r\nx-injected: 2"}, {"x-a", "1\nx-injected: 2"}, {"x-a", "1\rx"}, {"x-a", "nul\0byte"}, {"x-a", "bell\u0007"},
+        {"X-Upper", "1"}, {"x a", "1"}, {"x:a", "1"},
+    };
+
+    /**
+     * A header block with a CR, LF, NUL or other control in a value, or a name that is not a
+     * lower-case token, is refused by the listener's codec (the stream reset, PROTOCOL_ERROR) before
+     * any stream sees it: {@link HeadsToHttp2} copies HTTP/2 headers to HTTP/1.1 without checking
+     * them again, on the strength of this. The same connection then routes a good request.
+     */
+    @Test
+    void aListenerResetsAStreamWhoseHeadCarriesAControlCharacterOrABadNameBeforeAnyStreamSeesIt() throws Exception {
+        List<HttpRequest> routed = new CopyOnWriteArrayList<>();
+        EmbeddedChannel ch = new EmbeddedChannel();
+        HttpPipelines.http2(ch.pipeline(), limits, () -> new ProxyHandler((c, r) -> {
+            routed.add(r);
+            return new Route.Reply(HttpResponseStatus.NO_CONTENT, "test", "routed", Map.of());
+        }, true, "test", new Drain(), telemetry()));
+        ByteBuf hello = Unpooled.buffer();
+        hello.writeBytes(Http2CodecUtil.connectionPrefaceBuf());
+        frameHeader(hello, 0, 0x4, 0, 0); // SETTINGS: the defaults
+        ch.writeInbound(hello);
+        frames(ch);
+        Http2HeadersEncoder encoder = new DefaultHttp2HeadersEncoder((name, value) -> true, false); // all literals: no table state
+        int id = 3; // stream 1 is an h2c upgrade's on an embedded channel
+        for (String[] bad : BAD_FIELDS) {
+            Http2Headers h = new DefaultHttp2Headers(false).method("GET").path("/").scheme("https").authority("orders").add(bad[0], bad[1]);
+            ch.writeInbound(headersFrame(encoder, id, h, false));
+            int reset = id;
+            assertThat(frames(ch)).as("%s: %s", bad[0], bad[1].replace("\r", "\\r").replace("\n", "\\n"))
+                    .anySatisfy(f -> assertThat(f).containsExactly(0x3, reset, (int) Http2Error.PROTOCOL_ERROR.code()));
+            id += 2;
+        }
+        assertThat(routed).as("no bad head reached a stream").isEmpty();
+
+        ch.writeInbound(headersFrame(encoder, id, new DefaultHttp2Headers().method("GET").path("/").scheme("https").authority("orders")
+                .add("x-a", "fine\tstill fine"), true));
+        List<int[]> answer = frames(ch);
+        assertThat(routed).hasSize(1);
+        assertThat(routed.get(0).headers().get("x-a")).isEqualTo("fine\tstill fine");
+        assertThat(routed.get(0).headers().get("host")).isEqualTo("orders");
+        assertThat(answer).as("a HEADERS frame answers the good request").anySatisfy(f -> assertThat(f[0]).isEqualTo(0x1));
+        ch.finishAndReleaseAll();
+    }
+
+    /** The same on a connection Ward opens: a response head with a control character or a bad name never reaches the stream that asked. */
+    @Test
+    void aSidecarsOwnConnectionResetsAStreamWhoseResponseHeadCarriesAControlCharacterOrABadName() throws Exception {
+        EmbeddedChannel conn = new EmbeddedChannel();
+        conn.pipeline().addLast(HttpPipelines.h2ClientCodec(8192), new Http2MultiplexHandler(new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(io.netty.channel.Channel ch) {
+            }
+        }));
+        Http2HeadersEncoder encoder = new DefaultHttp2HeadersEncoder((name, value) -> true, false);
+        List<Object> seen = new CopyOnWriteArrayList<>();
+        boolean first = true;
+        List<String[]> cases = new ArrayList<>(List.of(BAD_FIELDS));
+        cases.add(new String[] {"x-a", "fine\tstill fine"}); // last: a good head is delivered, so the refusals above are real
+        for (String[] field : cases) {
+            seen.clear();
+            Http2StreamChannel stream = new Http2StreamChannelBootstrap(conn).handler(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    seen.add(msg);
+                    ReferenceCountUtil.release(msg);
+                }
+            }).open().sync().getNow();
+            var written = stream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("GET").path("/")
+                    .scheme("https").authority("b"), true));
+            conn.runPendingTasks();
+            assertThat(written.isSuccess()).as("the request's head went out").isTrue();
+            int id = stream.stream().id();
+            frames(conn);
+            ByteBuf in = Unpooled.buffer();
+            if (first) {
+                frameHeader(in, 0, 0x4, 0, 0); // the server's SETTINGS come first
+                first = false;
+            }
+            in.writeBytes(headersFrame(encoder, id, new DefaultHttp2Headers(false).status("200").add(field[0], field[1]), true));
+            conn.writeInbound(in);
+            conn.runPendingTasks();
+            List<int[]> sent = frames(conn);
+            if (field == cases.get(cases.size() - 1)) {
+                assertThat(seen).as("the good head").anySatisfy(m -> assertThat(m).isInstanceOf(Http2HeadersFrame.class));
+                assertThat(sent).noneSatisfy(f -> assertThat(f[0]).isEqualTo(0x3));
+            } else {
+                assertThat(seen).as("%s", field[0]).noneSatisfy(m -> assertThat(m).isInstanceOf(Http2HeadersFrame.class));
+                assertThat(sent).as("%s", field[0])
+                        .anySatisfy(f -> assertThat(f).containsExactly(0x3, id, (int) Http2Error.PROTOCOL_ERROR.code()));
+            }
+        }
+        conn.finishAndReleaseAll();
+    }
+
+    private static dev.ward.telemetry.RequestTelemetry telemetry() {
+        return dev.ward.telemetry.RequestTelemetry.none(dev.ward.telemetry.RequestTelemetry.Direction.INBOUND);
+    }
+
+    private static void frameHeader(ByteBuf out, int length, int type, int flags, int streamId) {
+        out.writeMedium(length).writeByte(type).writeByte(flags).writeInt(streamId);
+    }
+
+    /** A HEADERS frame (END_HEADERS, and END_STREAM if {@code end}) with {@code h} encoded by {@code encoder}. */
+    private static ByteBuf headersFrame(Http2HeadersEncoder encoder, int streamId, Http2Headers h, boolean end) throws Exception {
+        ByteBuf block = Unpooled.buffer();
+        encoder.encodeHeaders(streamId, h, block);
+        ByteBuf frame = Unpooled.buffer();
+        frameHeader(frame, block.readableBytes(), 0x1, 0x4 | (end ? 0x1 : 0), streamId);
+        frame.writeBytes(block);
+        block.release();
+        return frame;
+    }
+
+    /**
+     * The frames {@code ch} has written since last asked (flushes held for the event loop's turn
+     * run first), each as its type, stream id and the first four bytes of its payload (an error
+     * code for RST_STREAM), or 0 if shorter.
+     */
+    private static List<int[]> frames(EmbeddedChannel ch) {
+        ch.runPendingTasks();
+        ByteBuf all = Unpooled.buffer();
+        for (Object m; (m = ch.readOutbound()) != null; ) {
+            if (m instanceof ByteBuf b) {
+                all.writeBytes(b);
+            }
+            ReferenceCountUtil.release(m);
+        }
+        if (all.readableBytes() >= 24 && all.getByte(0) == 'P' && all.getByte(1) == 'R' && all.getByte(2) == 'I') {
+            all.skipBytes(24); // a client's connection preface
+        }
+        List<int[]> out = new ArrayList<>();
+        while (all.readableBytes() >= 9) {
+            int length = all.readUnsignedMedium();
+            int type = all.readUnsignedByte();
+            all.skipBytes(1);
+            int stream = all.readInt() & 0x7fffffff;
+            out.add(new int[] {type, stream, length >= 4 ? all.getInt(all.readerIndex()) : 0});
+            all.skipBytes(length);
+        }
+        all.release();
+        return out;
     }
 }

@@ -59,4 +59,31 @@ class TraceHeadersTest {
             ch.finishAndReleaseAll();
         }
     }
+
+    /** Ward's own map (every relayed request's): the caller's values replaced where the first stood, duplicates gone, a new one last. */
+    @Test
+    void inWardsMapTheFirstOfTheCallersTakesTheNewValueInPlaceAndTheRestGo() {
+        byte[] mine = TraceParent.formatBytes(0x0af7651916cd43ddL, 0x8448eb211c80319cL, 0x1234, TraceParent.RANDOM);
+        String expected = "00-0af7651916cd43dd8448eb211c80319c-0000000000001234-02";
+        var setter = (TraceParent.BytesSetter<HttpHeaders>) TraceHeaders.SETTER;
+
+        HttpHeaders h = new CompactHttpHeaders();
+        h.add("host", "orders");
+        h.add("TraceParent", TP);
+        h.add("x-other", "1");
+        h.add("traceparent", TP.replace("-00", "-01"));
+        h.add("x-last", "2");
+        setter.setLatin1(h, TraceParent.HEADER, mine);
+        assertThat(h.names()).hasSize(4);
+        assertThat(h.getAll("traceparent")).containsExactly(expected);
+        assertThat(h.entries()).extracting(e -> e.getKey().toLowerCase() + "=" + e.getValue())
+                .containsExactly("host=orders", "traceparent=" + expected, "x-other=1", "x-last=2");
+
+        HttpHeaders none = new CompactHttpHeaders();
+        none.add("host", "orders");
+        setter.setLatin1(none, TraceParent.HEADER, mine);
+        assertThat(none.entries()).extracting(e -> e.getKey() + "=" + e.getValue())
+                .containsExactly("host=orders", "traceparent=" + expected);
+        assertThat(none.getAll("traceparent")).containsExactly(expected);
+    }
 }

@@ -39,7 +39,8 @@ public final class TraceParent {
     /**
      * A carrier's setter that can also take a header value as its Latin-1 bytes, which it may keep
      * (they are never written to again): how an unsampled request's {@code traceparent} is written
-     * without a {@code String}.
+     * without a {@code String}. The bytes are {@link #formatBytes}'s, a valid header value (hex
+     * digits and dashes), which the carrier need not check.
      */
     public interface BytesSetter<C> extends TextMapSetter<C> {
         void setLatin1(C carrier, String key, byte[] value);
