@@ -414,21 +414,11 @@ public final class CompactHttpHeaders extends HttpHeaders {
             append(name, value);
             return;
         }
-        CharSequence[] s = slots;
-        s[(i << 1) + 1] = value;
-        if (indexOf(name, i + 1) < 0) {
-            return;
+        slots[(i << 1) + 1] = value;
+        int next = indexOf(name, i + 1);
+        if (next >= 0) {
+            removeFrom(name, next);
         }
-        int kept = i + 1;
-        for (int j = i + 1; j < size; j++) {
-            if (!sameName(s[j << 1], name)) {
-                s[kept << 1] = s[j << 1];
-                s[(kept << 1) + 1] = s[(j << 1) + 1];
-                kept++;
-            }
-        }
-        Arrays.fill(s, kept << 1, size << 1, null);
-        size = kept;
     }
 
     @Override
@@ -542,12 +532,17 @@ public final class CompactHttpHeaders extends HttpHeaders {
     @Override
     public HttpHeaders remove(CharSequence name) {
         int i = indexOf(Objects.requireNonNull(name, "name"), 0);
-        if (i < 0) {
-            return this;
+        if (i >= 0) {
+            removeFrom(name, i);
         }
+        return this;
+    }
+
+    /** Removes every header of {@code name} from header {@code first} (one of them) on, keeping the others in order. */
+    private void removeFrom(CharSequence name, int first) {
         CharSequence[] s = slots;
-        int kept = i;
-        for (int j = i + 1; j < size; j++) {
+        int kept = first;
+        for (int j = first + 1; j < size; j++) {
             if (!sameName(s[j << 1], name)) {
                 s[kept << 1] = s[j << 1];
                 s[(kept << 1) + 1] = s[(j << 1) + 1];
@@ -556,7 +551,6 @@ public final class CompactHttpHeaders extends HttpHeaders {
         }
         Arrays.fill(s, kept << 1, size << 1, null);
         size = kept;
-        return this;
     }
 
     /**
