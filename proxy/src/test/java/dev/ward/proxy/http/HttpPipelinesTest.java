@@ -37,10 +37,7 @@ import org.junit.jupiter.api.Test;
 class HttpPipelinesTest {
 
     final SidecarConfig.Limits limits = new SidecarConfig.Limits(null, null, null, null, null, null, null);
-    final Supplier<ProxyHandler> handler = () -> new ProxyHandler((c, r) -> null, false, "test", new Drain(),
-            new dev.ward.telemetry.RequestTelemetry(dev.ward.telemetry.RequestTelemetry.Direction.OUTBOUND,
-                    dev.ward.telemetry.tracing.Tracing.start(dev.ward.telemetry.tracing.Tracing.Settings.none("app", "test")),
-                    new dev.ward.telemetry.metrics.WardMetrics("test"), null, "app"));
+    final Supplier<ProxyHandler> handler = () -> new ProxyHandler((c, r) -> null, false, "test", new Drain(), telemetry());
 
     @Test
     void http2ConnectionsGetWideReceiveWindows() {
