@@ -421,6 +421,16 @@ public final class CompactHttpHeaders extends HttpHeaders {
         }
     }
 
+    /**
+     * {@link #set} for a value a {@link CheckedValue} holds, checked when it was made: any values
+     * of {@code name} go, the new one goes last, and the value is not scanned again.
+     */
+    void setChecked(AsciiString name, AsciiString value) {
+        validateName(name, trailers);
+        remove(name);
+        append(name, value);
+    }
+
     @Override
     public HttpHeaders add(String name, Object value) {
         return add((CharSequence) name, value);

@@ -8,6 +8,7 @@ import dev.ward.authz.identity.SpiffeId;
 import dev.ward.authz.path.PathNormalizer;
 import dev.ward.authz.policy.Policy;
 import dev.ward.proxy.http.Backend;
+import dev.ward.proxy.http.CheckedValue;
 import dev.ward.proxy.http.Headers;
 import dev.ward.proxy.http.Route;
 import dev.ward.proxy.tls.PeerIdentity;
@@ -111,25 +112,31 @@ public final class InboundRouter implements Route.Router {
                 }
             });
         }
-        req.headers().remove(Headers.PEER_IDENTITY).remove(Headers.FORWARDED_CLIENT_CERT);
-        req.headers().set(Headers.PEER_IDENTITY, peer.toString());
-        req.headers().set(Headers.FORWARDED_CLIENT_CERT, forwardedClientCert(peer));
+        // Setting each replaces any value that came from outside.
+        PeerHeaders h = peerHeaders(peer);
+        h.identity().set(req.headers(), Headers.PEER_IDENTITY);
+        h.clientCert().set(req.headers(), Headers.FORWARDED_CLIENT_CERT);
         return new Route.Forward(app, d.rule());
     }
 
-    /** The last peer's {@code x-forwarded-client-cert} value: a connection's requests all come from one peer. */
-    private record ClientCert(SpiffeId peer, String header) {
+    /**
+     * The last peer's {@code x-ward-peer-identity} and {@code x-forwarded-client-cert} values, made
+     * and checked once: a connection's requests all come from one peer, and as bytes the app's
+     * HTTP/1.1 encoder copies them whole (as {@code String}s they were checked on every request
+     * and encoded a character at a time).
+     */
+    private record PeerHeaders(SpiffeId peer, CheckedValue identity, CheckedValue clientCert) {
     }
 
-    private ClientCert lastClientCert; // racy on purpose: each value is immutable, a lost update only costs a rebuild
+    private PeerHeaders lastPeer; // racy on purpose: each value is immutable, a lost update only costs a rebuild
 
-    private String forwardedClientCert(SpiffeId peer) {
-        ClientCert last = lastClientCert;
+    private PeerHeaders peerHeaders(SpiffeId peer) {
+        PeerHeaders last = lastPeer;
         if (last == null || !last.peer().equals(peer)) {
-            last = new ClientCert(peer, "By=" + local + ";URI=" + peer);
-            lastClientCert = last;
+            last = new PeerHeaders(peer, CheckedValue.of(peer.toString()), CheckedValue.of("By=" + local + ";URI=" + peer));
+            lastPeer = last;
         }
-        return last.header();
+        return last;
     }
 
     /** A claim as one header value: strings and numbers as they are, lists joined by commas; else none. */

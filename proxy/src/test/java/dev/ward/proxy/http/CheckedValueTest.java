@@ -1,0 +1,60 @@
+package dev.ward.proxy.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequestEncoder;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/** Header values checked once and set many times: what an inbound sidecar adds to every request of a peer. */
+class CheckedValueTest {
+
+    private static final String ID = "spiffe://prod.example/ns/shop/sa/frontend";
+
+    @Test
+    void refusesWhatAnyHeaderMapRefusesAndSaysWhereItIs() {
+        assertThatThrownBy(() -> CheckedValue.of("a\r\nx-injected: 1"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("0xd at index 1");
+        assertThatThrownBy(() -> CheckedValue.of("a\0b")).hasMessageContaining("0x0 at index 1");
+        assertThatThrownBy(() -> CheckedValue.of("caf\u20ac")).hasMessageContaining("non-Latin-1").hasMessageContaining("index 3");
+        assertThat((Object) CheckedValue.of(ID).ascii()).isEqualTo(new AsciiString(ID));
+    }
+
+    @Test
+    void replacesEveryValueTheCallerSentOnWardsOwnMapAndOnNettys() {
+        CheckedValue v = CheckedValue.of(ID);
+        for (HttpHeaders h : new HttpHeaders[] {new CompactHttpHeaders(), new DefaultHttpHeaders()}) {
+            h.add("accept", "*/*").add("X-Ward-Peer-Identity", "spiffe://evil/ns/a/sa/b").add("x-ward-peer-identity", "forged");
+            v.set(h, Headers.PEER_IDENTITY);
+            assertThat(h.getAll(Headers.PEER_IDENTITY)).as(h.getClass().getSimpleName()).containsExactly(ID);
+            assertThat(h.get("accept")).isEqualTo("*/*");
+            assertThat(h.size()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void theAppReceivesTheBytesAsChecked() {
+        CompactHttpHeaders h = new CompactHttpHeaders();
+        CheckedValue.of(ID).set(h, Headers.PEER_IDENTITY);
+        assertThat((Object) h.value(Headers.PEER_IDENTITY)).as("kept as bytes, which the encoder copies whole").isInstanceOf(AsciiString.class);
+        EmbeddedChannel ch = new EmbeddedChannel(new HttpRequestEncoder());
+        ch.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/", io.netty.buffer.Unpooled.EMPTY_BUFFER,
+                h, new DefaultHttpHeaders()));
+        ByteBuf out = ch.readOutbound();
+        try {
+            assertThat(out.toString(StandardCharsets.US_ASCII)).isEqualTo("GET / HTTP/1.1\r\nx-ward-peer-identity: " + ID + "\r\n\r\n");
+        } finally {
+            out.release();
+            ch.finishAndReleaseAll();
+        }
+    }
+}
