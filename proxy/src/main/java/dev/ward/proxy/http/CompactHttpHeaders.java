@@ -340,7 +340,7 @@ public final class CompactHttpHeaders extends HttpHeaders {
 
     // ---- changes
 
-    private static void validateName(CharSequence name, boolean trailer) {
+    static void validateName(CharSequence name, boolean trailer) {
         if (name == null || name.length() == 0) {
             throw new IllegalArgumentException("empty headers are not allowed [" + name + ']');
         }
@@ -357,11 +357,17 @@ public final class CompactHttpHeaders extends HttpHeaders {
     }
 
     private static void validateValue(CharSequence name, CharSequence value) {
-        int index = HttpHeaderValidationUtil.validateValidHeaderValue(value);
-        if (index != -1) {
-            throw new IllegalArgumentException("Validation failed for header '" + name + "'", new IllegalArgumentException(
-                    "a header value contains prohibited character 0x" + Integer.toHexString(value.charAt(index)) + " at index " + index + '.'));
+        String bad = invalidValue(value);
+        if (bad != null) {
+            throw new IllegalArgumentException("Validation failed for header '" + name + "'", new IllegalArgumentException(bad));
         }
+    }
+
+    /** What is wrong with {@code value} as a header value (a CR, LF, NUL or other control, and where), or null. */
+    static String invalidValue(CharSequence value) {
+        int index = HttpHeaderValidationUtil.validateValidHeaderValue(value);
+        return index == -1 ? null
+                : "a header value contains prohibited character 0x" + Integer.toHexString(value.charAt(index)) + " at index " + index + '.';
     }
 
     /** A value as Netty's header maps convert it: text as it is, dates in HTTP date format, anything else by {@code toString}. */
@@ -404,8 +410,9 @@ public final class CompactHttpHeaders extends HttpHeaders {
     }
 
     /**
-     * {@link #set} for a value this process made and knows to be valid (a {@code traceparent}
-     * formatted from hex digits and dashes, {@link TraceHeaders#SETTER}): the first header of that
+     * {@link #set} for a header this process made and knows to be valid (a {@code traceparent}
+     * formatted from hex digits and dashes, {@link TraceHeaders#SETTER}; a {@link CheckedHeader},
+     * checked when it was made): the first header of that
      * name takes it where it stands, any later ones go; a new name goes last. No checks, no shift.
      */
     void replaceValidated(CharSequence name, CharSequence value) {
@@ -419,16 +426,6 @@ public final class CompactHttpHeaders extends HttpHeaders {
         if (next >= 0) {
             removeFrom(name, next);
         }
-    }
-
-    /**
-     * {@link #set} for a value a {@link CheckedValue} holds, checked when it was made: any values
-     * of {@code name} go, the new one goes last, and the value is not scanned again.
-     */
-    void setChecked(AsciiString name, AsciiString value) {
-        validateName(name, trailers);
-        remove(name);
-        append(name, value);
     }
 
     @Override

@@ -8,7 +8,7 @@ import dev.ward.authz.identity.SpiffeId;
 import dev.ward.authz.path.PathNormalizer;
 import dev.ward.authz.policy.Policy;
 import dev.ward.proxy.http.Backend;
-import dev.ward.proxy.http.CheckedValue;
+import dev.ward.proxy.http.CheckedHeader;
 import dev.ward.proxy.http.Headers;
 import dev.ward.proxy.http.Route;
 import dev.ward.proxy.tls.PeerIdentity;
@@ -114,8 +114,8 @@ public final class InboundRouter implements Route.Router {
         }
         // Setting each replaces any value that came from outside.
         PeerHeaders h = peerHeaders(peer);
-        h.identity().set(req.headers(), Headers.PEER_IDENTITY);
-        h.clientCert().set(req.headers(), Headers.FORWARDED_CLIENT_CERT);
+        h.identity().set(req.headers());
+        h.clientCert().set(req.headers());
         return new Route.Forward(app, d.rule());
     }
 
@@ -125,7 +125,7 @@ public final class InboundRouter implements Route.Router {
      * HTTP/1.1 encoder copies them whole (as {@code String}s they were checked on every request
      * and encoded a character at a time).
      */
-    private record PeerHeaders(SpiffeId peer, CheckedValue identity, CheckedValue clientCert) {
+    private record PeerHeaders(SpiffeId peer, CheckedHeader identity, CheckedHeader clientCert) {
     }
 
     private PeerHeaders lastPeer; // racy on purpose: each value is immutable, a lost update only costs a rebuild
@@ -133,7 +133,8 @@ public final class InboundRouter implements Route.Router {
     private PeerHeaders peerHeaders(SpiffeId peer) {
         PeerHeaders last = lastPeer;
         if (last == null || !last.peer().equals(peer)) {
-            last = new PeerHeaders(peer, CheckedValue.of(peer.toString()), CheckedValue.of("By=" + local + ";URI=" + peer));
+            last = new PeerHeaders(peer, CheckedHeader.of(Headers.PEER_IDENTITY, peer.toString()),
+                    CheckedHeader.of(Headers.FORWARDED_CLIENT_CERT, "By=" + local + ";URI=" + peer));
             lastPeer = last;
         }
         return last;
