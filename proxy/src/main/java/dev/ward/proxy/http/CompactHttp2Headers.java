@@ -1,6 +1,7 @@
 package dev.ward.proxy.http;
 
 import io.netty.handler.codec.Headers;
+import io.netty.handler.codec.http.HttpHeaderValidationUtil;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.AsciiString;
@@ -21,7 +22,13 @@ import java.util.Set;
  * for a request of five headers); this map is one array, a name and its value side by side in it.
  * Built once, read once by the encoder, then dropped.
  *
- * <p>Semantics are {@code new DefaultHttp2Headers(false, false, n)}'s, the map it replaces: no
+ * <p>Also the map HPACK decodes a received head into ({@link #validating}, see
+ * {@link HttpPipelines#h2Codec}), in place of a {@code DefaultHttp2Headers} with validation on,
+ * whose checks it makes as each header is added: a name is a lower-case token or one of the five
+ * pseudo-headers, a pseudo-header is not repeated or empty, and a value holds no CR, LF, NUL or
+ * other control (RFC 9113 8.2.1, 8.3). HPACK's decoder turns a refusal into a reset of the stream.
+ *
+ * <p>Otherwise semantics are {@code new DefaultHttp2Headers(false, false, n)}'s, the map it replaces: no
  * validation (what fills it was validated as it was read, see {@link HeadsToHttp2}), names
  * compared case-sensitively (HTTP/2 names are lower case), values as given, pseudo-headers kept
  * before the others however they are added, {@link #get} the first value added, iteration in
@@ -47,15 +54,76 @@ final class CompactHttp2Headers implements Http2Headers {
     /** The map once an operation this class leaves to Netty was asked for; null until then. */
     private DefaultHttp2Headers full;
 
-    /** Room for {@code capacity} headers before the array grows. */
+    /** Whether each header is checked as it is added or set, as Netty's validating map checks it. */
+    private final boolean validate;
+
+    /** Room for {@code capacity} headers before the array grows; nothing added is checked. */
     CompactHttp2Headers(int capacity) {
+        this(capacity, false);
+    }
+
+    private CompactHttp2Headers(int capacity, boolean validate) {
         slots = capacity > 0 ? new CharSequence[capacity << 1] : NONE;
+        this.validate = validate;
+    }
+
+    /** A map that checks each header added or set (see the class comment), with room for {@code capacity}. */
+    static CompactHttp2Headers validating(int capacity) {
+        return new CompactHttp2Headers(capacity, true);
+    }
+
+    /**
+     * Refuses what {@code new DefaultHttp2Headers(true, true, n)} refuses, with its messages: an
+     * empty name, an unknown pseudo-header, a pseudo-header {@code added} twice or with an empty
+     * value, a name that is not a lower-case token, a value with a control other than HTAB.
+     */
+    private void check(CharSequence name, CharSequence value, boolean added) {
+        if (name.length() == 0) {
+            throw new IllegalArgumentException("empty headers are not allowed [" + name + "]");
+        }
+        if (isPseudo(name)) {
+            if (!PseudoHeaderName.isPseudoHeader(name)) {
+                throw new IllegalArgumentException("Invalid HTTP/2 pseudo-header '" + name + "' encountered.");
+            }
+            if (added && indexOf(name, 0) >= 0) {
+                throw new IllegalArgumentException("Duplicate HTTP/2 pseudo-header '" + name + "' encountered.");
+            }
+        } else if (HttpHeaderValidationUtil.validateToken(name) != -1 || hasUpperCase(name)) {
+            throw new IllegalArgumentException("invalid header name [" + name + "]");
+        }
+        int bad = HttpHeaderValidationUtil.validateValidHeaderValue(value);
+        if (bad != -1) {
+            throw new IllegalArgumentException("a header value contains prohibited character 0x"
+                    + Integer.toHexString(value.charAt(bad)) + " at index " + bad + '.');
+        }
+        if (value.length() == 0 && isPseudo(name)) {
+            throw new IllegalArgumentException("HTTP/2 pseudo-header '" + name + "' must not be empty.");
+        }
+    }
+
+    private static boolean hasUpperCase(CharSequence name) {
+        if (name instanceof AsciiString a) {
+            byte[] b = a.array();
+            for (int i = a.arrayOffset(), end = i + a.length(); i < end; i++) {
+                if (b[i] >= 'A' && b[i] <= 'Z') {
+                    return true;
+                }
+            }
+            return false;
+        }
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (c >= 'A' && c <= 'Z') {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The headers as Netty's map, which from now on is this map's state. */
     private DefaultHttp2Headers full() {
         if (full == null) {
-            DefaultHttp2Headers h = new DefaultHttp2Headers(false, false, Math.max(size, 1));
+            DefaultHttp2Headers h = new DefaultHttp2Headers(validate, validate, Math.max(size, 1));
             for (int i = 0; i < size; i++) {
                 h.add(slots[i << 1], slots[(i << 1) + 1]);
             }
@@ -136,6 +204,9 @@ final class CompactHttp2Headers implements Http2Headers {
         }
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(value, "value");
+        if (validate) {
+            check(name, value, true);
+        }
         insert(name, value);
         return this;
     }
@@ -148,6 +219,9 @@ final class CompactHttp2Headers implements Http2Headers {
         }
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(value, "value");
+        if (validate) {
+            check(name, value, false);
+        }
         removeAll(name);
         insert(name, value);
         return this;
@@ -286,8 +360,12 @@ final class CompactHttp2Headers implements Http2Headers {
 
         @Override
         public CharSequence setValue(CharSequence value) {
+            Objects.requireNonNull(value, "value");
+            if (validate) {
+                check(getKey(), value, false);
+            }
             CharSequence old = getValue();
-            slots[(at << 1) + 1] = Objects.requireNonNull(value, "value");
+            slots[(at << 1) + 1] = value;
             return old;
         }
 

@@ -10,6 +10,19 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
+import io.netty.handler.codec.http2.DefaultHttp2ConnectionDecoder;
+import io.netty.handler.codec.http2.DefaultHttp2ConnectionEncoder;
+import io.netty.handler.codec.http2.DefaultHttp2FrameReader;
+import io.netty.handler.codec.http2.DefaultHttp2FrameWriter;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder;
+import io.netty.handler.codec.http2.Http2ConnectionDecoder;
+import io.netty.handler.codec.http2.Http2ConnectionEncoder;
+import io.netty.handler.codec.http2.Http2FrameReader;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersEncoder;
+import io.netty.handler.codec.http2.Http2HeadersEncoder.SensitivityDetector;
+import io.netty.handler.codec.http2.Http2PromisedRequestVerifier;
+import io.netty.handler.codec.http2.WardHttp2Guards;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
@@ -39,39 +52,63 @@ public final class HttpPipelines {
     private HttpPipelines() {}
 
     /**
-     * Netty's HTTP/2 frame codec builder for a connection of this side ({@code server} or client),
-     * except that the streams share the connection's send window in turn
-     * ({@link UniformStreamByteDistributor}) rather than by RFC 7540's priority tree
-     * ({@code WeightedFairQueueByteDistributor}, Netty's default). Sidecars send no priorities, and
-     * RFC 9113 deprecates them. The tree's scheduler hands each stream with data 1 KiB of the
-     * window per pass, so with 16 callers a 16 KiB response went out as 16 DATA frames interleaved
-     * with the others' (16 reads and 16 writes on the caller's sidecar where one would do), and
-     * keeping the tree up to date as streams open and close cost about 3% of an inbound sidecar's
-     * event loop at 20-byte responses. This one gives each stream an equal share of the window per
-     * pass, at least 1 KiB, so a large response still cannot starve the others (measured: 1.13x the
-     * throughput at 16 KiB, 1.03x at 20 bytes; perf/README.md, Tuning log).
+     * The HTTP/2 frame codec of a connection of this side ({@code server} or client), sending
+     * {@code settings} and never indexing what {@code sensitive} names. Netty's
+     * {@code Http2FrameCodecBuilder} with its defaults, assembled here for two differences.
      *
-     * <p>With header validation on, said here rather than left to the builder's default: Netty's
-     * decoder then refuses a frame whose names are not lower-case tokens or whose values hold a
-     * CR, LF, NUL or other control, and {@link HeadsToHttp2} relies on that to copy headers to
-     * HTTP/1.1 without checking them again.
+     * <p>The streams share the connection's send window in turn ({@link UniformStreamByteDistributor})
+     * rather than by RFC 7540's priority tree ({@code WeightedFairQueueByteDistributor}, Netty's
+     * default). Sidecars send no priorities, and RFC 9113 deprecates them. The tree's scheduler
+     * hands each stream with data 1 KiB of the window per pass, so with 16 callers a 16 KiB response
+     * went out as 16 DATA frames interleaved with the others' (16 reads and 16 writes on the caller's
+     * sidecar where one would do), and keeping the tree up to date as streams open and close cost
+     * about 3% of an inbound sidecar's event loop at 20-byte responses. This one gives each stream
+     * an equal share of the window per pass, at least 1 KiB, so a large response still cannot starve
+     * the others (measured: 1.13x the throughput at 16 KiB, 1.03x at 20 bytes; perf/README.md,
+     * Tuning log).
+     *
+     * <p>A received head is decoded into a {@link CompactHttp2Headers#validating} map instead of a
+     * {@code DefaultHttp2Headers} (a hash table, a sentinel entry and an entry per header: about
+     * 280 B more per head, one a request on each sidecar; perf/README.md, Tuning log). It makes the
+     * same checks: the codec refuses (resets the stream of) a head whose names are not lower-case
+     * tokens or whose values hold a CR, LF, NUL or other control, and {@link HeadsToHttp2} relies on
+     * that to copy headers to HTTP/1.1 without checking them again. The builder takes a header
+     * decoder only with a whole encoder and decoder of one's own, and then leaves out the encoder's
+     * guards; {@link WardHttp2Guards} puts Netty's back.
      */
-    public static Http2FrameCodecBuilder h2Codec(boolean server) {
+    public static Http2FrameCodec h2Codec(boolean server, Http2Settings settings, SensitivityDetector sensitive) {
         DefaultHttp2Connection connection = new DefaultHttp2Connection(server);
         connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection,
                 new UniformStreamByteDistributor(connection)));
-        Http2FrameCodecBuilder b = new Http2FrameCodecBuilder() {
+        Long maxHeaderListSize = settings.maxHeaderListSize();
+        Http2FrameReader reader = new DefaultHttp2FrameReader(new CompactHeadersDecoder(
+                maxHeaderListSize == null ? Http2CodecUtil.DEFAULT_HEADER_LIST_SIZE : maxHeaderListSize));
+        Http2ConnectionEncoder encoder = WardHttp2Guards.guard(
+                new DefaultHttp2ConnectionEncoder(connection, new DefaultHttp2FrameWriter(sensitive)), server);
+        Http2ConnectionDecoder decoder = new DefaultHttp2ConnectionDecoder(connection, encoder, reader,
+                Http2PromisedRequestVerifier.ALWAYS_VERIFY, true, true, true); // ack SETTINGS and PINGs, validate heads
+        return new Http2FrameCodecBuilder() {
             {
-                connection(connection); // protected: the builder takes a connection only from a subclass
+                codec(decoder, encoder); // protected: the builder takes a codec only from a subclass
             }
 
             @Override
             public boolean isServer() { // the builder's default (true) would also set a client's RST limits as a server's
                 return server;
             }
-        };
-        return b.gracefulShutdownTimeoutMillis(0) // as forServer()/forClient() do
-                .validateHeaders(true);
+        }.initialSettings(settings).gracefulShutdownTimeoutMillis(0).build(); // no grace: as forServer()/forClient()
+    }
+
+    /** HPACK decoding into {@link CompactHttp2Headers#validating}, with Netty's checks on (names and values). */
+    private static final class CompactHeadersDecoder extends DefaultHttp2HeadersDecoder {
+        CompactHeadersDecoder(long maxHeaderListSize) {
+            super(true, true, maxHeaderListSize);
+        }
+
+        @Override
+        protected Http2Headers newHeaders() {
+            return CompactHttp2Headers.validating(numberOfHeadersGuess());
+        }
     }
 
     /**
@@ -80,11 +117,8 @@ public final class HttpPipelines {
      * window, and trace headers never put in HPACK's dynamic table ({@link TraceHeaders#NOT_INDEXED}).
      */
     public static Http2FrameCodec h2ClientCodec(int maxHeaderSize) {
-        return h2Codec(false)
-                .headerSensitivityDetector(TraceHeaders.NOT_INDEXED)
-                .initialSettings(Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(maxHeaderSize)
-                        .initialWindowSize(H2_STREAM_WINDOW))
-                .build();
+        return h2Codec(false, Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(maxHeaderSize)
+                .initialWindowSize(H2_STREAM_WINDOW), TraceHeaders.NOT_INDEXED);
     }
 
     /** Grows the connection-level receive window of the HTTP/2 connection {@code ch} to {@link #H2_CONNECTION_WINDOW}. */
@@ -148,7 +182,7 @@ public final class HttpPipelines {
         // the multiplexer lets through (behind it, a busy connection looked idle and was closed).
         p.addLast("idle", new IdleTimeout(limits.idleTimeout()));
         consolidateFlushes(p);
-        p.addLast("h2", h2Codec(true).initialSettings(settings).build());
+        p.addLast("h2", h2Codec(true, settings, Http2HeadersEncoder.NEVER_SENSITIVE));
         p.addLast("h2-mux", new Http2MultiplexHandler(http2Streams(handler)));
         p.addLast("h2-drain", new Http2DrainHandler());
         widenConnectionWindow(p.channel());

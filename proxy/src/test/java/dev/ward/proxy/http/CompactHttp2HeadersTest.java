@@ -118,6 +118,68 @@ class CompactHttp2HeadersTest {
         assertThat(stayedCompact).as("rounds that never left the array").isGreaterThan(10);
     }
 
+    /** Names and values a peer might send, good and bad: Netty's validating map is the reference. */
+    private static final String[][] CHECKED = {
+        {"x-a", "1"}, {"x-a", "tab\tinside"}, {"x-a", ""}, {"x-a", "caf\u00e9"}, {"x-a", "1\r\nx-b: 2"}, {"x-a", "nul\0"},
+        {"x-a", "del\u007f"}, {"x-a", "bell\u0007"}, {"X-A", "1"}, {"x a", "1"}, {"x:a", "1"}, {"", "1"}, {"x\u00e9", "1"},
+        {":path", "/"}, {":path", ""}, {":status", "200"}, {":bogus", "1"}, {":", "1"},
+    };
+
+    private static boolean refused(Runnable r) {
+        try {
+            r.run();
+            return false;
+        } catch (Exception e) { // Netty throws its Http2Exception unchecked for a bad name
+            return true;
+        }
+    }
+
+    @Test
+    void aValidatingMapRefusesWhatNettysValidatingMapRefuses() {
+        for (String[] c : CHECKED) {
+            for (boolean add : new boolean[] {true, false}) {
+                Http2Headers netty = new DefaultHttp2Headers(true, true, 4);
+                Http2Headers ours = CompactHttp2Headers.validating(4);
+                boolean nettyRefused = refused(() -> {
+                    if (add) {
+                        netty.add(c[0], c[1]);
+                    } else {
+                        netty.set(c[0], c[1]);
+                    }
+                });
+                boolean oursRefused = refused(() -> {
+                    if (add) {
+                        ours.add(c[0], c[1]);
+                    } else {
+                        ours.set(c[0], c[1]);
+                    }
+                });
+                assertThat(oursRefused).as("%s %s: %s", add ? "add" : "set", c[0], c[1]).isEqualTo(nettyRefused);
+                assertThat(view(ours)).isEqualTo(view(netty));
+            }
+        }
+        // A pseudo-header added twice; set twice is a replacement.
+        Http2Headers twice = CompactHttp2Headers.validating(2).path("/a").path("/b");
+        assertThat(twice.path().toString()).isEqualTo("/b");
+        assertThatThrownBy(() -> twice.add(":path", "/c")).hasMessage("Duplicate HTTP/2 pseudo-header ':path' encountered.");
+        assertThatThrownBy(() -> new DefaultHttp2Headers().path("/a").add(":path", "/c")).hasMessageContaining("Duplicate");
+        // The messages say what is wrong and where.
+        assertThatThrownBy(() -> CompactHttp2Headers.validating(1).add("x-a", "1\r\n2"))
+                .hasMessage("a header value contains prohibited character 0xd at index 1.");
+        assertThatThrownBy(() -> CompactHttp2Headers.validating(1).add("X-A", "1")).hasMessage("invalid header name [X-A]");
+        assertThatThrownBy(() -> CompactHttp2Headers.validating(1).add(":bogus", "1"))
+                .hasMessage("Invalid HTTP/2 pseudo-header ':bogus' encountered.");
+        assertThatThrownBy(() -> CompactHttp2Headers.validating(1).add(":path", "")).hasMessage("HTTP/2 pseudo-header ':path' must not be empty.");
+        // An entry's value is checked too, and a map that hands over to Netty's keeps checking.
+        Http2Headers viaEntry = CompactHttp2Headers.validating(1).add("x-a", "1");
+        assertThatThrownBy(() -> viaEntry.iterator().next().setValue("2\n")).isInstanceOf(IllegalArgumentException.class);
+        Http2Headers handedOver = CompactHttp2Headers.validating(1).add("x-a", "1");
+        handedOver.addInt("x-n", 1); // an operation left to Netty's map
+        assertThat(refused(() -> handedOver.add("x-b", "\n"))).isTrue();
+        // The unchecked map, used for what Ward sends, checks nothing.
+        assertThat(new CompactHttp2Headers(1).add("X-A", "1\n").get("X-A").toString()).isEqualTo("1\n");
+    }
+
     @Test
     void pseudoHeadersGoFirstHoweverTheyAreAdded() {
         Http2Headers h = new CompactHttp2Headers(1).add("accept", "*/*").add("x-a", "1").path("/p").method("GET");

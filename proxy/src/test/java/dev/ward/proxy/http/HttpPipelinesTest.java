@@ -7,6 +7,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.HttpRequest;
@@ -22,6 +23,7 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersEncoder;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.codec.http2.UniformStreamByteDistributor;
@@ -53,8 +55,8 @@ class HttpPipelinesTest {
 
     @Test
     void http2CodecsKnowTheirSideAndShareTheSendWindowInTurn() throws Exception {
-        Http2FrameCodec server = HttpPipelines.h2Codec(true).build();
-        Http2FrameCodec client = HttpPipelines.h2Codec(false).build();
+        Http2FrameCodec server = HttpPipelines.h2Codec(true, Http2Settings.defaultSettings(), Http2HeadersEncoder.NEVER_SENSITIVE);
+        Http2FrameCodec client = HttpPipelines.h2Codec(false, Http2Settings.defaultSettings(), Http2HeadersEncoder.NEVER_SENSITIVE);
         assertThat(server.connection().isServer()).isTrue();
         assertThat(client.connection().isServer()).isFalse();
         for (Http2FrameCodec c : List.of(server, client)) {
@@ -90,7 +92,7 @@ class HttpPipelinesTest {
     /** Header fields a peer could send to smuggle a second header or line into the HTTP/1.1 hop: each must be refused. */
     private static final String[][] BAD_FIELDS = {
         {"x-a", "1\r\nx-injected: 2"}, {"x-a", "1\nx-injected: 2"}, {"x-a", "1\rx"}, {"x-a", "nul\0byte"}, {"x-a", "bell\u0007"},
-        {"X-Upper", "1"}, {"x a", "1"}, {"x:a", "1"},
+        {"X-Upper", "1"}, {"x a", "1"}, {"x:a", "1"}, {":bogus", "1"}, {":path", "/again"},
     };
 
     /**
@@ -132,6 +134,68 @@ class HttpPipelinesTest {
         assertThat(routed.get(0).headers().get("host")).isEqualTo("orders");
         assertThat(answer).as("a HEADERS frame answers the good request").anySatisfy(f -> assertThat(f[0]).isEqualTo(0x1));
         ch.finishAndReleaseAll();
+    }
+
+    /**
+     * The received head is decoded into Ward's own map ({@link CompactHttp2Headers}), and the codec
+     * Ward assembles for that keeps Netty's guards on what it sends: a listener that has reset 200
+     * streams within 30 s closes the connection (ENHANCE_YOUR_CALM) at the 201st.
+     */
+    @Test
+    void aListenerDecodesHeadsIntoWardsMapAndClosesAConnectionThatMadeItReset201Streams() throws Exception {
+        EmbeddedChannel ch = new EmbeddedChannel(HttpPipelines.h2Codec(true, Http2Settings.defaultSettings(), Http2HeadersEncoder.NEVER_SENSITIVE));
+        ByteBuf hello = Unpooled.buffer();
+        hello.writeBytes(Http2CodecUtil.connectionPrefaceBuf());
+        frameHeader(hello, 0, 0x4, 0, 0);
+        ch.writeInbound(hello);
+        frames(ch);
+        Http2HeadersEncoder encoder = new DefaultHttp2HeadersEncoder((name, value) -> true, false);
+        ch.writeInbound(headersFrame(encoder, 3, new DefaultHttp2Headers().method("GET").path("/").scheme("https").authority("orders"), true));
+        Object head;
+        while (!((head = ch.readInbound()) instanceof Http2HeadersFrame)) {
+            assertThat(head).as("a frame before the head").isNotNull(); // SETTINGS and its acknowledgement come first
+        }
+        assertThat(((Http2HeadersFrame) head).headers()).isInstanceOf(CompactHttp2Headers.class);
+        assertThat(((Http2HeadersFrame) head).headers().path().toString()).isEqualTo("/");
+
+        int id = 5;
+        for (int i = 1; i <= 200; i++, id += 2) {
+            ch.writeInbound(headersFrame(encoder, id, new DefaultHttp2Headers(false).method("GET").path("/").scheme("https")
+                    .authority("orders").add("X-Upper", "1"), true));
+        }
+        assertThat(frames(ch)).filteredOn(f -> f[0] == 0x3).hasSize(200);
+        assertThat(ch.isOpen()).isTrue();
+        ch.writeInbound(headersFrame(encoder, id, new DefaultHttp2Headers(false).method("GET").path("/").scheme("https")
+                .authority("orders").add("X-Upper", "1"), true));
+        List<int[]> last = frames(ch);
+        assertThat(last).as("GOAWAY: ENHANCE_YOUR_CALM").anySatisfy(f -> assertThat(f[0]).isEqualTo(0x7));
+        assertThat(ch.isOpen()).isFalse();
+        ch.finishAndReleaseAll();
+    }
+
+    /** Netty's other guard, kept on both sides: a peer that sends 10,001 PINGs without reading the acknowledgements is cut off. */
+    @Test
+    void bothSidesCloseAConnectionThatQueuesMoreThan10000ControlFramesUnread() {
+        for (boolean server : new boolean[] {true, false}) {
+            EmbeddedChannel ch = new EmbeddedChannel(new ChannelOutboundHandlerAdapter() {
+                @Override
+                public void flush(ChannelHandlerContext ctx) {
+                    // a peer that reads nothing: the socket's buffer is full, nothing written completes
+                }
+            }, HttpPipelines.h2Codec(server, Http2Settings.defaultSettings(), Http2HeadersEncoder.NEVER_SENSITIVE));
+            ByteBuf in = Unpooled.buffer();
+            if (server) {
+                in.writeBytes(Http2CodecUtil.connectionPrefaceBuf());
+            }
+            frameHeader(in, 0, 0x4, 0, 0);
+            for (int i = 0; i <= Http2CodecUtil.DEFAULT_MAX_QUEUED_CONTROL_FRAMES; i++) {
+                frameHeader(in, 8, 0x6, 0, 0); // PING, to be acknowledged
+                in.writeLong(i);
+            }
+            ch.writeInbound(in);
+            assertThat(ch.isOpen()).as(server ? "server" : "client").isFalse();
+            ch.finishAndReleaseAll();
+        }
     }
 
     /** The same on a connection Ward opens: a response head with a control character or a bad name never reaches the stream that asked. */

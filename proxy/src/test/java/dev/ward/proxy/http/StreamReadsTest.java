@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http2.Http2HeadersEncoder;
+import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
@@ -39,7 +41,7 @@ class StreamReadsTest {
     @Test
     void everyStreamWithHeadsToHttp2ReadsThisWay() throws Exception {
         EmbeddedChannel conn = new EmbeddedChannel();
-        conn.pipeline().addLast(HttpPipelines.h2Codec(false).build(), new Http2MultiplexHandler(new ChannelInitializer<>() {
+        conn.pipeline().addLast(HttpPipelines.h2Codec(false, Http2Settings.defaultSettings(), Http2HeadersEncoder.NEVER_SENSITIVE), new Http2MultiplexHandler(new ChannelInitializer<>() {
             @Override
             protected void initChannel(io.netty.channel.Channel ch) {
             }
