@@ -31,6 +31,7 @@ import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.UniformStreamByteDistributor;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import java.util.List;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -142,13 +143,13 @@ public final class HttpPipelines {
      * On an HTTP/2 connection between sidecars every stream flushes the connection as its request
      * or response is relayed, so the requests (or responses) of many callers read in one pass of the
      * event loop would each become a TLS record and a {@code write}. Flushes are held until the
-     * loop has handled what it read, then made once ({@link FlushConsolidator}, also when
+     * loop has handled what it read, then made once ({@link FlushConsolidationHandler}, also when
      * no read is in progress on this connection itself: the flushes come from the callers'
      * connections and the app's). Goes between TLS and the HTTP/2 codec.
      */
     static void consolidateFlushes(ChannelPipeline p) {
         if (CONSOLIDATE_FLUSHES) {
-            p.addLast("flush", new FlushConsolidator());
+            p.addLast("flush", new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
         }
     }
 
