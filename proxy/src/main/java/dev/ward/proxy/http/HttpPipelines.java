@@ -70,7 +70,7 @@ public final class HttpPipelines {
      *
      * <p>A received head is decoded into a {@link CompactHttp2Headers#validating} map instead of a
      * {@code DefaultHttp2Headers} (a hash table, a sentinel entry and an entry per header: about
-     * 280 B more per head, one a request on each sidecar; perf/README.md, Tuning log). It makes the
+     * 240 B more per head, and each sidecar decodes one per request; perf/README.md, Tuning log). It makes the
      * same checks: the codec refuses (resets the stream of) a head whose names are not lower-case
      * tokens or whose values hold a CR, LF, NUL or other control, and {@link HeadsToHttp2} relies on
      * that to copy headers to HTTP/1.1 without checking them again. The builder takes a header
