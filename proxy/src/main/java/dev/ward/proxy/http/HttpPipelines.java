@@ -140,6 +140,14 @@ public final class HttpPipelines {
             Boolean.parseBoolean(System.getProperty("ward.h2.consolidateFlushes", "true"));
 
     /**
+     * Flushes held on an HTTP/2 connection before one is made at once (system property
+     * {@code ward.h2.flushAfterFlushes}, default Netty's 256; a smaller number is for measuring
+     * what batching costs the tail latency).
+     */
+    static final int FLUSH_AFTER_FLUSHES =
+            Integer.getInteger("ward.h2.flushAfterFlushes", FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES);
+
+    /**
      * On an HTTP/2 connection between sidecars every stream flushes the connection as its request
      * or response is relayed, so the requests (or responses) of many callers read in one pass of the
      * event loop would each become a TLS record and a {@code write}. Flushes are held until the
@@ -149,7 +157,7 @@ public final class HttpPipelines {
      */
     static void consolidateFlushes(ChannelPipeline p) {
         if (CONSOLIDATE_FLUSHES) {
-            p.addLast("flush", new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
+            p.addLast("flush", new FlushConsolidationHandler(FLUSH_AFTER_FLUSHES, true));
         }
     }
 
