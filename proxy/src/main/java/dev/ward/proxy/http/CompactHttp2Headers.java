@@ -91,10 +91,9 @@ final class CompactHttp2Headers implements Http2Headers {
         } else if (HttpHeaderValidationUtil.validateToken(name) != -1 || hasUpperCase(name)) {
             throw new IllegalArgumentException("invalid header name [" + name + "]");
         }
-        int bad = HttpHeaderValidationUtil.validateValidHeaderValue(value);
-        if (bad != -1) {
-            throw new IllegalArgumentException("a header value contains prohibited character 0x"
-                    + Integer.toHexString(value.charAt(bad)) + " at index " + bad + '.');
+        String bad = CompactHttpHeaders.invalidValue(value);
+        if (bad != null) {
+            throw new IllegalArgumentException(bad);
         }
         if (value.length() == 0 && isPseudo(name)) {
             throw new IllegalArgumentException("HTTP/2 pseudo-header '" + name + "' must not be empty.");
