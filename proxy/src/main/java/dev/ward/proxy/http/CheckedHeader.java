@@ -41,11 +41,6 @@ public final class CheckedHeader {
         return new CheckedHeader(name, value instanceof AsciiString a ? a : new AsciiString(value));
     }
 
-    /** The value, as the bytes it was checked as. */
-    public AsciiString value() {
-        return value;
-    }
-
     /**
      * Sets this header on {@code headers}, replacing any value of its name they had: Ward's own
      * map takes it unchecked, any other map as it takes any header.

@@ -81,7 +81,8 @@ final class CompactHttp2Headers implements Http2Headers {
         if (name.length() == 0) {
             throw new IllegalArgumentException("empty headers are not allowed [" + name + "]");
         }
-        if (isPseudo(name)) {
+        boolean pseudoHeader = isPseudo(name);
+        if (pseudoHeader) {
             if (!PseudoHeaderName.isPseudoHeader(name)) {
                 throw new IllegalArgumentException("Invalid HTTP/2 pseudo-header '" + name + "' encountered.");
             }
@@ -95,24 +96,14 @@ final class CompactHttp2Headers implements Http2Headers {
         if (bad != null) {
             throw new IllegalArgumentException(bad);
         }
-        if (value.length() == 0 && isPseudo(name)) {
+        if (pseudoHeader && value.length() == 0) {
             throw new IllegalArgumentException("HTTP/2 pseudo-header '" + name + "' must not be empty.");
         }
     }
 
     private static boolean hasUpperCase(CharSequence name) {
-        if (name instanceof AsciiString a) {
-            byte[] b = a.array();
-            for (int i = a.arrayOffset(), end = i + a.length(); i < end; i++) {
-                if (b[i] >= 'A' && b[i] <= 'Z') {
-                    return true;
-                }
-            }
-            return false;
-        }
         for (int i = 0; i < name.length(); i++) {
-            char c = name.charAt(i);
-            if (c >= 'A' && c <= 'Z') {
+            if (AsciiString.isUpperCase(name.charAt(i))) {
                 return true;
             }
         }

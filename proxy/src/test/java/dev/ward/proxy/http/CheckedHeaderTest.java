@@ -20,7 +20,9 @@ class CheckedHeaderTest {
         assertThatThrownBy(() -> CheckedHeader.of(Headers.PEER_IDENTITY, "a\0b")).hasMessageContaining("0x0 at index 1");
         assertThatThrownBy(() -> CheckedHeader.of(Headers.PEER_IDENTITY, "caf\u20ac")).hasMessageContaining("non-Latin-1").hasMessageContaining("index 3");
         assertThatThrownBy(() -> CheckedHeader.of(AsciiString.of("x ward"), ID)).hasMessageContaining("\"token\" characters");
-        assertThat((Object) CheckedHeader.of(Headers.PEER_IDENTITY, ID).value()).isEqualTo(new AsciiString(ID));
+        CompactHttpHeaders h = new CompactHttpHeaders();
+        CheckedHeader.of(Headers.PEER_IDENTITY, ID).set(h);
+        assertThat((Object) h.value(Headers.PEER_IDENTITY)).isEqualTo(new AsciiString(ID));
     }
 
     @Test
