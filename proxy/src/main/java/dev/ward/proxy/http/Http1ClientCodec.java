@@ -51,7 +51,7 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
     public Http1ClientCodec(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize) {
         init(new Decoder(new HttpDecoderConfig().setMaxInitialLineLength(maxInitialLineLength)
                 .setMaxHeaderSize(maxHeaderSize).setMaxChunkSize(maxChunkSize)
-                .setHeadersFactory(CompactHttpHeaders.FACTORY).setTrailersFactory(new Trailers())), new Encoder());
+                .setHeadersFactory(CompactHttpHeaders.decoding()).setTrailersFactory(new Trailers())), new Encoder());
     }
 
     /**
@@ -180,6 +180,7 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
         /** Asked once per response head, before any of its body is decoded: also where {@link #noTrailers} is set. */
         @Override
         protected boolean isContentAlwaysEmpty(HttpMessage msg) {
+            CompactHttpHeaders.headDecoded(msg.headers());
             HttpResponse res = (HttpResponse) msg;
             noTrailers = !res.headers().contains(HttpHeaderNames.TRANSFER_ENCODING);
             if (res.status().codeClass() == HttpStatusClass.INFORMATIONAL) {

@@ -10,6 +10,7 @@ import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestDecoder;
@@ -53,7 +54,7 @@ public final class Http1ServerCodec extends CombinedChannelDuplexHandler<Http1Se
     }
 
     Http1ServerCodec(HttpDecoderConfig config) {
-        init(new Decoder(config.setHeadersFactory(CompactHttpHeaders.FACTORY).setTrailersFactory(CompactHttpHeaders.TRAILERS)),
+        init(new Decoder(config.setHeadersFactory(CompactHttpHeaders.decoding()).setTrailersFactory(CompactHttpHeaders.TRAILERS)),
                 new Encoder());
     }
 
@@ -93,6 +94,13 @@ public final class Http1ServerCodec extends CombinedChannelDuplexHandler<Http1Se
         protected AsciiString splitHeaderName(byte[] sb, int start, int length) {
             AsciiString known = HeadsToHttp2.knownName(sb, start, length);
             return known != null ? known : super.splitHeaderName(sb, start, length);
+        }
+
+        /** Asked once per request head, when its headers are read. */
+        @Override
+        protected boolean isContentAlwaysEmpty(HttpMessage msg) {
+            CompactHttpHeaders.headDecoded(msg.headers());
+            return super.isContentAlwaysEmpty(msg);
         }
     }
 

@@ -52,6 +52,52 @@ class Http1ClientCodecTest {
         release(in);
     }
 
+    /**
+     * A value that repeats the one its header had in the connection's response before is that
+     * same object (what lets HPACK find it by identity); a changed value, another connection's,
+     * and a credential are not shared, and a header Ward adds later is not remembered.
+     */
+    @Test
+    void aConnectionsRepeatedResponseHeaderValuesAreOneObject() {
+        String head = "HTTP/1.1 200 OK\r\nServer: nginx\r\nX-Custom: a\r\nSet-Cookie: s=1\r\nDate: %s\r\nContent-Length: 0\r\n\r\n";
+        HttpResponse[] res = new HttpResponse[3];
+        String[] dates = {"Sat, 05 Dec 2026 05:20:11 GMT", "Sat, 05 Dec 2026 05:20:11 GMT", "Sat, 05 Dec 2026 05:20:12 GMT"};
+        for (int i = 0; i < 3; i++) {
+            send(HttpMethod.GET);
+            List<Object> in = receive(String.format(head, dates[i]));
+            res[i] = (HttpResponse) in.get(0);
+            release(in);
+        }
+        res[0].headers().add(io.netty.util.AsciiString.of("x-added"), "v"); // Ward's own, after the head was read
+        assertThat((Object) value(res[1], "server")).isInstanceOf(io.netty.util.AsciiString.class).isSameAs(value(res[0], "server"));
+        assertThat((Object) value(res[2], "server")).isSameAs(value(res[0], "server"));
+        assertThat((Object) value(res[2], "x-custom")).as("an unknown name, by content").isSameAs(value(res[0], "x-custom"));
+        assertThat((Object) value(res[1], "date")).isSameAs(value(res[0], "date"));
+        assertThat((Object) value(res[2], "date")).as("changed").isNotSameAs(value(res[1], "date"));
+        assertThat(value(res[2], "date").toString()).isEqualTo(dates[2]);
+        assertThat((Object) value(res[1], "set-cookie")).as("a credential").isNotSameAs(value(res[0], "set-cookie"))
+                .isInstanceOf(String.class);
+
+        EmbeddedChannel other = new EmbeddedChannel(new Http1ClientCodec(8192, 8192, 8192));
+        other.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/"));
+        ReferenceCountUtil.release(other.readOutbound());
+        other.writeInbound(Unpooled.copiedBuffer(String.format(head, dates[0]) , StandardCharsets.US_ASCII));
+        HttpResponse elsewhere = other.readInbound();
+        assertThat((Object) value(elsewhere, "server")).as("another connection's").isNotSameAs(value(res[0], "server"))
+                .hasToString("nginx");
+        other.finishAndReleaseAll();
+
+        send(HttpMethod.GET);
+        List<Object> in = receive("HTTP/1.1 200 OK\r\nx-added: v\r\nContent-Length: 0\r\n\r\n");
+        assertThat((Object) value((HttpResponse) in.get(0), "x-added")).isInstanceOf(io.netty.util.AsciiString.class)
+                .isNotSameAs(value(res[0], "x-added"));
+        release(in);
+    }
+
+    private static CharSequence value(HttpResponse res, String name) {
+        return ((CompactHttpHeaders) res.headers()).value(name);
+    }
+
     /** The status line's version, code and a standard reason come as shared constants; anything else as sent. */
     @Test
     void statusLinesAreReadAsNettyReadsThem() {

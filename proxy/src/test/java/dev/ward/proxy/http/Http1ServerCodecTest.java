@@ -64,6 +64,33 @@ class Http1ServerCodecTest {
         ch.finishAndReleaseAll();
     }
 
+    /**
+     * A repeated request header value is the connection's one object, checked when first seen: a
+     * value with a control character in a later request is still refused (400 material), and
+     * the request after that still shares the good value.
+     */
+    @Test
+    void repeatedValuesAreSharedAndABadOneIsStillRefused() {
+        EmbeddedChannel ch = new EmbeddedChannel(new Http1ServerCodec(new HttpDecoderConfig()));
+        ch.writeInbound(ascii("GET /a HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer t\r\n\r\n"
+                + "GET /b HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer t\r\n\r\n"));
+        HttpRequest first = ch.readInbound();
+        ReferenceCountUtil.release(ch.readInbound());
+        HttpRequest second = ch.readInbound();
+        ReferenceCountUtil.release(ch.readInbound());
+        CompactHttpHeaders a = (CompactHttpHeaders) first.headers();
+        CompactHttpHeaders b = (CompactHttpHeaders) second.headers();
+        assertThat((Object) b.value("host")).isSameAs(a.value("host")).isInstanceOf(io.netty.util.AsciiString.class);
+        assertThat((Object) b.value("authorization")).as("a credential is not kept").isNotSameAs(a.value("authorization"));
+
+        ch.writeInbound(ascii("GET /c HTTP/1.1\r\nHost: h\u0001\r\n\r\n"));
+        HttpRequest bad = ch.readInbound();
+        assertThat(bad.decoderResult().isFailure()).isTrue();
+        assertThat(bad.decoderResult().cause()).hasMessageContaining("host");
+        ReferenceCountUtil.release(bad);
+        ch.finishAndReleaseAll();
+    }
+
     /** A response to HEAD has no body, whatever its framing headers say; Netty's codec knows it from the request, as this one must. */
     /** The body parts the relay writes are encoded by the codec (accepted by their class), not passed on as objects. */
     @Test
