@@ -108,10 +108,15 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
      * and value text seen there and the {@link AsciiString} made of them, which every later
      * message that repeats both gets. Names the decoder knows ({@link HeadsToHttp2#knownName}) are
      * shared constants and match by identity; others by content. Credentials ({@code
-     * Authorization}, cookies) are never kept. On the connection's event loop only.
+     * Authorization}, cookies) are never kept, nor are names over 64 characters or values over
+     * 128: the values an app or caller repeats are short, and so a connection holds at most about
+     * 13 KB here whatever its peer sends (unbounded, 32 header-size limits would stay pinned per
+     * idle connection). On the connection's event loop only.
      */
     static final class Repeats {
         private static final int SLOTS = 32;
+        static final int MAX_NAME = 64;
+        static final int MAX_VALUE = 128;
         private final AsciiString[] names = new AsciiString[SLOTS];
         private final String[] texts = new String[SLOTS];
         private final AsciiString[] values = new AsciiString[SLOTS];
@@ -123,9 +128,9 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
             return n != null && (n == name || n.contentEquals(name)) && texts[i].equals(text) ? values[i] : null;
         }
 
-        /** What to store for a checked name and text not found: a value kept for next time, or the text itself for a credential. */
+        /** What to store for a checked name and text not found: a value kept for next time, or the text itself (a credential, too long). */
         CharSequence keep(AsciiString name, String text) {
-            if (credential(name)) {
+            if (name.length() > MAX_NAME || text.length() > MAX_VALUE || credential(name)) {
                 return text;
             }
             int i = name.hashCode() & (SLOTS - 1);

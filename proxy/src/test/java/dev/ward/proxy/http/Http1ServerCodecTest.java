@@ -83,6 +83,20 @@ class Http1ServerCodecTest {
         assertThat((Object) b.value("host")).isSameAs(a.value("host")).isInstanceOf(io.netty.util.AsciiString.class);
         assertThat((Object) b.value("authorization")).as("a credential is not kept").isNotSameAs(a.value("authorization"));
 
+        String longest = "v".repeat(CompactHttpHeaders.Repeats.MAX_VALUE);
+        String tooLong = longest + "v";
+        ch.writeInbound(ascii("GET /a HTTP/1.1\r\nx-1: " + longest + "\r\nx-2: " + tooLong + "\r\n\r\n"
+                + "GET /b HTTP/1.1\r\nx-1: " + longest + "\r\nx-2: " + tooLong + "\r\n\r\n"));
+        HttpRequest third = ch.readInbound();
+        ReferenceCountUtil.release(ch.readInbound());
+        HttpRequest fourth = ch.readInbound();
+        ReferenceCountUtil.release(ch.readInbound());
+        CompactHttpHeaders c = (CompactHttpHeaders) third.headers();
+        CompactHttpHeaders d = (CompactHttpHeaders) fourth.headers();
+        assertThat((Object) d.value("x-1")).as("a value at the limit is kept").isSameAs(c.value("x-1"));
+        assertThat((Object) d.value("x-2")).as("a longer one is not").isNotSameAs(c.value("x-2"));
+        assertThat(d.get("x-2")).isEqualTo(tooLong);
+
         ch.writeInbound(ascii("GET /c HTTP/1.1\r\nHost: h\u0001\r\n\r\n"));
         HttpRequest bad = ch.readInbound();
         assertThat(bad.decoderResult().isFailure()).isTrue();
