@@ -105,8 +105,8 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
 
     /**
      * One connection's header values by name: for each of 32 slots (by name hash), the last name
-     * and value text seen there and the {@link AsciiString} made of them, which every later
-     * message that repeats both gets. Names the decoder knows ({@link HeadsToHttp2#knownName}) are
+     * seen there and its value as an {@link AsciiString}, which every later message that repeats
+     * both gets. Names the decoder knows ({@link HeadsToHttp2#knownName}) are
      * shared constants and match by identity; others by content. Credentials ({@code
      * Authorization}, cookies) are never kept, nor are names over 64 characters or values over
      * 128: the values an app or caller repeats are short, and so a connection holds at most about
@@ -118,14 +118,14 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
         static final int MAX_NAME = 64;
         static final int MAX_VALUE = 128;
         private final AsciiString[] names = new AsciiString[SLOTS];
-        private final String[] texts = new String[SLOTS];
         private final AsciiString[] values = new AsciiString[SLOTS];
 
         /** The value kept for this name and text, or null. */
         AsciiString find(AsciiString name, String text) {
             int i = name.hashCode() & (SLOTS - 1);
             AsciiString n = names[i];
-            return n != null && (n == name || n.contentEquals(name)) && texts[i].equals(text) ? values[i] : null;
+            // The kept value's String, made once and kept by the AsciiString: one intrinsic compare per header.
+            return n != null && (n == name || n.contentEquals(name)) && values[i].toString().equals(text) ? values[i] : null;
         }
 
         /** What to store for a checked name and text not found: a value kept for next time, or the text itself (a credential, too long). */
@@ -136,7 +136,6 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
             int i = name.hashCode() & (SLOTS - 1);
             AsciiString value = new AsciiString(text);
             names[i] = name;
-            texts[i] = text;
             values[i] = value;
             return value;
         }
