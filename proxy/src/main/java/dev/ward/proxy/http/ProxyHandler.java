@@ -3,8 +3,6 @@ package dev.ward.proxy.http;
 import dev.ward.proxy.tls.PeerIdentity;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -24,7 +22,6 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
-import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -69,7 +66,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     private final Drain drain;
     private final RequestTelemetry telemetry;
 
-    private ChannelHandlerContext ctx;
+    /** The caller's side: this handler's channel, or the HTTP/2 stream it was {@link #attach attached} to. */
+    private Downstream down;
     private Exchange ex;
     /**
      * Messages of a later, pipelined request, held until the current exchange ends; made when
@@ -231,7 +229,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             if (msg instanceof LastHttpContent) {
                 if (this.informational) {
                     this.informational = false;
-                    ctx.writeAndFlush(msg, ctx.voidPromise());
+                    down.writeAndFlush((HttpObject) msg, false);
                     return;
                 }
                 this.responseDone = true;
@@ -240,17 +238,18 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 settleAdmission(this, this.status, null);
                 // A promise only when the connection closes once this last write is out; otherwise none is made.
                 boolean closing = !http2Stream && (closeAfterResponse || !this.requestDone);
-                finish(closing ? ctx.writeAndFlush(msg) : ctx.writeAndFlush(msg, ctx.voidPromise()), closing);
+                down.writeAndFlush((HttpObject) msg, closing);
+                finish(closing);
                 return;
             }
-            ctx.write(msg, ctx.voidPromise());
-            if (!ctx.channel().isWritable()) {
-                pauseUntilWritable(bc, ctx.channel());
+            down.write((HttpObject) msg);
+            if (!down.isWritable()) {
+                pauseBackend(bc);
             }
         }
 
-        /** {@code closing}: what the caller computed before the last write; {@code lastWrite} is a void promise unless so. */
-        private void finish(ChannelFuture lastWrite, boolean closing) {
+        /** {@code closing}: what the caller computed before the last write, which closes the connection once out if so. */
+        private void finish(boolean closing) {
             boolean requestWasDone = this.requestDone;
             recordTry(this, this.status, null);
             releaseBackend(this, this.backendKeepAlive && requestWasDone);
@@ -263,8 +262,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             }
             endExchange(this, this.status, null);
             if (!http2Stream && closeAfterResponse) {
-                assert closing : "closing after a response whose last write has no promise";
-                lastWrite.addListener(ChannelFutureListener.CLOSE);
+                assert closing : "closing after a response whose last write does not close";
                 return;
             }
             resumeAfterExchange();
@@ -273,7 +271,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         @Override
         public void channelReadComplete(ChannelHandlerContext bctx) {
             if (current(bctx)) {
-                ctx.flush();
+                down.flush();
             }
             bctx.fireChannelReadComplete();
         }
@@ -281,7 +279,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext bctx) {
             if (bctx.channel().isWritable() && current(bctx) && !this.requestDone) {
-                ctx.channel().config().setAutoRead(true);
+                down.setAutoRead(true);
             }
             bctx.fireChannelWritabilityChanged();
         }
@@ -318,7 +316,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
                             this.backend.name() + " closed the connection before responding");
                 } else {
                     endExchange(this, this.status, "upstream_reset");
-                    ctx.close(); // HTTP/1.1: the client sees a truncated body; HTTP/2: RST_STREAM
+                    down.close(); // HTTP/1.1: the client sees a truncated body; HTTP/2: RST_STREAM
                 }
             }
             bctx.fireChannelInactive();
@@ -333,7 +331,14 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
-        this.ctx = ctx;
+        if (down == null) {
+            down = Downstream.of(ctx);
+        }
+    }
+
+    /** Serves {@code stream} rather than a channel of its own: {@link Http2Streams} hands it the stream's events. */
+    void attach(Downstream stream) {
+        this.down = stream;
     }
 
     /**
@@ -348,6 +353,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        read(msg);
+    }
+
+    /** A message from the caller (an {@link HttpObject}; anything else is dropped). */
+    void read(Object msg) {
         if (!(msg instanceof HttpObject obj)) {
             ReferenceCountUtil.release(msg);
             return;
@@ -365,7 +375,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
                 pending = new ArrayDeque<>(4);
             }
             pending.add(obj);
-            ctx.channel().config().setAutoRead(false);
+            down.setAutoRead(false);
             return;
         }
         handle(obj);
@@ -391,7 +401,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         if (content.decoderResult().isFailure()) {
             content.release();
-            log.debug("{}: malformed request body from {}: {}", direction, ctx.channel().remoteAddress(),
+            log.debug("{}: malformed request body from {}: {}", direction, down.connection().remoteAddress(),
                     content.decoderResult().cause().toString());
             abort("request_malformed");
             return;
@@ -410,7 +420,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             // Draining: refuse new streams in a way clients may safely retry elsewhere.
             ReferenceCountUtil.release(req);
             discarding = !(req instanceof LastHttpContent);
-            ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM));
+            down.refuse();
             return;
         }
         boolean hasBody = Headers.hasBody(req, http2Stream);
@@ -428,14 +438,14 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         RequestRecord rec = telemetry.begin(req.method().name(), pathOf(arrived), TraceHeaders.traceparent(req.headers()),
                 req.headers(), TraceHeaders.GETTER);
         if (telemetry.direction() == RequestTelemetry.Direction.INBOUND) {
-            rec.peer(PeerIdentity.of(ctx.channel()));
+            rec.peer(PeerIdentity.of(down.connection()));
         }
         if (rec.recording()) {
             describeDownstream(rec, req);
         }
         Route route;
         try {
-            route = router.route(ctx.channel(), req, rec);
+            route = router.route(down.connection(), req, rec);
         } catch (RuntimeException e) {
             log.error("{}: router failed on {} {}", direction, req.method(), pathOf(req.uri()), e);
             route = new Route.Reply(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal_error", "internal error");
@@ -478,7 +488,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             // Hold the downstream until the backend is ready; later body pieces wait in `early`. A whole
             // request needs no hold (a pipelined one waits in `pending`), which spares the two epoll_ctl
             // calls per request that toggling autoRead costs.
-            ctx.channel().config().setAutoRead(false);
+            down.setAutoRead(false);
         }
         if (res == null) {
             startTry(e);
@@ -486,10 +496,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         }
         res.requestStarted();
         if (res.totalNanos() > 0) {
-            e.totalTimer = TimeoutQueue.of(ctx.executor(), res.totalNanos()).add(() -> onTotalTimeout(e));
+            e.totalTimer = TimeoutQueue.of(down.eventLoop(), res.totalNanos()).add(() -> onTotalTimeout(e));
         }
         armTryTimer(e);
-        Future<Admission> f = backend.admit(ctx.channel().eventLoop());
+        Future<Admission> f = backend.admit(down.eventLoop());
         if (f.isDone()) {
             onAdmitted(e, f);
         } else {
@@ -500,7 +510,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     /** Span attributes of the downstream side: the caller's address, the Host it asked for, our port. */
     private void describeDownstream(RequestRecord rec, HttpRequest req) {
-        Channel conn = ctx.channel().parent() != null ? ctx.channel().parent() : ctx.channel();
+        Channel conn = down.connection();
         if (telemetry.direction() == RequestTelemetry.Direction.INBOUND) {
             if (conn.remoteAddress() instanceof java.net.InetSocketAddress a) {
                 rec.networkPeer(a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString(), a.getPort(),
@@ -559,8 +569,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     private void startTry(Exchange e) {
         e.tryRecorded = false;
         e.failure = null;
-        Future<Channel> f = e.admission != null ? e.backend.acquire(ctx.channel().eventLoop(), e.admission)
-                : e.backend.acquire(ctx.channel().eventLoop());
+        Future<Channel> f = e.admission != null ? e.backend.acquire(down.eventLoop(), e.admission)
+                : e.backend.acquire(down.eventLoop());
         if (f.isDone()) {
             onBackend(e, f);
         } else {
@@ -573,7 +583,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         if (e.tryTimer != null) {
             e.tryTimer.cancel();
         }
-        e.tryTimer = TimeoutQueue.of(ctx.executor(), e.res.firstByteNanos()).add(() -> onTryTimeout(e));
+        e.tryTimer = TimeoutQueue.of(down.eventLoop(), e.res.firstByteNanos()).add(() -> onTryTimeout(e));
     }
 
     /** No response headers within {@code timeouts.firstByte} of the try's start. */
@@ -609,7 +619,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         e.failure = Outcomes.TIMEOUT;
         releaseBackend(e, false);
         endExchange(e, e.status, "upstream_timeout");
-        ctx.close(); // the response is cut short: HTTP/1.1 closes, HTTP/2 resets the stream
+        down.close(); // the response is cut short: HTTP/1.1 closes, HTTP/2 resets the stream
     }
 
     /** Ends the current try as failed in {@code failure}: stops waiting, records it, drops its channel. */
@@ -686,7 +696,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         bc.flush();
         bc.config().setAutoRead(true);
         if (!e.requestDone && bc.isWritable()) {
-            ctx.channel().config().setAutoRead(true);
+            down.setAutoRead(true);
         }
     }
 
@@ -713,11 +723,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             e.backendCh.flush();
             needsFlush = false;
             if (!http2Stream) {
-                ctx.channel().config().setAutoRead(false); // next request waits for this response
+                down.setAutoRead(false); // next request waits for this response
             }
         } else if (!e.backendCh.isWritable()) {
             needsFlush = false;
-            pauseUntilWritable(ctx.channel(), e.backendCh);
+            pauseDownstream(e.backendCh);
         }
     }
 
@@ -759,26 +769,36 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        readComplete();
+        ctx.fireChannelReadComplete();
+    }
+
+    /** The caller's messages read in one go have all been {@link #read}: what went to the backend is flushed. */
+    void readComplete() {
         if (needsFlush && ex != null && ex.backendCh != null) {
             ex.backendCh.flush();
         }
         needsFlush = false;
-        ctx.fireChannelReadComplete();
     }
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (ctx.channel().isWritable() && ex != null && ex.backendCh != null && !ex.responseDone) {
+        writabilityChanged();
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    /** The caller may take more (or less) now. */
+    void writabilityChanged() {
+        if (down.isWritable() && ex != null && ex.backendCh != null && !ex.responseDone) {
             ex.backendCh.config().setAutoRead(true);
         }
-        ctx.fireChannelWritabilityChanged();
     }
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt == Drain.EVENT && !http2Stream) {
             if (ex == null) {
-                ctx.close();
+                down.close();
             } else {
                 closeAfterResponse = true;
             }
@@ -789,22 +809,27 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        inactive();
+        ctx.fireChannelInactive();
+    }
+
+    /** The caller's side is gone: what is held is dropped, an exchange in progress ends. */
+    void inactive() {
         for (HttpObject o; hasPending() && (o = pending.poll()) != null; ) {
             ReferenceCountUtil.release(o);
         }
         Exchange e = ex;
         if (e != null) {
-            log.debug("{}: downstream {} closed during {} {}", direction, ctx.channel().remoteAddress(), e.rec.method(), e.rec.path());
+            log.debug("{}: downstream {} closed during {} {}", direction, down.connection().remoteAddress(), e.rec.method(), e.rec.path());
             releaseBackend(e, false);
             endExchange(e, e.responseStarted ? e.status : 499, "downstream_closed");
         }
-        ctx.fireChannelInactive();
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.debug("{}: closing {} after error: {}", direction, ctx.channel().remoteAddress(), cause.toString());
-        ctx.close();
+        log.debug("{}: closing {} after error: {}", direction, down.connection().remoteAddress(), cause.toString());
+        down.close();
     }
 
     // --- replies and endings ---
@@ -819,10 +844,10 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
             status = HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE;
             reason = "headers_too_large";
         }
-        log.debug("{}: malformed request from {}: {}", direction, ctx.channel().remoteAddress(), cause.toString());
+        log.debug("{}: malformed request from {}: {}", direction, down.connection().remoteAddress(), cause.toString());
         discarding = true;
         localReply(status, reason, malformed(cause), true);
-        telemetry.malformed(PeerIdentity.of(ctx.channel()), status.code(), reason);
+        telemetry.malformed(PeerIdentity.of(down.connection()), status.code(), reason);
     }
 
     /** At most this much of the decoder's words goes back to the caller. */
@@ -855,16 +880,13 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
 
     private void localReply(HttpResponseStatus status, String reason, String message, boolean close,
                             java.util.Map<String, String> headers) {
-        HttpResponse r = LocalReplies.json(ctx.alloc(), status, reason, message);
+        HttpResponse r = LocalReplies.json(down.alloc(), status, reason, message);
         headers.forEach((k, v) -> r.headers().set(k, v));
         boolean closing = close || (!http2Stream && drain.isDraining());
         if (closing && !http2Stream) {
             r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }
-        ChannelFuture f = ctx.writeAndFlush(r);
-        if (closing) {
-            f.addListener(ChannelFutureListener.CLOSE);
-        }
+        down.writeAndFlush(r, closing);
     }
 
     private void failBeforeResponse(Exchange e, HttpResponseStatus status, String reason, String message) {
@@ -894,7 +916,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         Exchange e = ex;
         releaseBackend(e, false);
         endExchange(e, 400, reason);
-        ctx.close();
+        down.close();
     }
 
     /** Gives the request's admission back, once: the first outcome settled is the one the caller got. */
@@ -978,11 +1000,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void resumeAfterExchange() {
-        if (http2Stream || !ctx.channel().isActive()) {
+        if (http2Stream || !down.isActive()) {
             return;
         }
-        ctx.channel().config().setAutoRead(true);
-        while (ex == null && hasPending() && ctx.channel().isActive()) {
+        down.setAutoRead(true);
+        while (ex == null && hasPending() && down.isActive()) {
             handle(pending.poll());
         }
         if (ex != null && hasPending()) {
@@ -994,16 +1016,25 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Stops reading {@code from} while {@code to} cannot take more, then flushes {@code to}.
-     * Reading resumes on {@code to}'s writability change. The order matters: a flush on loopback
-     * can drain at once and fire that change <em>during</em> the flush, so reading is turned off
-     * first and re-checked after, never the other way round (which would stall for good).
+     * Stops reading the backend {@code bc} while the caller cannot take more, then flushes to the
+     * caller. Reading resumes on the downstream's writability change. The order matters: a flush on
+     * loopback can drain at once and fire that change <em>during</em> the flush, so reading is
+     * turned off first and re-checked after, never the other way round (which would stall for good).
      */
-    private static void pauseUntilWritable(Channel from, Channel to) {
-        from.config().setAutoRead(false);
-        to.flush();
-        if (to.isWritable()) {
-            from.config().setAutoRead(true);
+    private void pauseBackend(Channel bc) {
+        bc.config().setAutoRead(false);
+        down.flush();
+        if (down.isWritable()) {
+            bc.config().setAutoRead(true);
+        }
+    }
+
+    /** The other way: stops reading the caller while the backend {@code bc} cannot take more (as {@link #pauseBackend}). */
+    private void pauseDownstream(Channel bc) {
+        down.setAutoRead(false);
+        bc.flush();
+        if (bc.isWritable()) {
+            down.setAutoRead(true);
         }
     }
 
@@ -1025,7 +1056,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
      * Both take from the upstream's retry budget, so an outage never multiplies the load.
      */
     private int mayRetry(Exchange e, String failure, int status) {
-        if (!e.replayable || e.responseStarted || e.ended || !ctx.channel().isActive()) {
+        if (!e.replayable || e.responseStarted || e.ended || !down.isActive()) {
             return NO_RETRY;
         }
         boolean race = !e.raceRetried && (e.refusedStream
@@ -1080,12 +1111,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         if (delay <= 0) {
             startRetry(e);
         } else {
-            ctx.executor().schedule(() -> startRetry(e), delay, TimeUnit.NANOSECONDS);
+            down.eventLoop().schedule(() -> startRetry(e), delay, TimeUnit.NANOSECONDS);
         }
     }
 
     private void startRetry(Exchange e) {
-        if (e != ex || e.ended || !ctx.channel().isActive()) {
+        if (e != ex || e.ended || !down.isActive()) {
             return;
         }
         if (e.res != null) {
