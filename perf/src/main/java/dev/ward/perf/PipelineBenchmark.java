@@ -25,7 +25,6 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -86,7 +85,7 @@ import org.openjdk.jmh.annotations.Warmup;
         "-Dio.netty.jfr.enabled=false"})
 public class PipelineBenchmark {
 
-    @Param({"http1", "http2", "h2conn"})
+    @Param({"http1", "h2conn"})
     public String protocol;
 
     @Param({"inbound", "outbound"})
@@ -115,8 +114,6 @@ public class PipelineBenchmark {
     private final Drain drain = new Drain();
     private EmbeddedChannel upstream;
     private EmbeddedChannel downstream;
-    /** What an HTTP/2 listener adds to each stream (a new {@code ProxyHandler} behind it). */
-    private io.netty.channel.ChannelHandler streams;
     private Route.Router router;
     private ByteBuf request;
     private ByteBuf body;
@@ -195,14 +192,13 @@ public class PipelineBenchmark {
         for (int i = 0; i < extraHeaders; i++) {
             h2Request.add(AsciiString.of("x-bench-" + i), AsciiString.of(TRACEPARENT));
         }
-        streams = HttpPipelines.http2Streams(() -> new ProxyHandler(router, true, direction, drain, telemetry));
         if ("http1".equals(protocol)) {
             downstream = new EmbeddedChannel();
             HttpPipelines.http1(downstream.pipeline(), limits, () -> new ProxyHandler(router, false, direction, drain, telemetry));
         } else if ("h2conn".equals(protocol)) {
             openH2Connection();
-        } else if (!"http2".equals(protocol)) {
-            throw new IllegalArgumentException("protocol: " + protocol + " (expected http1, http2 or h2conn)");
+        } else {
+            throw new IllegalArgumentException("protocol: " + protocol + " (expected http1 or h2conn)");
         }
     }
 
@@ -345,11 +341,6 @@ public class PipelineBenchmark {
         if (h2Encoder != null) {
             down.pipeline().fireChannelRead(h2HeadersFrame());
             down.pipeline().fireChannelReadComplete();
-        } else if (down == null) { // HTTP/2: a new stream channel per request
-            down = new EmbeddedChannel();
-            down.pipeline().addLast(streams);
-            down.pipeline().fireChannelRead(new DefaultHttp2HeadersFrame(h2Request, true)); // as the stream channel delivers it
-            down.flushInbound();
         } else {
             down.pipeline().fireChannelRead(read(request));
             down.flushInbound();
@@ -379,9 +370,6 @@ public class PipelineBenchmark {
         }
         if (out == 0) {
             throw new IllegalStateException("no response left the " + protocol + " pipeline");
-        }
-        if (down != downstream) {
-            down.finishAndReleaseAll();
         }
         return out;
     }

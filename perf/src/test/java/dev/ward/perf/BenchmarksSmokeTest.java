@@ -26,8 +26,8 @@ class BenchmarksSmokeTest {
                 .shouldFailOnError(true)
                 .build();
         Collection<RunResult> results = new Runner(opt).run();
-        assertThat(results).hasSize(23); // decide allowed/denied, normalize (dot segments, canonical), token cached/uncached, resilience ×3, telemetry ×4,
-        // SPIFFE parse and peer verification, TLS handshake on BoringSSL and on the JDK, pipelines h1/h2 stream/h2 connection × in/out
+        assertThat(results).hasSize(21); // decide allowed/denied, normalize (dot segments, canonical), token cached/uncached, resilience ×3, telemetry ×4,
+        // SPIFFE parse and peer verification, TLS handshake on BoringSSL and on the JDK, pipelines h1/h2 connection × in/out
         assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
     }
 }

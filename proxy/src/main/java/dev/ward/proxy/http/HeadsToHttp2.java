@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
@@ -39,7 +40,6 @@ import io.netty.util.internal.PlatformDependent;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Supplier;
 
 /**
  * Netty's {@code Http2StreamFrameToHttpObjectCodec} (HTTP/2 frames to HTTP objects and back on a
@@ -105,32 +105,13 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         }
     }
 
-    /** For an inbound stream: makes the stream's own handler, which goes behind this one; null for the shared instances. */
-    private final Supplier<? extends ChannelHandler> streamHandler;
-
     private HeadsToHttp2(boolean server) {
-        this(server, null);
-    }
-
-    private HeadsToHttp2(boolean server, Supplier<? extends ChannelHandler> streamHandler) {
         super(server);
         this.server = server;
-        this.streamHandler = streamHandler;
     }
 
     /** Requests come in (an inbound stream), or responses (a stream this sidecar opened). */
     private final boolean server;
-
-    /**
-     * The one handler a listener's {@code Http2MultiplexHandler} adds to each stream it accepts: as
-     * it is added, it puts the stream's own handler ({@code proxy}, made by {@code streamHandler})
-     * behind itself. A {@code ChannelInitializer} would add both and then remove itself, three
-     * pipeline changes and a concurrent set's insert and removal per request (2% of an inbound
-     * sidecar's event loop); this is one change besides the multiplexer's own.
-     */
-    public static HeadsToHttp2 forInboundStreams(Supplier<? extends ChannelHandler> streamHandler) {
-        return new HeadsToHttp2(true, java.util.Objects.requireNonNull(streamHandler));
-    }
 
     /** Sharable (the annotation), said without Netty's per-class lookup: added to every stream (see {@link ProxyHandler#isSharable}). */
     @Override
@@ -143,9 +124,6 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         super.handlerAdded(ctx);
         if (ctx.channel() instanceof Http2StreamChannel stream) { // before its first read makes the default's handle
             stream.config().setRecvByteBufAllocator(StreamReads.INSTANCE);
-        }
-        if (streamHandler != null) {
-            ctx.pipeline().addLast("proxy", streamHandler.get());
         }
     }
 
@@ -318,6 +296,33 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         int hash = PlatformDependent.hashCodeAscii(bytes, start, length);
         AsciiString known = KNOWN.find(bytes, start, length, hash);
         return known != null ? known : DROPPED.find(bytes, start, length, hash);
+    }
+
+    /**
+     * A frame of an inbound stream as HTTP objects, for {@link Http2Streams} (which serves streams
+     * without a channel each): what this codec's read makes of it. {@code ctx} is the connection's.
+     * The frame stays the caller's to release.
+     */
+    void decodeFrame(ChannelHandlerContext ctx, Http2StreamFrame frame, List<Object> out) throws Exception {
+        decode(ctx, frame, out);
+    }
+
+    /**
+     * A response's message on an inbound stream as frames (without their stream), for
+     * {@link Http2Streams}: what this codec's write makes of it. Takes {@code msg} (released here).
+     */
+    void encodeResponse(ChannelHandlerContext ctx, HttpObject msg, List<Object> out) throws Exception {
+        if (msg instanceof HttpResponse res && !(msg instanceof FullHttpMessage)
+                && res.status().codeClass() != HttpStatusClass.INFORMATIONAL
+                && !res.headers().contains(HttpHeaderNames.CONNECTION)) {
+            out.add(new DefaultHttp2HeadersFrame(toHttp2(res), false));
+            return;
+        }
+        try {
+            encode(ctx, msg, out);
+        } finally {
+            ReferenceCountUtil.release(msg);
+        }
     }
 
     @Override

@@ -4,7 +4,6 @@ import dev.ward.proxy.config.SidecarConfig;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.ByteToMessageDecoder;
@@ -26,7 +25,6 @@ import io.netty.handler.codec.http2.Http2FrameReader;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersEncoder.SensitivityDetector;
 import io.netty.handler.codec.http2.Http2HeadersEncoder;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2PromisedRequestVerifier;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.UniformStreamByteDistributor;
@@ -171,17 +169,9 @@ public final class HttpPipelines {
     }
 
     /**
-     * What an inbound HTTP/2 stream's pipeline starts with: frames to HTTP objects and back
-     * ({@link HeadsToHttp2}), which puts a new {@code proxy} from {@code handler} behind itself.
-     * One per listener, shared by its streams.
-     */
-    public static ChannelHandler http2Streams(Supplier<ProxyHandler> handler) {
-        return HeadsToHttp2.forInboundStreams(handler);
-    }
-
-    /**
-     * HTTP/2: one connection, each stream its own child channel converted to HTTP objects, so
-     * the same {@link ProxyHandler} serves both protocols. Drains with {@link Http2DrainHandler}.
+     * HTTP/2: one connection, each stream served by its own {@link ProxyHandler} through
+     * {@link Http2Streams} (frames converted to HTTP objects and back, without a channel per
+     * stream), so the same handler serves both protocols. Drains with {@link Http2DrainHandler}.
      */
     public static void http2(ChannelPipeline p, SidecarConfig.Limits limits, Supplier<ProxyHandler> handler) {
         Http2Settings settings = Http2Settings.defaultSettings().initialWindowSize(H2_STREAM_WINDOW)
@@ -192,7 +182,7 @@ public final class HttpPipelines {
         p.addLast("idle", new IdleTimeout(limits.idleTimeout()));
         consolidateFlushes(p);
         p.addLast("h2", h2Codec(true, settings, Http2HeadersEncoder.NEVER_SENSITIVE));
-        p.addLast("h2-mux", new Http2MultiplexHandler(http2Streams(handler)));
+        p.addLast("h2-streams", new Http2Streams(handler));
         p.addLast("h2-drain", new Http2DrainHandler());
         widenConnectionWindow(p.channel());
     }

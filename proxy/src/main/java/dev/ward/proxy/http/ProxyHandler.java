@@ -36,8 +36,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Forwards HTTP exchanges from one downstream channel (an HTTP/1.1 connection, or one HTTP/2
- * stream) to the backend its {@link Route.Router} picks, one exchange at a time, streaming
+ * Forwards HTTP exchanges from one {@link Downstream} (an HTTP/1.1 connection, as the handler at
+ * the end of its pipeline; or one HTTP/2 stream, handed its frames by {@link Http2Streams}) to the backend its {@link Route.Router} picks, one exchange at a time, streaming
  * bodies both ways with back-pressure: when one side cannot take more, reading from the other
  * side stops until it can ({@code AUTO_READ} off, as Netty's {@code HexDumpProxy} does).
  *
@@ -51,10 +51,10 @@ import org.slf4j.LoggerFactory;
  * reason code; a backend that dies mid-response closes the downstream connection (HTTP/1.1) or
  * resets the stream (HTTP/2), so the client can tell the response is incomplete.
  *
- * <p>All state is confined to the downstream channel's event loop; backends hand out channels
+ * <p>All state is confined to the downstream connection's event loop; backends hand out channels
  * on that same loop, so no locks are needed.
  */
-public final class ProxyHandler extends ChannelInboundHandlerAdapter {
+public final class ProxyHandler extends ChannelInboundHandlerAdapter implements Http2Streams.StreamHandler {
 
     private static final Logger log = LoggerFactory.getLogger(ProxyHandler.class);
     /** The name of the handler on a backend channel that hands its responses to the exchange using it. */
@@ -337,14 +337,14 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** Serves {@code stream} rather than a channel of its own: {@link Http2Streams} hands it the stream's events. */
-    void attach(Downstream stream) {
+    @Override
+    public void attach(Downstream stream) {
         this.down = stream;
     }
 
     /**
-     * Not sharable, said without Netty's per-class lookup: it is asked each time a handler is added
-     * to a pipeline, and an HTTP/2 listener adds one of these per request (a thread-local weak map
-     * lookup, 1-2% of an inbound sidecar's event loop with the other per-stream handlers).
+     * Not sharable, said without Netty's per-class lookup (a thread-local weak map): it is asked each
+     * time a handler is added to a pipeline, once per HTTP/1.1 connection.
      */
     @Override
     public boolean isSharable() {
@@ -357,7 +357,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** A message from the caller (an {@link HttpObject}; anything else is dropped). */
-    void read(Object msg) {
+    @Override
+    public void read(Object msg) {
         if (!(msg instanceof HttpObject obj)) {
             ReferenceCountUtil.release(msg);
             return;
@@ -774,7 +775,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** The caller's messages read in one go have all been {@link #read}: what went to the backend is flushed. */
-    void readComplete() {
+    @Override
+    public void readComplete() {
         if (needsFlush && ex != null && ex.backendCh != null) {
             ex.backendCh.flush();
         }
@@ -788,7 +790,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** The caller may take more (or less) now. */
-    void writabilityChanged() {
+    @Override
+    public void writabilityChanged() {
         if (down.isWritable() && ex != null && ex.backendCh != null && !ex.responseDone) {
             ex.backendCh.config().setAutoRead(true);
         }
@@ -814,7 +817,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** The caller's side is gone: what is held is dropped, an exchange in progress ends. */
-    void inactive() {
+    @Override
+    public void inactive() {
         for (HttpObject o; hasPending() && (o = pending.poll()) != null; ) {
             ReferenceCountUtil.release(o);
         }
@@ -993,6 +997,12 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter {
         drain.exchangeEnded();
         e.rec.circuit(e.backend.circuitState());
         e.rec.end(status, reason);
+    }
+
+    /** No exchange in progress and nothing held: the end of the downstream would change nothing. */
+    @Override
+    public boolean idle() {
+        return ex == null && !hasPending();
     }
 
     private boolean hasPending() {

@@ -253,7 +253,7 @@ class HeadsToHttp2Test {
         for (boolean end : new boolean[] {false, true}) {
             for (Http2Headers req : List.of(h2Request(), h2Request().add("content-length", "5"),
                     new DefaultHttp2Headers().method("GET").path("/").scheme("http"))) {
-                List<String> ours = decodeWith(HeadsToHttp2.forInboundStreams(() -> new io.netty.channel.ChannelInboundHandlerAdapter()),
+                List<String> ours = decodeWith(HeadsToHttp2.SERVER,
                         new DefaultHttp2HeadersFrame(req, end));
                 List<String> netty = decodeWith(new io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec(true),
                         new DefaultHttp2HeadersFrame(req, end));
