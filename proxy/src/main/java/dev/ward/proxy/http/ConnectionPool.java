@@ -13,7 +13,7 @@ import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.codec.http2.WardOutboundStreams;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
@@ -73,11 +73,10 @@ public final class ConnectionPool implements Backend {
         return ch.hasAttr(REUSED) && Boolean.TRUE.equals(ch.attr(REUSED).get());
     }
     /**
-     * An HTTP/2 connection's codec and the bootstrap that opens its streams, made once per
-     * connection: a bootstrap made per stream cost two maps, a pipeline search and a
-     * {@link ChannelInitializer} (with its own map) for every request.
+     * An HTTP/2 connection's codec and its multiplexer's context, where its streams are opened
+     * ({@link WardOutboundStreams}), found once per connection.
      */
-    private record H2(Http2FrameCodec codec, Http2StreamChannelBootstrap streams) {
+    private record H2(Http2FrameCodec codec, ChannelHandlerContext mux) {
         boolean canOpenStream() {
             return codec.connection().local().canOpenStream() && !codec.connection().goAwayReceived();
         }
@@ -195,6 +194,8 @@ public final class ConnectionPool implements Backend {
         final ArrayDeque<Channel> idle = new ArrayDeque<>();
         final Bootstrap bootstrap;
         Channel h2;
+        /** {@link #h2}'s codec and multiplexer. */
+        H2 h2Streams;
         /** Acquirers waiting for the first connection while it may still turn out to be h2. */
         List<Promise<Channel>> waiting;
         /** Until a connection says otherwise, assume the server may speak h2 (TLS only). */
@@ -218,11 +219,13 @@ public final class ConnectionPool implements Backend {
 
         Future<Channel> acquire() {
             if (h2 != null) {
-                H2 h = h2.attr(H2_STREAMS).get();
+                H2 h = h2Streams;
                 if (h2.isActive() && h.canOpenStream()) {
-                    Promise<Channel> p = loop.newPromise();
-                    openStream(h, p, true);
-                    return p;
+                    try {
+                        return loop.newSucceededFuture(openStream(h, true));
+                    } catch (RuntimeException e) {
+                        return loop.newFailedFuture(unavailable(e));
+                    }
                 }
                 h2 = null;
             }
@@ -260,7 +263,14 @@ public final class ConnectionPool implements Backend {
             if (h2 == ch) {
                 for (Promise<Channel> p : w) {
                     if (!p.isDone()) {
-                        openStream(ch.attr(H2_STREAMS).get(), p, false);
+                        try {
+                            Channel stream = openStream(ch.attr(H2_STREAMS).get(), false);
+                            if (!p.trySuccess(stream)) {
+                                stream.close(); // the acquirer gave up waiting
+                            }
+                        } catch (RuntimeException e) {
+                            p.tryFailure(unavailable(e));
+                        }
                     }
                 }
                 return;
@@ -345,6 +355,7 @@ public final class ConnectionPool implements Backend {
                     if (ApplicationProtocolNames.HTTP_2.equals(ssl.applicationProtocol())) {
                         setUpH2(ch);
                         h2 = ch;
+                        h2Streams = ch.attr(H2_STREAMS).get();
                     } else {
                         setUpHttp1(ch);
                     }
@@ -374,7 +385,7 @@ public final class ConnectionPool implements Backend {
                 }
             }));
             ch.pipeline().addLast(GUARD, new UnaskedReadGuard(false));
-            ch.attr(H2_STREAMS).set(new H2(codec, new Http2StreamChannelBootstrap(ch).handler(HeadsToHttp2.CLIENT)));
+            ch.attr(H2_STREAMS).set(new H2(codec, ch.pipeline().context("h2-mux")));
             HttpPipelines.widenConnectionWindow(ch);
         }
 
@@ -382,20 +393,13 @@ public final class ConnectionPool implements Backend {
             ch.pipeline().addLast("idle", new IdleTimeout(settings.idleTimeout()));
         }
 
-        private void openStream(H2 parent, Promise<Channel> p, boolean reused) {
-            parent.streams().open().addListener(f -> {
-                if (f.isSuccess()) {
-                    Channel stream = (Channel) f.getNow();
-                    if (!reused) {
-                        stream.attr(FRESH_STREAM).set(Boolean.TRUE); // the rare case marked: an attribute costs each stream an object
-                    }
-                    if (!p.trySuccess(stream)) {
-                        stream.close(); // the acquirer gave up waiting
-                    }
-                } else {
-                    p.tryFailure(unavailable(f.cause()));
-                }
-            });
+        /** A new stream on {@code parent}, ready at once; throws if none can be opened. */
+        private Channel openStream(H2 parent, boolean reused) {
+            Channel stream = WardOutboundStreams.open(parent.mux(), HeadsToHttp2.CLIENT);
+            if (!reused) {
+                stream.attr(FRESH_STREAM).set(Boolean.TRUE); // the rare case marked: an attribute costs each stream an object
+            }
+            return stream;
         }
 
         void retireAll() {
