@@ -61,16 +61,6 @@ interface Downstream {
             }
 
             @Override
-            public EventLoop eventLoop() {
-                return ctx.channel().eventLoop();
-            }
-
-            @Override
-            public ByteBufAllocator alloc() {
-                return ctx.alloc();
-            }
-
-            @Override
             public void write(HttpObject msg) {
                 ctx.write(msg, ctx.voidPromise());
             }

@@ -1,12 +1,10 @@
 package dev.ward.proxy.http;
 
-import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
@@ -350,16 +348,6 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         @Override
         public Channel connection() {
             return ctx.channel();
-        }
-
-        @Override
-        public EventLoop eventLoop() {
-            return ctx.channel().eventLoop();
-        }
-
-        @Override
-        public ByteBufAllocator alloc() {
-            return ctx.alloc();
         }
 
         @Override
