@@ -86,6 +86,15 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
     private ChannelHandlerContext ctx;
     private Http2FrameCodec codec;
     private boolean connectionReading;
+    /**
+     * A received frame as HTTP objects, and a written message as frames: one list each for the
+     * connection's streams, since a stream is made per request. A call that finds its list in use
+     * (a handler acting on another stream from inside one's call: not expected) makes its own.
+     */
+    private final ArrayList<Object> decoded = new ArrayList<>(2);
+    private final ArrayList<Object> encoded = new ArrayList<>(2);
+    private boolean decodedInUse;
+    private boolean encodedInUse;
 
     Http2Streams(Supplier<? extends StreamHandler> handlers) {
         this.handlers = handlers;
@@ -233,10 +242,6 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         boolean remoteEnded;
         boolean localEnded;
         boolean closed;
-        /** One received frame as HTTP objects, and one written message as frames (reused; see {@link #write}). */
-        final List<Object> in = new ArrayList<>(2);
-        final List<Object> out = new ArrayList<>(2);
-        boolean encoding;
 
         Stream(Http2FrameStream fs, Http2Stream h2, StreamHandler handler) {
             this.fs = fs;
@@ -281,6 +286,9 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
                 consumed += d.initialFlowControlledBytes();
             }
             delivering = true;
+            boolean shared = !decodedInUse;
+            List<Object> in = shared ? decoded : new ArrayList<>(2);
+            decodedInUse = true;
             try {
                 try {
                     HeadsToHttp2.SERVER.decodeFrame(ctx, frame, in);
@@ -301,9 +309,12 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
                         handler.read(o);
                     }
                 }
-                in.clear();
             } finally {
+                in.clear();
                 delivering = false;
+                if (shared) {
+                    decodedInUse = false;
+                }
             }
         }
 
@@ -356,11 +367,9 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
                 ReferenceCountUtil.release(msg);
                 return;
             }
-            // A write's listener may end the stream at once, but never writes: the list is not re-entered
-            // (a fresh one if it were).
-            boolean outer = !encoding;
-            List<Object> frames = outer ? out : new ArrayList<>(2);
-            encoding = true;
+            boolean shared = !encodedInUse;
+            List<Object> frames = shared ? encoded : new ArrayList<>(2);
+            encodedInUse = true;
             try {
                 try {
                     HeadsToHttp2.SERVER.encodeResponse(ctx, msg, frames);
@@ -375,10 +384,10 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
                     localEnded |= f instanceof Http2HeadersFrame h ? h.isEndStream() : f instanceof Http2DataFrame d && d.isEndStream();
                     ctx.write(f).addListener(this);
                 }
-                frames.clear();
             } finally {
-                if (outer) {
-                    encoding = false;
+                frames.clear();
+                if (shared) {
+                    encodedInUse = false;
                 }
             }
         }
