@@ -244,8 +244,14 @@ final class CompactHttp2Headers implements Http2Headers {
         if (full != null) {
             return full.getAll(name);
         }
+        int i = indexOf(Objects.requireNonNull(name, "name"), 0);
+        if (i < 0) {
+            // Empty and read-only, with nothing allocated: Netty's HTTP/2 decoder asks every head for its
+            // content-length this way, and most have none (it only reads the list).
+            return java.util.Collections.emptyList();
+        }
         List<CharSequence> all = new ArrayList<>(2);
-        for (int i = indexOf(Objects.requireNonNull(name, "name"), 0); i >= 0; i = indexOf(name, i + 1)) {
+        for (; i >= 0; i = indexOf(name, i + 1)) {
             all.add(valueAt(i));
         }
         return all;
