@@ -37,9 +37,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Forwards HTTP exchanges from one {@link Downstream} (an HTTP/1.1 connection, as the handler at
- * the end of its pipeline; or one HTTP/2 stream, handed its frames by {@link Http2Streams}) to the backend its {@link Route.Router} picks, one exchange at a time, streaming
- * bodies both ways with back-pressure: when one side cannot take more, reading from the other
- * side stops until it can ({@code AUTO_READ} off, as Netty's {@code HexDumpProxy} does).
+ * the end of its pipeline; or one HTTP/2 stream, handed its frames by {@link Http2Streams}) to the
+ * backend its {@link Route.Router} picks, one exchange at a time, streaming bodies both ways with
+ * back-pressure: when one side cannot take more, reading from the other side stops until it can
+ * ({@code AUTO_READ} off, as Netty's {@code HexDumpProxy} does).
  *
  * <p>Consumes {@link HttpObject}s and emits them, rewritten for the next hop, to the backend
  * channel; the backend's response comes back through a per-exchange relay handler and is written
