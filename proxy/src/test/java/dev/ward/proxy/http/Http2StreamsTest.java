@@ -307,4 +307,31 @@ class Http2StreamsTest {
                 .mapToInt(f -> ((Http2DataFrame) f).content().readableBytes()).sum()).isEqualTo(24);
         assertThat(r.stream.isWritable()).isTrue();
     }
+
+    @Test
+    void trailersGoBothWays() {
+        connect(65_535);
+        Http2FrameStream s = request(false);
+        send(new DefaultHttp2DataFrame(Unpooled.copiedBuffer("abc", StandardCharsets.US_ASCII), false).stream(s));
+        send(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().add("x-checksum", "900150983cd24fb0"), true).stream(s));
+        Recorder r = handlers.get(0);
+        assertThat(r.read).hasSize(3);
+        LastHttpContent last = (LastHttpContent) r.read.get(2);
+        assertThat(last.trailingHeaders().get("x-checksum")).isEqualTo("900150983cd24fb0");
+
+        r.done = true;
+        r.stream.write(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK));
+        DefaultLastHttpContent end = new DefaultLastHttpContent(Unpooled.copiedBuffer("xyz", StandardCharsets.US_ASCII));
+        end.trailingHeaders().add("grpc-status", "0");
+        r.stream.writeAndFlush(end, false);
+        pump();
+        assertThat(caller.frames).hasSize(3);
+        Http2DataFrame data = (Http2DataFrame) caller.frames.get(1);
+        assertThat(data.content().toString(StandardCharsets.US_ASCII)).isEqualTo("xyz");
+        assertThat(data.isEndStream()).isFalse();
+        Http2HeadersFrame trailers = (Http2HeadersFrame) caller.frames.get(2);
+        assertThat(trailers.isEndStream()).isTrue();
+        assertThat(trailers.headers().get("grpc-status").toString()).isEqualTo("0");
+        assertThat(s.state()).isEqualTo(Http2Stream.State.CLOSED);
+    }
 }
