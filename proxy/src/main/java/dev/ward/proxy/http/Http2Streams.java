@@ -114,7 +114,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** Streams open now (for tests and drain). */
+    /** Streams open now (for tests). */
     int openStreams() {
         return streams.size();
     }
