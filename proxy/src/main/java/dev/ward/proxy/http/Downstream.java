@@ -6,9 +6,6 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpObject;
-import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
-import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 
 /**
  * Where a {@link ProxyHandler}'s requests come from and its responses go: an HTTP/1.1 connection
@@ -51,13 +48,12 @@ interface Downstream {
     /** HTTP/2: refuses the stream (REFUSED_STREAM, which a caller may safely retry elsewhere). */
     void refuse();
 
-    /** The channel of {@code ctx} (an HTTP/1.1 connection, or a Netty HTTP/2 stream channel) as a downstream. */
+    /** The HTTP/1.1 connection of {@code ctx} (its handler's context) as a downstream; HTTP/2 streams are {@link Http2Streams}'. */
     static Downstream of(ChannelHandlerContext ctx) {
         return new Downstream() {
             @Override
             public Channel connection() {
-                Channel ch = ctx.channel(); // an accepted connection's parent is its listener's server channel
-                return ch instanceof Http2StreamChannel ? ch.parent() : ch;
+                return ctx.channel();
             }
 
             @Override
@@ -99,9 +95,10 @@ interface Downstream {
                 ctx.close();
             }
 
+            /** Not asked of a connection (only an HTTP/2 stream is refused); closing is the connection's nearest answer. */
             @Override
             public void refuse() {
-                ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM));
+                ctx.close();
             }
         };
     }
