@@ -2,6 +2,8 @@ package dev.ward.perf;
 
 import dev.ward.proxy.config.SidecarConfig;
 import dev.ward.proxy.http.Backend;
+import dev.ward.proxy.http.Http1Upstream;
+import dev.ward.proxy.http.Upstream;
 import dev.ward.proxy.http.Drain;
 import dev.ward.proxy.http.Http1ClientCodec;
 import dev.ward.proxy.http.HttpPipelines;
@@ -161,9 +163,9 @@ public class PipelineBenchmark {
         if (upstreamBytes) { // as ConnectionPool sets up a connection to the app
             upstream.pipeline().addLast("http", new Http1ClientCodec(8192, 8192, 8192));
         }
-        ProxyHandler.RelaySlot.addTo(upstream.pipeline()); // as on a pooled connection to the app
+        Http1Upstream up = Http1Upstream.addTo(upstream.pipeline()); // as on a pooled connection to the app
         // A pooled connection taken again comes with its own completed future (ConnectionPool.reuse).
-        Future<Channel> acquired = upstream.eventLoop().newSucceededFuture(upstream);
+        Future<Upstream> acquired = upstream.eventLoop().newSucceededFuture(up);
         Backend backend = new Backend() {
             @Override
             public String name() {
@@ -171,12 +173,12 @@ public class PipelineBenchmark {
             }
 
             @Override
-            public Future<Channel> acquire(EventLoop loop) {
+            public Future<Upstream> acquire(EventLoop loop) {
                 return acquired;
             }
 
             @Override
-            public void release(Channel ch, boolean reusable) {
+            public void release(Upstream u, boolean reusable) {
             }
         };
         Route forward = new Route.Forward(backend, "bench");

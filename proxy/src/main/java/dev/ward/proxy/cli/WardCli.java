@@ -30,7 +30,7 @@ public final class WardCli implements Runnable {
      * JFR events of its own and does not need Netty's chunk-allocation events.
      *
      * <p>{@code io.netty.allocator.type=pooled}: the allocator Netty hands to what Ward does not
-     * configure itself (HTTP/2 stream channels) is then the one pool every connection uses
+     * configure itself (its default allocator) is then the one pool every connection uses
      * ({@code Transports.ALLOCATOR}), not a second, adaptive one. {@code -Dio.netty.allocator.type=adaptive}
      * makes every connection use the adaptive one.
      *

@@ -1,13 +1,12 @@
 package dev.ward.proxy.http;
 
-import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
 
 /**
- * Where a request is forwarded: hands out a channel that carries exactly one HTTP exchange as
- * Netty HTTP objects (a pooled HTTP/1.1 connection, or a new HTTP/2 stream), on the caller's
- * event loop, and takes it back afterwards.
+ * Where a request is forwarded: hands out an {@link Upstream} that carries exactly one HTTP
+ * exchange as Netty HTTP objects (a pooled HTTP/1.1 connection, or a new HTTP/2 stream), on the
+ * caller's event loop, and takes it back afterwards.
  */
 public interface Backend {
 
@@ -15,24 +14,28 @@ public interface Backend {
     String name();
 
     /**
-     * A channel on {@code loop} ready for one exchange. Fails with {@link BackendException} when
-     * no connection can be had (refused, timed out, TLS or identity failure).
+     * An {@link Upstream} on {@code loop} ready for one exchange (an HTTP/1.1 connection, or a new
+     * stream of an HTTP/2 one). Fails with {@link BackendException} when no connection can be had
+     * (refused, timed out, TLS or identity failure).
      */
-    Future<Channel> acquire(EventLoop loop);
+    Future<Upstream> acquire(EventLoop loop);
 
-    /** A channel for one try of a request {@link #admit admitted} as {@code admission}. */
-    default Future<Channel> acquire(EventLoop loop, Admission admission) {
+    /** An upstream for one try of a request {@link #admit admitted} as {@code admission}. */
+    default Future<Upstream> acquire(EventLoop loop, Admission admission) {
         return acquire(loop);
     }
 
-    /** Gives the channel back; {@code reusable} is false if the exchange did not end cleanly. */
-    void release(Channel ch, boolean reusable);
+    /**
+     * Gives the upstream back, its relay cleared; {@code reusable} is false if the exchange did not
+     * end cleanly (it is closed then).
+     */
+    void release(Upstream up, boolean reusable);
 
     /**
-     * The connection behind {@code ch} refuses new requests (e.g. its server is draining and
+     * The connection behind {@code up} refuses new requests (e.g. its server is draining and
      * answered REFUSED_STREAM): hand out no more from it. Requests on it may finish.
      */
-    default void retire(Channel ch) {
+    default void retire(Upstream up) {
     }
 
     /**
@@ -53,10 +56,10 @@ public interface Backend {
     }
 
     /**
-     * How the try on {@code ch} ended (see {@link Admission#end}); at most once per acquired
-     * channel, before {@link #release}. A channel released without it counts as cancelled.
+     * How the try on {@code up} ended (see {@link Admission#end}); at most once per acquired
+     * upstream, before {@link #release}. An upstream released without it counts as cancelled.
      */
-    default void record(Channel ch, int status, String failure, long firstByteNanos) {
+    default void record(Upstream up, int status, String failure, long firstByteNanos) {
     }
 
     /** The upstream circuit breaker's state ({@code closed}, {@code open}, {@code half_open}), or null if none. */

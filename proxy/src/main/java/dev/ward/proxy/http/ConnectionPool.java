@@ -11,9 +11,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.WardOutboundStreams;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
@@ -50,41 +47,8 @@ public final class ConnectionPool implements Backend {
     private static final Logger log = LoggerFactory.getLogger(ConnectionPool.class);
     /** Name of the last handler of a pooled connection; exchange handlers go before it. */
     static final String GUARD = "guard";
-    /**
-     * True on a channel that rides a connection which already carried requests (an idle HTTP/1.1
-     * connection taken from the pool, or a stream on an existing h2 connection). Such a
-     * connection may have been closed by the server just as it was reused.
-     */
-    public static final io.netty.util.AttributeKey<Boolean> REUSED = io.netty.util.AttributeKey.valueOf("ward.reused");
-
-    /** On an HTTP/2 stream opened with its connection (not on one already carrying requests). */
-    private static final io.netty.util.AttributeKey<Boolean> FRESH_STREAM = io.netty.util.AttributeKey.valueOf("ward.freshStream");
-
-    /**
-     * Whether {@code ch}, as {@link #acquire} handed it over, is a connection (or a stream on a
-     * connection) that was open and in use before: an HTTP/1.1 connection taken from the idle
-     * list, or a stream on an HTTP/2 connection that existed already. A request that fails on a
-     * reused connection may have lost the keep-alive race rather than met a dead server.
-     */
-    public static boolean reused(Channel ch) {
-        if (ch instanceof Http2StreamChannel) {
-            return !ch.hasAttr(FRESH_STREAM);
-        }
-        return ch.hasAttr(REUSED) && Boolean.TRUE.equals(ch.attr(REUSED).get());
-    }
-    /**
-     * An HTTP/2 connection's codec and its multiplexer's context, where its streams are opened
-     * ({@link WardOutboundStreams}), found once per connection.
-     */
-    private record H2(Http2FrameCodec codec, ChannelHandlerContext mux) {
-        boolean canOpenStream() {
-            return codec.connection().local().canOpenStream() && !codec.connection().goAwayReceived();
-        }
-    }
-
-    /** An HTTP/1.1 connection's completed future, handed to whoever takes it from the idle list. */
-    private static final io.netty.util.AttributeKey<Future<Channel>> ACQUIRED = io.netty.util.AttributeKey.valueOf("ward.acquired");
-    private static final io.netty.util.AttributeKey<H2> H2_STREAMS = io.netty.util.AttributeKey.valueOf("ward.h2.streams");
+    /** An HTTP/2 connection's streams ({@link Http2Streams}), found once per connection. */
+    private static final io.netty.util.AttributeKey<Http2Streams> H2_STREAMS = io.netty.util.AttributeKey.valueOf("ward.h2.streams");
 
     /** How connections are made. {@code tls} null: plain TCP (the local app). */
     public record Settings(String name, InetSocketAddress address, Supplier<SslContext> tls, SpiffeId expectedId,
@@ -123,31 +87,34 @@ public final class ConnectionPool implements Backend {
     }
 
     @Override
-    public Future<Channel> acquire(EventLoop loop) {
+    public Future<Upstream> acquire(EventLoop loop) {
         return loops.computeIfAbsent(loop, LoopPool::new).acquire();
     }
 
     @Override
-    public void release(Channel ch, boolean reusable) {
-        if (ch instanceof Http2StreamChannel) {
-            if (!reusable && ch.isActive()) {
-                ch.close(); // resets the stream if it is not finished
+    public void release(Upstream up, boolean reusable) {
+        up.relayTo(null);
+        if (up.multiplexed()) {
+            if (!reusable && up.isActive()) {
+                up.close(); // resets the stream if it is not finished
             }
             return;
         }
+        Channel ch = up.connection();
         LoopPool p = loops.get(ch.eventLoop());
         if (reusable && p != null && ch.isActive() && !retired) {
-            p.idle.addLast(ch);
+            p.idle.addLast((Http1Upstream) up);
         } else {
             ch.close();
         }
     }
 
     @Override
-    public void retire(Channel ch) {
-        if (ch instanceof Http2StreamChannel && ch.parent() != null) {
-            LoopPool p = loops.get(ch.eventLoop());
-            if (p != null && p.h2 == ch.parent()) {
+    public void retire(Upstream up) {
+        if (up.multiplexed()) {
+            Channel conn = up.connection();
+            LoopPool p = loops.get(conn.eventLoop());
+            if (p != null && p.h2 == conn) {
                 p.h2 = null; // the next acquire connects anew; streams on the old one may finish
             }
         }
@@ -191,13 +158,13 @@ public final class ConnectionPool implements Backend {
     /** The pool of one event loop; touched only from that loop. */
     private final class LoopPool {
         final EventLoop loop;
-        final ArrayDeque<Channel> idle = new ArrayDeque<>();
+        final ArrayDeque<Http1Upstream> idle = new ArrayDeque<>();
         final Bootstrap bootstrap;
         Channel h2;
-        /** {@link #h2}'s codec and multiplexer. */
-        H2 h2Streams;
+        /** {@link #h2}'s streams. */
+        Http2Streams h2Streams;
         /** Acquirers waiting for the first connection while it may still turn out to be h2. */
-        List<Promise<Channel>> waiting;
+        List<Promise<Upstream>> waiting;
         /** Until a connection says otherwise, assume the server may speak h2 (TLS only). */
         boolean mayBeH2;
 
@@ -217,25 +184,21 @@ public final class ConnectionPool implements Backend {
                     });
         }
 
-        Future<Channel> acquire() {
+        Future<Upstream> acquire() {
             if (h2 != null) {
-                H2 h = h2Streams;
-                if (h2.isActive() && h.canOpenStream()) {
-                    try {
-                        return loop.newSucceededFuture(openStream(h, true));
-                    } catch (RuntimeException e) {
-                        return loop.newFailedFuture(unavailable(e));
-                    }
+                Http2Streams h = h2Streams;
+                if (h.canOpenStream()) {
+                    return loop.newSucceededFuture(h.open(true));
                 }
                 h2 = null;
             }
-            for (Channel ch; (ch = idle.pollLast()) != null; ) {
-                if (ch.isActive()) {
-                    ch.attr(REUSED).set(Boolean.TRUE);
-                    return reuse(ch);
+            for (Http1Upstream up; (up = idle.pollLast()) != null; ) {
+                if (up.isActive()) {
+                    up.reused = true;
+                    return reuse(up);
                 }
             }
-            Promise<Channel> p = loop.newPromise();
+            Promise<Upstream> p = loop.newPromise();
             if (waiting != null) {
                 waiting.add(p);
                 return p;
@@ -246,31 +209,45 @@ public final class ConnectionPool implements Backend {
                 connect(loop.newPromise()).addListener(f -> onFirstConnection(f));
                 return p;
             }
-            connect(p);
+            connectFor(p);
             return p;
         }
 
+        /** A new connection for {@code p}: HTTP/1.1 (or, if the server chooses h2 after all, a stream on it). */
+        private void connectFor(Promise<Upstream> p) {
+            connect(loop.newPromise()).addListener(f -> {
+                if (!f.isSuccess()) {
+                    p.tryFailure(f.cause());
+                    return;
+                }
+                Channel ch = (Channel) f.getNow();
+                if (ch == h2 && h2Streams.canOpenStream()) {
+                    p.trySuccess(h2Streams.open(false));
+                } else {
+                    handOver(p, ch);
+                }
+            });
+        }
+
         private void onFirstConnection(Future<?> f) {
-            List<Promise<Channel>> w = waiting;
+            List<Promise<Upstream>> w = waiting;
             waiting = null;
             if (!f.isSuccess()) {
-                for (Promise<Channel> p : w) {
+                for (Promise<Upstream> p : w) {
                     p.tryFailure(f.cause());
                 }
                 return;
             }
             Channel ch = (Channel) f.getNow();
             if (h2 == ch) {
-                for (Promise<Channel> p : w) {
+                for (Promise<Upstream> p : w) {
                     if (!p.isDone()) {
-                        try {
-                            Channel stream = openStream(ch.attr(H2_STREAMS).get(), false);
-                            if (!p.trySuccess(stream)) {
-                                stream.close(); // the acquirer gave up waiting
-                            }
-                        } catch (RuntimeException e) {
-                            p.tryFailure(unavailable(e));
+                        Http2Streams h = ch.attr(H2_STREAMS).get();
+                        if (!h.canOpenStream()) {
+                            p.tryFailure(unavailable(new java.io.IOException("the HTTP/2 connection takes no new streams")));
+                            continue;
                         }
+                        p.trySuccess(h.open(false)); // one whose acquirer gave up waiting was never sent: nothing to close
                     }
                 }
                 return;
@@ -279,7 +256,7 @@ public final class ConnectionPool implements Backend {
             handOver(w.get(0), ch);
             for (int i = 1; i < w.size(); i++) {
                 if (!w.get(i).isDone()) {
-                    connect(w.get(i));
+                    connectFor(w.get(i));
                 }
             }
         }
@@ -289,28 +266,36 @@ public final class ConnectionPool implements Backend {
          * and kept on it, so that a reuse (every request but a connection's first) allocates nothing.
          * Completed futures hold no listeners and cannot be cancelled, so sharing one is safe.
          */
-        private Future<Channel> reuse(Channel ch) {
-            io.netty.util.Attribute<Future<Channel>> a = ch.attr(ACQUIRED);
-            Future<Channel> f = a.get();
+        private Future<Upstream> reuse(Http1Upstream up) {
+            Future<Upstream> f = up.acquired;
             if (f == null) {
-                f = loop.newSucceededFuture(ch);
-                a.set(f);
+                f = loop.newSucceededFuture(up);
+                up.acquired = f;
             }
             return f;
         }
 
-        /** Completes {@code p} with a new connection; one whose acquirer gave up waiting is kept for the next. */
-        private void handOver(Promise<Channel> p, Channel ch) {
-            if (!p.trySuccess(ch) && h2 != ch) {
+        /**
+         * Completes {@code p} with a new connection (an HTTP/1.1 one, or the h2 one, which is kept
+         * and opened streams on by the waiting acquirers); an HTTP/1.1 one whose acquirer gave up
+         * waiting is kept for the next.
+         */
+        private void handOver(Promise<Upstream> p, Channel ch) {
+            Http1Upstream up = Http1Upstream.of(ch);
+            if (up == null) { // an h2 connection that takes no stream
+                p.tryFailure(unavailable(new java.io.IOException("the HTTP/2 connection takes no new streams")));
+                return;
+            }
+            if (!p.trySuccess(up)) {
                 if (ch.isActive()) {
-                    idle.addLast(ch);
+                    idle.addLast(up);
                 } else {
                     ch.close();
                 }
             }
         }
 
-        /** Connects; completes {@code p} with an HTTP/1.1 channel or the h2 parent channel. */
+        /** Connects; completes {@code p} with the connection: an HTTP/1.1 one, or an h2 one (then kept as {@link #h2}). */
         private Promise<Channel> connect(Promise<Channel> p) {
             bootstrap.connect(settings.address()).addListener(cf -> {
                 if (!cf.isSuccess()) {
@@ -322,7 +307,7 @@ public final class ConnectionPool implements Backend {
                 ch.closeFuture().addListener(x -> open.decrementAndGet());
                 if (settings.tls() == null) {
                     setUpHttp1(ch);
-                    handOver(p, ch);
+                    p.trySuccess(ch);
                     return;
                 }
                 InetSocketAddress a = settings.address();
@@ -359,7 +344,9 @@ public final class ConnectionPool implements Backend {
                     } else {
                         setUpHttp1(ch);
                     }
-                    handOver(p, ch);
+                    if (!p.trySuccess(ch) && ch != h2) {
+                        ch.close(); // not expected: the pool's own promise, which nobody cancels
+                    }
                 });
             });
             return p;
@@ -368,7 +355,7 @@ public final class ConnectionPool implements Backend {
         private void setUpHttp1(Channel ch) {
             ch.pipeline().addLast("http", http1Codec(settings.maxHeaderSize()));
             addIdleHandling(ch);
-            ProxyHandler.RelaySlot.addTo(ch.pipeline());
+            Http1Upstream.addTo(ch.pipeline());
             ch.pipeline().addLast(GUARD, new UnaskedReadGuard(true));
         }
 
@@ -378,14 +365,10 @@ public final class ConnectionPool implements Backend {
             addIdleHandling(ch);
             HttpPipelines.consolidateFlushes(ch.pipeline());
             ch.pipeline().addLast("h2", codec);
-            ch.pipeline().addLast("h2-mux", new Http2MultiplexHandler(new ChannelInitializer<Channel>() {
-                @Override
-                protected void initChannel(Channel c) {
-                    c.close(); // server push is disabled; refuse any stream the server opens
-                }
-            }));
+            Http2Streams streams = Http2Streams.client(); // refuses any stream the server opens (push is disabled)
+            ch.pipeline().addLast("h2-streams", streams);
             ch.pipeline().addLast(GUARD, new UnaskedReadGuard(false));
-            ch.attr(H2_STREAMS).set(new H2(codec, ch.pipeline().context("h2-mux")));
+            ch.attr(H2_STREAMS).set(streams);
             HttpPipelines.widenConnectionWindow(ch);
         }
 
@@ -393,18 +376,9 @@ public final class ConnectionPool implements Backend {
             ch.pipeline().addLast("idle", new IdleTimeout(settings.idleTimeout()));
         }
 
-        /** A new stream on {@code parent}, ready at once; throws if none can be opened. */
-        private Channel openStream(H2 parent, boolean reused) {
-            Channel stream = WardOutboundStreams.open(parent.mux(), HeadsToHttp2.CLIENT);
-            if (!reused) {
-                stream.attr(FRESH_STREAM).set(Boolean.TRUE); // the rare case marked: an attribute costs each stream an object
-            }
-            return stream;
-        }
-
         void retireAll() {
-            for (Channel ch; (ch = idle.poll()) != null; ) {
-                ch.close();
+            for (Http1Upstream up; (up = idle.poll()) != null; ) {
+                up.close();
             }
             Channel parent = h2;
             h2 = null;
@@ -429,8 +403,8 @@ public final class ConnectionPool implements Backend {
         }
 
         void closeAll() {
-            for (Channel ch; (ch = idle.poll()) != null; ) {
-                ch.close();
+            for (Http1Upstream up; (up = idle.poll()) != null; ) {
+                up.close();
             }
             if (h2 != null) {
                 h2.close();

@@ -28,7 +28,6 @@ import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.codec.http2.HttpConversionUtil;
@@ -117,14 +116,6 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
     @Override
     public boolean isSharable() {
         return true;
-    }
-
-    @Override
-    public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
-        super.handlerAdded(ctx);
-        if (ctx.channel() instanceof Http2StreamChannel stream) { // before its first read makes the default's handle
-            stream.config().setRecvByteBufAllocator(StreamReads.INSTANCE);
-        }
     }
 
     /**
@@ -325,14 +316,21 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         }
     }
 
-    @Override
-    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
-        if (msg instanceof HttpResponse res && !(msg instanceof FullHttpMessage)
-                && res.status().codeClass() != HttpStatusClass.INFORMATIONAL
-                && !res.headers().contains(HttpHeaderNames.CONNECTION)) {
-            ctx.write(new DefaultHttp2HeadersFrame(toHttp2(res), false), promise);
-            return;
-        }
+    /**
+     * For {@link Http2Streams} on a connection this sidecar opened: notes on the connection
+     * whether it has TLS, as the codec does when added to a stream channel, for the
+     * {@code :scheme} of the requests Netty's conversion encodes.
+     */
+    void connectionAdded(ChannelHandlerContext ctx) throws Exception {
+        super.handlerAdded(ctx);
+    }
+
+    /**
+     * A request's message on a stream this sidecar opened as frames (without their stream), for
+     * {@link Http2Streams}: what this codec's write makes of it. {@code ctx} is the connection's.
+     * Takes {@code msg} (released here).
+     */
+    void encodeRequest(ChannelHandlerContext ctx, HttpObject msg, List<Object> out) throws Exception {
         if (msg instanceof HttpRequest req) {
             Http2Headers headers = toHttp2(req, scheme(ctx));
             if (headers != null) {
@@ -340,16 +338,47 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
                 if (whole) {
                     ReferenceCountUtil.release(msg); // sent whole: no body, no trailers (toHttp2 checked)
                 }
-                ctx.write(new DefaultHttp2HeadersFrame(headers, whole), promise);
+                out.add(new DefaultHttp2HeadersFrame(headers, whole));
                 return;
             }
         }
-        super.write(ctx, msg, promise);
+        try {
+            encode(ctx, msg, out);
+        } finally {
+            ReferenceCountUtil.release(msg);
+        }
     }
 
-    /** {@code https} when the stream's connection has TLS, as Netty's codec decides it. */
+    /**
+     * As a handler (in a pipeline of frames, as Netty's codec): an HTTP object written becomes what
+     * {@link #encodeResponse} or {@link #encodeRequest} make of it, the last frame with the promise.
+     * Ward's listeners and pools convert through {@link Http2Streams}; this is for the tests'
+     * HTTP/2 clients, which check the same conversion.
+     */
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
+        if (!(msg instanceof HttpObject obj)) {
+            ctx.write(msg, promise);
+            return;
+        }
+        List<Object> frames = new java.util.ArrayList<>(2);
+        if (server) {
+            encodeResponse(ctx, obj, frames);
+        } else {
+            encodeRequest(ctx, obj, frames);
+        }
+        if (frames.isEmpty()) {
+            promise.setSuccess();
+            return;
+        }
+        for (int i = 0; i < frames.size(); i++) {
+            ctx.write(frames.get(i), i == frames.size() - 1 ? promise : ctx.voidPromise());
+        }
+    }
+
+    /** {@code https} when the connection has TLS, as Netty's codec decides it. */
     private static AsciiString scheme(ChannelHandlerContext ctx) {
-        Channel conn = ctx.channel() instanceof Http2StreamChannel ? ctx.channel().parent() : ctx.channel();
+        Channel conn = ctx.channel();
         AsciiString s = conn.attr(SCHEME).get();
         if (s == null) {
             s = conn.pipeline().get(SslHandler.class) != null ? HttpScheme.HTTPS.name() : HttpScheme.HTTP.name();

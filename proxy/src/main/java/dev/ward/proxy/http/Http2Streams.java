@@ -79,7 +79,9 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
 
     private static final Logger log = LoggerFactory.getLogger(Http2Streams.class);
 
+    /** Who serves the streams the peer opens; null on a connection this sidecar opened, which serves none. */
     private final Supplier<? extends StreamHandler> handlers;
+    /** The streams by id: the peer's, and this side's once their first frame is written (which gives them their id). */
     private final IntObjectHashMap<Stream> streams = new IntObjectHashMap<>();
     /** Streams that read frames in the connection's current read: their read is completed with the connection's. */
     private final ArrayList<Stream> readInThisPass = new ArrayList<>();
@@ -96,8 +98,37 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
     private boolean decodedInUse;
     private boolean encodedInUse;
 
+    /** On a connection a listener accepted: each stream the caller opens is served by a handler from {@code handlers}. */
     Http2Streams(Supplier<? extends StreamHandler> handlers) {
         this.handlers = handlers;
+    }
+
+    /**
+     * On a connection this sidecar opened (to another sidecar, or an app that speaks HTTP/2): its
+     * streams are opened here ({@link #open}), one per try of a request; a stream the server would
+     * open (push, which Ward's settings disable) is refused.
+     */
+    static Http2Streams client() {
+        return new Http2Streams(null);
+    }
+
+    /** The connection's codec. */
+    Http2FrameCodec codec() {
+        return codec;
+    }
+
+    /** Whether {@link #open} may succeed: the server's stream limit and the stream ids allow another, and no GOAWAY came. */
+    boolean canOpenStream() {
+        return ctx.channel().isActive() && codec.connection().local().canOpenStream() && !codec.connection().goAwayReceived();
+    }
+
+    /**
+     * A new stream for one try of a request, ready at once (a connection this sidecar opened, on its
+     * event loop). It gets its id, and is sent, with its first write.
+     */
+    Upstream open(boolean reused) {
+        assert ctx.executor().inEventLoop() && handlers == null;
+        return new ClientStream(io.netty.handler.codec.http2.WardOutboundStreams.newStream(codec), reused);
     }
 
     @Override
@@ -111,6 +142,13 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         this.codec = ctx.pipeline().get(Http2FrameCodec.class);
         if (codec == null) {
             throw new IllegalStateException("Http2Streams goes behind an Http2FrameCodec");
+        }
+        if (handlers == null) {
+            try {
+                HeadsToHttp2.CLIENT.connectionAdded(ctx);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
         }
     }
 
@@ -132,18 +170,23 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         Http2FrameStream fs = frame.stream();
         Stream s = streams.get(fs.id());
         if (s == null) {
-            if (!(frame instanceof Http2HeadersFrame)) {
-                ReferenceCountUtil.release(frame); // a stream already let go (its handler closed it): what still comes is dropped
+            if (!(frame instanceof Http2HeadersFrame) || handlers == null) {
+                // A stream already let go (its handler closed it): what still comes is dropped. On a
+                // connection this sidecar opened, a stream the server opens is refused.
+                ReferenceCountUtil.release(frame);
+                if (handlers == null && frame instanceof Http2HeadersFrame && fs.state() != Http2Stream.State.CLOSED) {
+                    ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM).stream(fs), ctx.voidPromise());
+                }
                 return;
             }
-            s = open(fs);
+            s = accept(fs);
             if (s == null) {
                 ReferenceCountUtil.release(frame);
                 return;
             }
         }
-        if (frame instanceof Http2ResetFrame) {
-            s.closeQuietly(); // the caller gave up on it
+        if (frame instanceof Http2ResetFrame rst) {
+            s.resetByPeer(rst.errorCode()); // the peer gave up on it, or refused it
             return;
         }
         if (frame instanceof Http2HeadersFrame || frame instanceof Http2DataFrame) {
@@ -153,13 +196,14 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private Stream open(Http2FrameStream fs) {
+    /** A stream the caller opened, with its handler. */
+    private Stream accept(Http2FrameStream fs) {
         Http2Stream h2 = codec.connection().stream(fs.id());
         if (h2 == null) {
             return null; // closed already (a HEADERS frame with a reset behind it in the same read)
         }
         StreamHandler handler = handlers.get();
-        Stream s = new Stream(fs, h2, handler);
+        ServerStream s = new ServerStream(fs, h2, handler);
         handler.attach(s);
         streams.put(fs.id(), s);
         return s;
@@ -182,9 +226,9 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
             Stream s = streams.get(e.stream().id());
             if (s != null) {
                 if (e.type() == Http2FrameStreamEvent.Type.Writability) {
-                    s.handler.writabilityChanged();
+                    s.writabilityChanged();
                 } else if (e.stream().state() == Http2Stream.State.CLOSED) {
-                    s.closeQuietly(); // ended both ways (or reset): what is held is of no use now
+                    s.streamClosed();
                 }
             }
             return;
@@ -196,7 +240,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         if (ctx.channel().isWritable()) {
             for (Stream s : streams.values().toArray(new Stream[0])) {
-                s.handler.writabilityChanged();
+                s.writabilityChanged();
             }
         }
         ctx.fireChannelWritabilityChanged();
@@ -227,14 +271,18 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         ctx.fireExceptionCaught(cause);
     }
 
-    /** One stream: the {@link Downstream} its handler writes to, and the frames the caller sent it. */
-    private final class Stream implements Downstream, ChannelFutureListener {
+    /**
+     * One stream: the frames the peer sent it, handed on as HTTP objects while its user reads, and
+     * the messages its user writes, sent as frames. A {@link ServerStream} (the caller opened it) or
+     * a {@link ClientStream} (this sidecar did).
+     */
+    private abstract class Stream implements ChannelFutureListener {
         final Http2FrameStream fs;
-        final Http2Stream h2;
-        final StreamHandler handler;
-        /** Frames not yet handed to the handler, while it does not read; made when first needed. */
+        /** The codec's stream; for a {@link ClientStream}, null until its first frame is written. */
+        Http2Stream h2;
+        /** Frames not yet handed on, while its user does not read; made when first needed. */
         ArrayDeque<Http2StreamFrame> held;
-        /** DATA bytes handed on and not yet given back to the caller's window. */
+        /** DATA bytes handed on and not yet given back to the peer's window. */
         int consumed;
         boolean autoRead = true;
         boolean delivering;
@@ -243,11 +291,34 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         boolean localEnded;
         boolean closed;
 
-        Stream(Http2FrameStream fs, Http2Stream h2, StreamHandler handler) {
+        Stream(Http2FrameStream fs, Http2Stream h2) {
             this.fs = fs;
             this.h2 = h2;
-            this.handler = handler;
         }
+
+        /** Its half of the conversion: requests in and responses out, or the other way round. */
+        abstract HeadsToHttp2 conversion();
+
+        /** Hands one decoded message to the stream's user (who takes it). */
+        abstract void handOn(Object msg);
+
+        /** Tells its user that the messages of one read have been handed on. */
+        abstract void readCompleted();
+
+        abstract void writabilityChanged();
+
+        /** The peer reset it with {@code errorCode}. */
+        void resetByPeer(long errorCode) {
+            closeQuietly();
+        }
+
+        /** The codec closed it (ended both ways, reset, or cut by a GOAWAY). */
+        void streamClosed() {
+            closeQuietly(); // what is held is of no use now
+        }
+
+        /** Its user is told, later in this loop's turn, that it has gone (if it still cares). */
+        abstract void notifyInactive();
 
         void receive(Http2StreamFrame frame) {
             if (closed) {
@@ -264,7 +335,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
                 held.add(frame);
             }
             if (autoRead && held != null && !held.isEmpty()) {
-                drainHeld(); // the handler turned reading back on while the frame was handed to it
+                drainHeld(); // its user turned reading back on while the frame was handed to it
             }
             listForReadComplete();
         }
@@ -277,8 +348,8 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         }
 
         /**
-         * Hands one frame to the handler, as HTTP objects. Not re-entered: a handler that turns reading
-         * back on while it is handed a frame gets the held ones after it returns ({@link #receive},
+         * Hands one frame on, as HTTP objects. Not re-entered: a user that turns reading back on
+         * while it is handed a frame gets the held ones after it returns ({@link #receive},
          * {@link #drainHeld}).
          */
         private void deliver(Http2StreamFrame frame) {
@@ -291,10 +362,10 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
             decodedInUse = true;
             try {
                 try {
-                    HeadsToHttp2.SERVER.decodeFrame(ctx, frame, in);
+                    conversion().decodeFrame(ctx, frame, in);
                 } catch (Exception e) {
                     // Netty's conversion refused the head (the codec validated it already, so not expected).
-                    log.debug("stream {} of {}: {}", fs.id(), ctx.channel().remoteAddress(), e.toString());
+                    log.debug("{}: {}", this, e.toString());
                     releaseAll(in);
                     reset(Http2Error.PROTOCOL_ERROR);
                     return;
@@ -306,7 +377,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
                     if (closed) {
                         ReferenceCountUtil.release(o);
                     } else {
-                        handler.read(o);
+                        handOn(o);
                     }
                 }
             } finally {
@@ -318,13 +389,13 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
             }
         }
 
-        /** The handler's read of this connection read is done: it flushes what it forwarded; the window goes back. */
+        /** Its user's read of this connection read is done: it flushes what it forwarded; the window goes back. */
         void readComplete() {
             listedForReadComplete = false;
             if (closed) {
                 return;
             }
-            handler.readComplete();
+            readCompleted();
             returnWindow();
         }
 
@@ -339,8 +410,8 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
             }
         }
 
-        /** Hands on held frames while the handler reads. */
-        private void drainHeld() {
+        /** Hands on held frames while its user reads. */
+        void drainHeld() {
             if (delivering || held == null) {
                 return;
             }
@@ -354,14 +425,11 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
             }
         }
 
-        // --- Downstream ---
-
-        @Override
         public Channel connection() {
             return ctx.channel();
         }
 
-        @Override
+        /** Converts {@code msg} to frames and writes them (released here if it cannot go). */
         public void write(HttpObject msg) {
             if (closed) {
                 ReferenceCountUtil.release(msg);
@@ -372,17 +440,24 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
             encodedInUse = true;
             try {
                 try {
-                    HeadsToHttp2.SERVER.encodeResponse(ctx, msg, frames);
+                    encode(msg, frames);
                 } catch (Exception e) {
-                    log.debug("stream {} of {}: response not sent: {}", fs.id(), ctx.channel().remoteAddress(), e.toString());
+                    log.debug("{}: message not sent: {}", this, e.toString());
                     releaseAll(frames);
                     reset(Http2Error.INTERNAL_ERROR);
                     return;
                 }
                 for (int i = 0; i < frames.size(); i++) {
                     Http2StreamFrame f = ((Http2StreamFrame) frames.get(i)).stream(fs);
+                    if (closed) {
+                        ReferenceCountUtil.release(f); // the first frame's write failed at once
+                        continue;
+                    }
                     localEnded |= f instanceof Http2HeadersFrame h ? h.isEndStream() : f instanceof Http2DataFrame d && d.isEndStream();
                     ctx.write(f).addListener(this);
+                    if (h2 == null && !closed) {
+                        opened();
+                    }
                 }
             } finally {
                 frames.clear();
@@ -392,18 +467,142 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
             }
         }
 
+        abstract void encode(HttpObject msg, List<Object> frames) throws Exception;
+
+        /** A {@link ClientStream}'s first frame has been written: it has its id. */
+        void opened() {
+        }
+
         /** A frame that could not be written (the stream was reset meanwhile, the connection failed): the stream ends. */
         @Override
         public void operationComplete(ChannelFuture f) {
             if (!f.isSuccess() && !closed) {
-                log.debug("stream {} of {}: write failed: {}", fs.id(), ctx.channel().remoteAddress(), String.valueOf(f.cause()));
+                log.debug("{}: write failed: {}", this, String.valueOf(f.cause()));
                 close();
             }
         }
 
-        @Override
         public void flush() {
             ctx.flush();
+        }
+
+        public boolean isWritable() {
+            return !closed && ctx.channel().isWritable() && (h2 == null || codec.connection().remote().flowController().isWritable(h2));
+        }
+
+        public boolean isActive() {
+            return !closed && ctx.channel().isActive();
+        }
+
+        public void setAutoRead(boolean on) {
+            if (autoRead == on) {
+                return;
+            }
+            autoRead = on;
+            if (on && held != null && !held.isEmpty()) {
+                drainHeld();
+            }
+        }
+
+        /**
+         * As a stream channel's close: a stream that has not ended both ways is reset ({@code CANCEL}),
+         * so the peer stops sending and knows the message (if any) is incomplete.
+         */
+        public void close() {
+            if (closed) {
+                return;
+            }
+            if (h2 != null && ctx.channel().isActive() && h2.state() != Http2Stream.State.CLOSED && !(remoteEnded && localEnded)) {
+                ctx.write(new DefaultHttp2ResetFrame(Http2Error.CANCEL).stream(fs), ctx.voidPromise());
+                ctx.flush();
+            }
+            closeQuietly();
+        }
+
+        /** Resets the stream with {@code error}, then ends it. */
+        void reset(Http2Error error) {
+            if (closed) {
+                return;
+            }
+            if (h2 != null && ctx.channel().isActive() && h2.state() != Http2Stream.State.CLOSED) {
+                ctx.write(new DefaultHttp2ResetFrame(error).stream(fs), ctx.voidPromise());
+                ctx.flush();
+            }
+            closeQuietly();
+        }
+
+        /** Ends the stream without a frame to the peer: drops what is held; its user hears of it later in this turn. */
+        void closeQuietly() {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            if (h2 != null) {
+                streams.remove(fs.id());
+            }
+            if (held != null) {
+                for (Http2StreamFrame f; (f = held.poll()) != null; ) {
+                    ReferenceCountUtil.release(f);
+                }
+            }
+            notifyInactive();
+        }
+
+        /** Runs {@code r} later in this loop's turn, as a channel's close fires {@code channelInactive}: its user may be mid-call. */
+        void later(Runnable r) {
+            try {
+                ctx.channel().eventLoop().execute(r);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                r.run(); // the loop is shutting down: now, rather than never
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "stream " + fs.id() + " of " + ctx.channel();
+        }
+    }
+
+    /** A stream the caller opened: the {@link Downstream} its {@link StreamHandler} writes its response to. */
+    private final class ServerStream extends Stream implements Downstream {
+        final StreamHandler handler;
+
+        ServerStream(Http2FrameStream fs, Http2Stream h2, StreamHandler handler) {
+            super(fs, h2);
+            this.handler = handler;
+        }
+
+        @Override
+        HeadsToHttp2 conversion() {
+            return HeadsToHttp2.SERVER;
+        }
+
+        @Override
+        void encode(HttpObject msg, List<Object> frames) throws Exception {
+            HeadsToHttp2.SERVER.encodeResponse(ctx, msg, frames);
+        }
+
+        @Override
+        void handOn(Object msg) {
+            handler.read(msg);
+        }
+
+        @Override
+        void readCompleted() {
+            handler.readComplete();
+        }
+
+        @Override
+        void writabilityChanged() {
+            handler.writabilityChanged();
+        }
+
+        @Override
+        void notifyInactive() {
+            // A handler whose exchange is over (a stream that ended both ways) has nothing to hear.
+            if (!handler.idle()) {
+                later(handler::inactive);
+            }
         }
 
         @Override
@@ -416,83 +615,141 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
         }
 
         @Override
-        public boolean isWritable() {
-            return !closed && ctx.channel().isWritable() && codec.connection().remote().flowController().isWritable(h2);
-        }
-
-        @Override
-        public boolean isActive() {
-            return !closed && ctx.channel().isActive();
-        }
-
-        @Override
-        public void setAutoRead(boolean on) {
-            if (autoRead == on) {
-                return;
-            }
-            autoRead = on;
-            if (on && held != null && !held.isEmpty()) {
-                drainHeld();
-            }
-        }
-
-        @Override
-        public void close() {
-            if (closed) {
-                return;
-            }
-            // As a stream channel's close: a stream that has not ended both ways is reset, so the caller
-            // stops sending and knows the response (if any) is incomplete.
-            if (ctx.channel().isActive() && h2.state() != Http2Stream.State.CLOSED && !(remoteEnded && localEnded)) {
-                ctx.write(new DefaultHttp2ResetFrame(Http2Error.CANCEL).stream(fs), ctx.voidPromise());
-                ctx.flush();
-            }
-            closeQuietly();
-        }
-
-        @Override
         public void refuse() {
             reset(Http2Error.REFUSED_STREAM);
         }
+    }
 
-        /** Resets the stream with {@code error}, then ends it. */
-        void reset(Http2Error error) {
-            if (closed) {
-                return;
-            }
-            if (ctx.channel().isActive() && h2.state() != Http2Stream.State.CLOSED) {
-                ctx.write(new DefaultHttp2ResetFrame(error).stream(fs), ctx.voidPromise());
-                ctx.flush();
-            }
-            closeQuietly();
+    /**
+     * A stream this sidecar opened for one try of a request: the {@link Upstream} its exchange
+     * writes the request to, and whose response it relays. It behaves as the stream channel Netty's
+     * multiplexer would have made for it, except that its first write gives it its id (the
+     * multiplexer's stream channel did the same).
+     */
+    private final class ClientStream extends Stream implements Upstream {
+        final boolean reused;
+        Relay relay;
+        Object attachment;
+        /** It ended both ways while response frames were still held: closed once they are handed on. */
+        boolean endedWithHeld;
+
+        ClientStream(Http2FrameStream fs, boolean reused) {
+            super(fs, null);
+            this.reused = reused;
         }
 
-        /** Ends the stream without a frame to the caller: drops what is held; the handler hears of it later in this turn. */
-        void closeQuietly() {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            streams.remove(fs.id());
-            if (held != null) {
-                for (Http2StreamFrame f; (f = held.poll()) != null; ) {
-                    ReferenceCountUtil.release(f);
+        @Override
+        HeadsToHttp2 conversion() {
+            return HeadsToHttp2.CLIENT;
+        }
+
+        @Override
+        void encode(HttpObject msg, List<Object> frames) throws Exception {
+            HeadsToHttp2.CLIENT.encodeRequest(ctx, msg, frames);
+        }
+
+        @Override
+        void opened() {
+            if (fs.id() > 0) { // the codec gave it an id as it wrote its HEADERS
+                h2 = codec.connection().stream(fs.id());
+                if (h2 != null) {
+                    streams.put(fs.id(), this);
                 }
             }
-            // Later, as a channel's close fires channelInactive: the handler may be in the middle of a call.
-            // A handler whose exchange is over (a stream that ended both ways) has nothing to hear.
-            if (!handler.idle()) {
-                try {
-                    ctx.channel().eventLoop().execute(handler::inactive);
-                } catch (java.util.concurrent.RejectedExecutionException e) {
-                    handler.inactive(); // the loop is shutting down: now, rather than never
-                }
+            // Otherwise the write failed at once (no stream ids left, the connection gone): its listener closes it.
+        }
+
+        @Override
+        void handOn(Object msg) {
+            Relay r = relay;
+            if (r != null) {
+                r.read(this, msg);
+            } else {
+                ReferenceCountUtil.release(msg);
             }
         }
 
         @Override
-        public String toString() {
-            return "stream " + fs.id() + " of " + ctx.channel();
+        void readCompleted() {
+            Relay r = relay;
+            if (r != null) {
+                r.readComplete(this);
+            }
+        }
+
+        @Override
+        void writabilityChanged() {
+            Relay r = relay;
+            if (r != null) {
+                r.writabilityChanged(this);
+            }
+        }
+
+        @Override
+        void resetByPeer(long errorCode) {
+            Relay r = relay;
+            if (errorCode == Http2Error.REFUSED_STREAM.code() && r != null && !closed) {
+                r.refused(this);
+            }
+            closeQuietly();
+        }
+
+        /**
+         * Ended both ways: the response is all here, but some of it may be held while the exchange
+         * does not read (its caller is slow), and is handed on first, as a stream channel would.
+         */
+        @Override
+        void streamClosed() {
+            if (remoteEnded && localEnded && held != null && !held.isEmpty()) {
+                endedWithHeld = true;
+                return;
+            }
+            closeQuietly();
+        }
+
+        @Override
+        void drainHeld() {
+            super.drainHeld();
+            if (endedWithHeld && (held == null || held.isEmpty())) {
+                closeQuietly();
+            }
+        }
+
+        @Override
+        void notifyInactive() {
+            if (relay != null) {
+                later(() -> {
+                    Relay r = relay;
+                    if (r != null) {
+                        r.inactive(this);
+                    }
+                });
+            }
+        }
+
+        @Override
+        public boolean multiplexed() {
+            return true;
+        }
+
+        @Override
+        public boolean reused() {
+            return reused;
+        }
+
+        @Override
+        public void relayTo(Relay relay) {
+            this.relay = relay;
+        }
+
+        @Override
+        public Object attachment() {
+            return attachment;
+        }
+
+        @Override
+        public void attach(Object attachment) {
+            this.attachment = attachment;
         }
     }
 

@@ -3,7 +3,6 @@ package dev.ward.proxy.http;
 import dev.ward.proxy.tls.PeerIdentity;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderResult;
@@ -22,9 +21,6 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
-import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2ResetFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import dev.ward.proxy.resilience.Outcomes;
@@ -42,9 +38,9 @@ import org.slf4j.LoggerFactory;
  * back-pressure: when one side cannot take more, reading from the other side stops until it can
  * ({@code AUTO_READ} off, as Netty's {@code HexDumpProxy} does).
  *
- * <p>Consumes {@link HttpObject}s and emits them, rewritten for the next hop, to the backend
- * channel; the backend's response comes back through a per-exchange relay handler and is written
- * here. Ownership of every message passes on with the write; messages that go nowhere (a
+ * <p>Consumes {@link HttpObject}s and emits them, rewritten for the next hop, to the backend's
+ * {@link Upstream}; the backend's response comes back to the exchange, which the upstream relays
+ * to, and is written here. Ownership of every message passes on with the write; messages that go nowhere (a
  * denied request's body, a stale response) are released here.
  *
  * <p>On failure it never throws to the peer: a malformed request gets 400 (431/414 when too
@@ -52,14 +48,12 @@ import org.slf4j.LoggerFactory;
  * reason code; a backend that dies mid-response closes the downstream connection (HTTP/1.1) or
  * resets the stream (HTTP/2), so the client can tell the response is incomplete.
  *
- * <p>All state is confined to the downstream connection's event loop; backends hand out channels
+ * <p>All state is confined to the downstream connection's event loop; backends hand out upstreams
  * on that same loop, so no locks are needed.
  */
 public final class ProxyHandler extends ChannelInboundHandlerAdapter implements Http2Streams.StreamHandler {
 
     private static final Logger log = LoggerFactory.getLogger(ProxyHandler.class);
-    /** The name of the handler on a backend channel that hands its responses to the exchange using it. */
-    static final String RELAY = "ward-relay";
 
     private final Route.Router router;
     private final boolean http2Stream;
@@ -95,17 +89,18 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         this.telemetry = telemetry;
     }
 
-    /** One request and its response. */
-    private final class Exchange extends ChannelInboundHandlerAdapter {
+    /** One request and its response; the relay of the upstream each of its tries uses. */
+    private final class Exchange implements Upstream.Relay {
         final HttpRequest request;
         final Backend backend;
         final boolean keepAlive;
         final boolean head;
         /** The request's span, metrics and access log line; also its method and path (as routed). */
         final RequestRecord rec;
-        /** Body pieces that arrived before the backend channel; allocated only when needed. */
+        /** Body pieces that arrived before the upstream; allocated only when needed. */
         ArrayDeque<HttpContent> early;
-        Channel backendCh;
+        /** The current try's upstream; null between tries. */
+        Upstream up;
         boolean requestWritten;
         boolean requestDone;
         boolean responseStarted;
@@ -150,36 +145,25 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
 
         /**
-         * Sharable: the exchange is its own response relay, and a retry over HTTP/2 adds it to a new
-         * stream's pipeline while the old stream may still hold it ({@link #current} tells them
-         * apart). Said without Netty's per-class lookup, as {@link ProxyHandler#isSharable}.
+         * Whether {@code from} is the current try's upstream: an upstream is released (its relay
+         * cleared) when its try ends, but an event it was already delivering, or one a fake backend
+         * sends, must not reach a later try.
          */
-        @Override
-        public boolean isSharable() {
-            return true;
-        }
-
-        /**
-         * Whether {@code bctx}'s channel is the current try's: a relay can outlive its try (an HTTP/2
-         * stream keeps it, and a retry leaves the old stream's remaining frames and its close
-         * behind), and must then ignore what that channel still delivers.
-         */
-        private boolean current(ChannelHandlerContext bctx) {
-            return this == ex && bctx.channel() == this.backendCh;
+        private boolean current(Upstream from) {
+            return this == ex && from == this.up;
         }
 
         @Override
-        public void channelRead(ChannelHandlerContext bctx, Object msg) {
-            if (!current(bctx) || this.responseDone || !(msg instanceof HttpObject)) {
+        public void read(Upstream from, Object msg) {
+            if (!current(from) || this.responseDone || !(msg instanceof HttpObject)) {
                 ReferenceCountUtil.release(msg);
                 return;
             }
-            Channel bc = bctx.channel();
             if (msg instanceof HttpResponse res) {
                 if (res.decoderResult().isFailure()) {
                     ReferenceCountUtil.release(res);
                     log.warn("{}: malformed response from {}: {}", direction, this.backend.name(), res.decoderResult().cause().toString());
-                    bc.close();
+                    from.close();
                     return;
                 }
                 int code = res.status().code();
@@ -206,9 +190,9 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                 } else {
                     this.status = code;
                     this.responseStarted = true;
-                    this.backendKeepAlive = bc instanceof Http2StreamChannel || HttpUtil.isKeepAlive(res);
+                    this.backendKeepAlive = from.multiplexed() || HttpUtil.isKeepAlive(res);
                     boolean hasBody = !this.head && code != 204 && code != 304
-                            && Headers.hasBody(res, bc instanceof Http2StreamChannel);
+                            && Headers.hasBody(res, from.multiplexed());
                     if (this.head) {
                         boolean cl = HttpUtil.isContentLengthSet(res);
                         Headers.prepareForNextHop(res, false);
@@ -245,7 +229,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             }
             down.write((HttpObject) msg);
             if (!down.isWritable()) {
-                pauseBackend(bc);
+                pauseBackend(from);
             }
         }
 
@@ -270,45 +254,39 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         }
 
         @Override
-        public void channelReadComplete(ChannelHandlerContext bctx) {
-            if (current(bctx)) {
+        public void readComplete(Upstream from) {
+            if (current(from)) {
                 down.flush();
             }
-            bctx.fireChannelReadComplete();
         }
 
         @Override
-        public void channelWritabilityChanged(ChannelHandlerContext bctx) {
-            if (bctx.channel().isWritable() && current(bctx) && !this.requestDone) {
+        public void writabilityChanged(Upstream from) {
+            if (from.isWritable() && current(from) && !this.requestDone) {
                 down.setAutoRead(true);
             }
-            bctx.fireChannelWritabilityChanged();
         }
 
         @Override
-        public void userEventTriggered(ChannelHandlerContext bctx, Object evt) {
-            if (evt instanceof Http2ResetFrame rst && rst.errorCode() == Http2Error.REFUSED_STREAM.code()) {
-                if (current(bctx)) {
-                    this.refusedStream = true;
-                }
-                this.backend.retire(bctx.channel());
+        public void refused(Upstream from) {
+            if (current(from)) {
+                this.refusedStream = true;
             }
-            bctx.fireUserEventTriggered(evt);
+            this.backend.retire(from);
         }
 
         @Override
-        public void channelInactive(ChannelHandlerContext bctx) {
-            if (current(bctx) && !this.responseDone) {
+        public void inactive(Upstream from) {
+            if (current(from) && !this.responseDone) {
                 recordTry(this, this.responseStarted ? this.status : 0, Outcomes.RESET);
                 this.failure = Outcomes.RESET;
                 int retry = mayRetry(this, Outcomes.RESET, 0);
                 if (retry != NO_RETRY) {
-                    bctx.fireChannelInactive();
                     retry(this, retry == RETRY_NOW);
                     return;
                 }
             }
-            if (current(bctx) && !this.responseDone) {
+            if (current(from) && !this.responseDone) {
                 log.info("{}: {} closed the connection during {} {} ({})", direction, this.backend.name(), this.rec.method(), this.rec.path(),
                         this.responseStarted ? "response truncated" : "no response");
                 releaseBackend(this, false);
@@ -320,13 +298,6 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
                     down.close(); // HTTP/1.1: the client sees a truncated body; HTTP/2: RST_STREAM
                 }
             }
-            bctx.fireChannelInactive();
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext bctx, Throwable cause) {
-            log.debug("{}: error on connection to {}: {}", direction, this.backend.name(), cause.toString());
-            bctx.close();
         }
     }
 
@@ -525,11 +496,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     }
 
     /** Span attributes of the upstream side: where the try went, and what it speaks. */
-    private static void describeUpstream(RequestRecord rec, Channel bc, HttpRequest req) {
-        Channel conn = bc.parent() != null ? bc.parent() : bc;
+    private static void describeUpstream(RequestRecord rec, Upstream up, HttpRequest req) {
+        Channel conn = up.connection();
         if (conn.remoteAddress() instanceof java.net.InetSocketAddress a) {
             rec.networkPeer(a.getAddress() != null ? a.getAddress().getHostAddress() : a.getHostString(), a.getPort(),
-                    bc instanceof Http2StreamChannel ? "2" : "1.1");
+                    up.multiplexed() ? "2" : "1.1");
             String host = req.headers().get(HttpHeaderNames.HOST);
             rec.server(host == null ? a.getHostString() : Headers.hostKey(host), a.getPort());
         }
@@ -567,11 +538,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         startTry(e);
     }
 
-    /** Asks the backend for a channel for one try of the exchange. */
+    /** Asks the backend for an upstream for one try of the exchange. */
     private void startTry(Exchange e) {
         e.tryRecorded = false;
         e.failure = null;
-        Future<Channel> f = e.admission != null ? e.backend.acquire(down.eventLoop(), e.admission)
+        Future<Upstream> f = e.admission != null ? e.backend.acquire(down.eventLoop(), e.admission)
                 : e.backend.acquire(down.eventLoop());
         if (f.isDone()) {
             onBackend(e, f);
@@ -624,7 +595,7 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         down.close(); // the response is cut short: HTTP/1.1 closes, HTTP/2 resets the stream
     }
 
-    /** Ends the current try as failed in {@code failure}: stops waiting, records it, drops its channel. */
+    /** Ends the current try as failed in {@code failure}: stops waiting, records it, drops its upstream. */
     private void abandonTry(Exchange e, String failure) {
         if (e.waitingFor != null) {
             e.waitingFor.cancel(false);
@@ -639,15 +610,15 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         return dev.ward.proxy.config.Durations.format(java.time.Duration.ofNanos(nanos));
     }
 
-    /** Tells the backend how the try on the current channel ended; once per try. */
+    /** Tells the backend how the try on the current upstream ended; once per try. */
     private void recordTry(Exchange e, int status, String failure) {
-        if (e.backendCh != null && !e.tryRecorded) {
+        if (e.up != null && !e.tryRecorded) {
             e.tryRecorded = true;
-            e.backend.record(e.backendCh, status, failure, e.firstByteAt);
+            e.backend.record(e.up, status, failure, e.firstByteAt);
         }
     }
 
-    private void onBackend(Exchange e, Future<Channel> f) {
+    private void onBackend(Exchange e, Future<Upstream> f) {
         if (e != ex || e.ended || f.isCancelled() || (e.waitingFor != null && e.waitingFor != f)) {
             if (f.isSuccess()) {
                 e.backend.release(f.getNow(), false);
@@ -668,36 +639,27 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
             failBeforeResponse(e, be.status(), be.reason(), be.getMessage(), be.headers());
             return;
         }
-        Channel bc = f.getNow();
-        e.backendCh = bc;
+        Upstream up = f.getNow();
+        e.up = up;
         if (telemetry.direction() == RequestTelemetry.Direction.OUTBOUND) {
-            e.rec.peer(PeerIdentity.of(bc));
+            e.rec.peer(PeerIdentity.of(up.connection()));
             if (e.rec.recording()) {
-                describeUpstream(e.rec, bc, e.request);
+                describeUpstream(e.rec, up, e.request);
             }
         }
-        e.reusedConnection = ConnectionPool.reused(bc);
-        ChannelHandler slot = bc.pipeline().get(RELAY);
-        if (slot instanceof RelaySlot s) {
-            s.target = e; // a pooled connection's own slot: no pipeline change per exchange
-        } else if (slot == null) {
-            bc.pipeline().addLast(RELAY, e); // an HTTP/2 stream, used for this exchange only
-        } else {
-            // A relay an earlier exchange left on this channel (not expected: a stream carries one exchange).
-            bc.pipeline().replace(RELAY, RELAY, e);
-        }
+        e.reusedConnection = up.reused();
+        up.relayTo(e);
         e.requestWritten = true;
-        // Void promises: a failed write fires exceptionCaught on the backend channel, where the relay
-        // just installed closes it (what CLOSE_ON_FAILURE did), without a promise per write.
-        bc.write(e.request, bc.voidPromise());
+        // A failed write closes the upstream, and the exchange hears it go (inactive).
+        up.write(e.request);
         if (e.early != null) {
             for (HttpContent c; (c = e.early.poll()) != null; ) {
-                bc.write(c, bc.voidPromise());
+                up.write(c);
             }
         }
-        bc.flush();
-        bc.config().setAutoRead(true);
-        if (!e.requestDone && bc.isWritable()) {
+        up.flush();
+        up.setAutoRead(true);
+        if (!e.requestDone && up.isWritable()) {
             down.setAutoRead(true);
         }
     }
@@ -712,24 +674,25 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         if (e.replay != null) {
             keepForReplay(e, content);
         }
-        if (e.backendCh == null) {
+        Upstream up = e.up;
+        if (up == null) {
             if (e.early == null) {
                 e.early = new ArrayDeque<>(4);
             }
             e.early.add(content);
             return;
         }
-        e.backendCh.write(content, e.backendCh.voidPromise()); // a failure closes it: see onBackend
+        up.write(content); // a failure closes it: see onBackend
         needsFlush = true;
         if (last) {
-            e.backendCh.flush();
+            up.flush();
             needsFlush = false;
             if (!http2Stream) {
                 down.setAutoRead(false); // next request waits for this response
             }
-        } else if (!e.backendCh.isWritable()) {
+        } else if (!up.isWritable()) {
             needsFlush = false;
-            pauseDownstream(e.backendCh);
+            pauseDownstream(up);
         }
     }
 
@@ -778,8 +741,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     /** The caller's messages read in one go have all been {@link #read}: what went to the backend is flushed. */
     @Override
     public void readComplete() {
-        if (needsFlush && ex != null && ex.backendCh != null) {
-            ex.backendCh.flush();
+        if (needsFlush && ex != null && ex.up != null) {
+            ex.up.flush();
         }
         needsFlush = false;
     }
@@ -793,8 +756,8 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     /** The caller may take more (or less) now. */
     @Override
     public void writabilityChanged() {
-        if (down.isWritable() && ex != null && ex.backendCh != null && !ex.responseDone) {
-            ex.backendCh.config().setAutoRead(true);
+        if (down.isWritable() && ex != null && ex.up != null && !ex.responseDone) {
+            ex.up.setAutoRead(true);
         }
     }
 
@@ -953,18 +916,11 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
 
     private void releaseBackend(Exchange e, boolean reusable) {
         releaseEarly(e);
-        Channel bc = e.backendCh;
-        if (bc != null) {
-            e.backendCh = null;
-            ChannelHandler relay = bc.pipeline().get(RELAY);
-            if (relay instanceof RelaySlot s) {
-                s.clear();
-            } else if (relay != null && !(bc instanceof Http2StreamChannel)) {
-                bc.pipeline().remove(RELAY);
-            }
-            // A stream keeps its relay: it carries no other exchange, and the relay ignores what comes
-            // after its exchange (the stream's close), so removing it would be work for nothing.
-            e.backend.release(bc, reusable && bc.isActive());
+        Upstream up = e.up;
+        if (up != null) {
+            e.up = null;
+            up.relayTo(null); // what it still delivers (a stream's close) is not this exchange's
+            e.backend.release(up, reusable && up.isActive());
         }
     }
 
@@ -1027,24 +983,24 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
     }
 
     /**
-     * Stops reading the backend {@code bc} while the caller cannot take more, then flushes to the
+     * Stops reading the upstream {@code up} while the caller cannot take more, then flushes to the
      * caller. Reading resumes on the downstream's writability change. The order matters: a flush on
      * loopback can drain at once and fire that change <em>during</em> the flush, so reading is
      * turned off first and re-checked after, never the other way round (which would stall for good).
      */
-    private void pauseBackend(Channel bc) {
-        bc.config().setAutoRead(false);
+    private void pauseBackend(Upstream up) {
+        up.setAutoRead(false);
         down.flush();
         if (down.isWritable()) {
-            bc.config().setAutoRead(true);
+            up.setAutoRead(true);
         }
     }
 
-    /** The other way: stops reading the caller while the backend {@code bc} cannot take more (as {@link #pauseBackend}). */
-    private void pauseDownstream(Channel bc) {
+    /** The other way: stops reading the caller while the upstream {@code up} cannot take more (as {@link #pauseBackend}). */
+    private void pauseDownstream(Upstream up) {
         down.setAutoRead(false);
-        bc.flush();
-        if (bc.isWritable()) {
+        up.flush();
+        if (up.isWritable()) {
             down.setAutoRead(true);
         }
     }
@@ -1140,59 +1096,4 @@ public final class ProxyHandler extends ChannelInboundHandlerAdapter implements 
         int q = uri.indexOf('?');
         return q < 0 ? uri : uri.substring(0, q);
     }
-
-    /**
-     * The relay handler a pooled connection keeps for its whole life ({@link ConnectionPool} installs
-     * it before the connection's guard): the exchange using the connection sets its
-     * {@link Exchange} (which relays its response) as the target and clears it on release, instead of adding a handler to
-     * the pipeline and removing it again on every exchange (about 1% of an event loop, with a
-     * context object, a name check and a handler-mask lookup each time). Without a target, events
-     * pass on to the guard, which closes a connection that answers unasked.
-     */
-    public static final class RelaySlot extends ChannelInboundHandlerAdapter {
-        /** Ward's pooled connections have one; so has a benchmark's stand-in for one. */
-        public static void addTo(io.netty.channel.ChannelPipeline p) {
-            p.addLast(RELAY, new RelaySlot());
-        }
-
-        /** Between exchanges: Netty's adapter, which passes every event on (to the guard). */
-        private static final ChannelInboundHandlerAdapter NONE = new ChannelInboundHandlerAdapter();
-
-        ChannelInboundHandlerAdapter target = NONE;
-
-        void clear() {
-            target = NONE;
-        }
-
-        @Override
-        public void channelRead(ChannelHandlerContext bctx, Object msg) throws Exception {
-            target.channelRead(bctx, msg);
-        }
-
-        @Override
-        public void channelReadComplete(ChannelHandlerContext bctx) throws Exception {
-            target.channelReadComplete(bctx);
-        }
-
-        @Override
-        public void channelWritabilityChanged(ChannelHandlerContext bctx) throws Exception {
-            target.channelWritabilityChanged(bctx);
-        }
-
-        @Override
-        public void userEventTriggered(ChannelHandlerContext bctx, Object evt) throws Exception {
-            target.userEventTriggered(bctx, evt);
-        }
-
-        @Override
-        public void channelInactive(ChannelHandlerContext bctx) throws Exception {
-            target.channelInactive(bctx);
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext bctx, Throwable cause) throws Exception {
-            target.exceptionCaught(bctx, cause);
-        }
-    }
-
 }

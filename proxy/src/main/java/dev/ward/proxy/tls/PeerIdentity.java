@@ -13,7 +13,7 @@ import javax.net.ssl.SSLSession;
 /**
  * The authenticated SPIFFE id of the peer on a TLS connection, read once after the handshake
  * (the chain was already verified by {@link SpiffeTrustManager}) and kept as a channel
- * attribute. HTTP/2 stream channels read it from their parent connection.
+ * attribute.
  */
 public final class PeerIdentity {
 
@@ -42,10 +42,10 @@ public final class PeerIdentity {
         return ssl == null ? null : fromSession(ssl.engine().getSession());
     }
 
-    /** The peer id of this connection, or of the parent connection of an HTTP/2 stream. */
+    /** The peer id of this connection (or of its parent, for a child channel), or null. */
     public static SpiffeId of(Channel ch) {
         for (Channel c = ch; c != null; c = c.parent()) {
-            if (!c.hasAttr(KEY)) { // attr() would add an empty attribute to every stream channel asked (an object and a copy of its table)
+            if (!c.hasAttr(KEY)) { // attr() would add an empty attribute to a channel asked (an object and a copy of its table)
                 continue;
             }
             SpiffeId id = c.attr(KEY).get();

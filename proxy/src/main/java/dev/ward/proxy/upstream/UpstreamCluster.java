@@ -6,17 +6,15 @@ import dev.ward.proxy.http.Admission;
 import dev.ward.proxy.http.Backend;
 import dev.ward.proxy.http.BackendException;
 import dev.ward.proxy.http.ConnectionPool;
+import dev.ward.proxy.http.Upstream;
 import dev.ward.proxy.resilience.Bulkhead;
 import dev.ward.proxy.resilience.Outcomes;
 import dev.ward.proxy.resilience.Resilience;
 import dev.ward.proxy.util.Poller;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
-import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.util.AttributeKey;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -52,7 +50,6 @@ import org.slf4j.LoggerFactory;
 public final class UpstreamCluster implements Backend {
 
     private static final Logger log = LoggerFactory.getLogger(UpstreamCluster.class);
-    private static final AttributeKey<Try> TRY = AttributeKey.valueOf("ward.try");
     private static final RuntimeException FAILED = new TryFailed();
 
     /** Looks up a DNS name; the JDK resolver (and its cache) unless a test says otherwise. */
@@ -254,13 +251,13 @@ public final class UpstreamCluster implements Backend {
     // --- tries ---
 
     @Override
-    public Future<Channel> acquire(EventLoop loop) {
+    public Future<Upstream> acquire(EventLoop loop) {
         return acquire(loop, null);
     }
 
     /** A try for an admitted request: a retry goes to another endpoint than the try before, if there is one. */
     @Override
-    public Future<Channel> acquire(EventLoop loop, Admission admission) {
+    public Future<Upstream> acquire(EventLoop loop, Admission admission) {
         Ticket ticket = admission instanceof Ticket t ? t : null;
         Endpoint avoid = ticket != null ? ticket.lastEndpoint : null;
         List<Endpoint> eps = endpoints;
@@ -281,25 +278,25 @@ public final class UpstreamCluster implements Backend {
         if (ticket != null) {
             ticket.lastEndpoint = ep;
         }
-        Future<Channel> f = ep.pool.acquire(loop);
+        Future<Upstream> f = ep.pool.acquire(loop);
         if (f.isDone()) {
             // The common case (an idle connection, a stream on the open h2 one): no promise of our own.
             if (f.isSuccess()) {
-                f.getNow().attr(TRY).set(t);
+                f.getNow().attach(t);
             } else {
                 failed(t, f.cause());
             }
             return f;
         }
-        Promise<Channel> p = loop.newPromise();
+        Promise<Upstream> p = loop.newPromise();
         f.addListener(x -> {
             if (f.isSuccess()) {
-                Channel ch = f.getNow();
-                ch.attr(TRY).set(t);
-                if (!p.trySuccess(ch)) {
-                    ch.attr(TRY).set(null);
+                Upstream up = f.getNow();
+                up.attach(t);
+                if (!p.trySuccess(up)) {
+                    up.attach(null);
                     t.cancel();
-                    ep.pool.release(ch, !(ch instanceof Http2StreamChannel) && ch.isActive());
+                    ep.pool.release(up, !up.multiplexed() && up.isActive());
                 }
             } else if (f.isCancelled()) {
                 t.cancel();
@@ -372,29 +369,30 @@ public final class UpstreamCluster implements Backend {
     }
 
     @Override
-    public void record(Channel ch, int status, String failure, long firstByteNanos) {
-        Try t = ch.attr(TRY).get();
+    public void record(Upstream up, int status, String failure, long firstByteNanos) {
+        Try t = up.attachment() instanceof Try x ? x : null;
         if (t != null) {
             t.finish(status, failure, firstByteNanos);
         }
     }
 
     @Override
-    public void release(Channel ch, boolean reusable) {
-        Try t = ch.attr(TRY).getAndSet(null);
+    public void release(Upstream up, boolean reusable) {
+        Try t = up.attachment() instanceof Try x ? x : null;
+        up.attach(null);
         if (t == null) {
-            ch.close();
+            up.relayTo(null);
+            up.close();
             return;
         }
         t.cancel();
-        t.ep.pool.release(ch, reusable);
+        t.ep.pool.release(up, reusable);
     }
 
     @Override
-    public void retire(Channel ch) {
-        Try t = ch.attr(TRY).get();
-        if (t != null) {
-            t.ep.pool.retire(ch);
+    public void retire(Upstream up) {
+        if (up.attachment() instanceof Try t) {
+            t.ep.pool.retire(up);
         }
     }
 

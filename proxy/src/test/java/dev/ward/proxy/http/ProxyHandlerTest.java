@@ -133,8 +133,8 @@ class ProxyHandlerTest {
 
     /**
      * A request's write to the backend has no promise of its own: when it fails, the failure comes
-     * as an exception on the backend's channel, where the exchange closes it, and the caller gets a
-     * 502 naming the reset, not silence.
+     * as an exception on the backend's connection, where its {@link Http1Upstream} closes it, and the
+     * caller gets a 502 naming the reset, not silence.
      */
     @Test
     void aFailedWriteToTheBackendClosesItAndTheCallerGetsA502() {
@@ -194,12 +194,13 @@ class ProxyHandlerTest {
             }
 
             @Override
-            public io.netty.util.concurrent.Future<io.netty.channel.Channel> acquire(io.netty.channel.EventLoop loop) {
-                return loop.newSucceededFuture(up);
+            public io.netty.util.concurrent.Future<Upstream> acquire(io.netty.channel.EventLoop loop) {
+                Http1Upstream u = Http1Upstream.of(up);
+                return loop.newSucceededFuture(u != null ? u : Http1Upstream.addTo(up.pipeline()));
             }
 
             @Override
-            public void release(io.netty.channel.Channel ch, boolean reusable) {
+            public void release(Upstream u, boolean reusable) {
             }
         };
     }
@@ -219,13 +220,13 @@ class ProxyHandlerTest {
             }
 
             @Override
-            public io.netty.util.concurrent.Future<io.netty.channel.Channel> acquire(io.netty.channel.EventLoop loop) {
+            public io.netty.util.concurrent.Future<Upstream> acquire(io.netty.channel.EventLoop loop) {
                 return loop.newFailedFuture(new BackendException(HttpResponseStatus.BAD_GATEWAY, "upstream_unavailable",
                         "orders refused the connection", null, dev.ward.proxy.resilience.Outcomes.CONNECT, java.util.Map.of()));
             }
 
             @Override
-            public void release(io.netty.channel.Channel ch, boolean reusable) {
+            public void release(Upstream u, boolean reusable) {
             }
 
             @Override

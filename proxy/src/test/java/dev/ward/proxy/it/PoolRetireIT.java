@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ward.proxy.Sidecar;
 import dev.ward.proxy.http.ConnectionPool;
+import dev.ward.proxy.http.Upstream;
+import io.netty.util.ReferenceCountUtil;
 import dev.ward.proxy.testing.Await;
 import dev.ward.proxy.testing.Sidecars;
 import dev.ward.proxy.testing.TestApp;
@@ -12,8 +14,6 @@ import dev.ward.proxy.tls.TlsContexts;
 import dev.ward.proxy.transport.Transports;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
@@ -21,11 +21,9 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.SslProvider;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -43,6 +41,21 @@ import org.junit.jupiter.api.io.TempDir;
  * gets its whole response, and its connections close afterwards, over HTTP/1.1 and HTTP/2.
  */
 class PoolRetireIT {
+
+    /** A relay that ignores what a test does not ask about. */
+    interface Relays extends Upstream.Relay {
+        @Override
+        default void readComplete(Upstream from) {
+        }
+
+        @Override
+        default void writabilityChanged(Upstream from) {
+        }
+
+        @Override
+        default void refused(Upstream from) {
+        }
+    }
 
     @TempDir
     Path tmp;
@@ -89,8 +102,8 @@ class PoolRetireIT {
                 NioSocketChannel.class, "app_unavailable"));
     }
 
-    /** Sends GET {@code path} on a channel from {@code pool}, retires the pool mid-flight, returns the status. */
-    static int requestWhileRetiring(ConnectionPool pool, EventLoopGroup group, String path, CompletableFuture<Channel> used)
+    /** Sends GET {@code path} on an upstream from {@code pool}, retires the pool mid-flight, returns the status. */
+    static int requestWhileRetiring(ConnectionPool pool, EventLoopGroup group, String path, CompletableFuture<Upstream> used)
             throws Exception {
         CompletableFuture<Integer> status = new CompletableFuture<>();
         group.next().execute(() -> pool.acquire(group.next()).addListener(f -> {
@@ -98,30 +111,31 @@ class PoolRetireIT {
                 status.completeExceptionally(f.cause());
                 return;
             }
-            Channel ch = (Channel) f.getNow();
-            used.complete(ch);
+            Upstream up = (Upstream) f.getNow();
+            used.complete(up);
             int[] code = {0};
-            SimpleChannelInboundHandler<HttpObject> relay = new SimpleChannelInboundHandler<>() {
-                        @Override
-                        protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
-                            if (msg instanceof HttpResponse r) {
-                                code[0] = r.status().code();
-                            }
-                            if (msg instanceof LastHttpContent) {
-                                ctx.pipeline().remove(this);
-                                pool.release(ch, true);
-                                status.complete(code[0]);
-                            }
-                        }
-                    };
-            if (ch.pipeline().get("guard") != null) {
-                ch.pipeline().addBefore("guard", "test", relay); // a pooled HTTP/1.1 connection
-            } else {
-                ch.pipeline().addLast("test", relay); // an HTTP/2 stream
-            }
+            up.relayTo(new Relays() {
+                @Override
+                public void read(Upstream from, Object msg) {
+                    if (msg instanceof HttpResponse r) {
+                        code[0] = r.status().code();
+                    }
+                    ReferenceCountUtil.release(msg);
+                    if (msg instanceof LastHttpContent) {
+                        pool.release(up, true);
+                        status.complete(code[0]);
+                    }
+                }
+
+                @Override
+                public void inactive(Upstream from) {
+                    status.completeExceptionally(new IllegalStateException("the upstream went before the response ended"));
+                }
+            });
             DefaultFullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, path);
             req.headers().set(HttpHeaderNames.HOST, "orders").setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
-            ch.writeAndFlush(req);
+            up.write(req);
+            up.flush();
         }));
         Thread.sleep(200);
         pool.retireGracefully();
@@ -132,9 +146,9 @@ class PoolRetireIT {
     void http1() throws Exception {
         try (TestApp app = new TestApp()) {
             ConnectionPool pool = http1Pool(app);
-            CompletableFuture<Channel> used = new CompletableFuture<>();
+            CompletableFuture<Upstream> used = new CompletableFuture<>();
             assertThat(requestWhileRetiring(pool, group, "/slow?ms=600", used)).isEqualTo(200);
-            Channel ch = used.get();
+            Channel ch = used.get().connection();
             assertThat(ch.alloc()).as("the pool's connections share Ward's one buffer pool").isSameAs(Transports.ALLOCATOR)
                     .isInstanceOf(PooledByteBufAllocator.class);
             Await.until(() -> !ch.isActive()); // released to a retired pool: closed, not kept
@@ -150,8 +164,8 @@ class PoolRetireIT {
         try (TestApp app = new TestApp()) {
             ConnectionPool pool = http1Pool(app);
             io.netty.channel.EventLoop loop = group.next();
-            Channel first = loop.submit(() -> pool.acquire(loop)).get().get(5, TimeUnit.SECONDS);
-            assertThat(ConnectionPool.reused(first)).as("a new connection").isFalse();
+            Upstream first = loop.submit(() -> pool.acquire(loop)).get().get(5, TimeUnit.SECONDS);
+            assertThat(first.reused()).as("a new connection").isFalse();
             var again = loop.submit(() -> {
                 pool.release(first, true);
                 var f1 = pool.acquire(loop);
@@ -163,29 +177,26 @@ class PoolRetireIT {
             assertThat(again.get(0).getNow()).isSameAs(first);
             assertThat(again.get(1)).as("the connection's own future, not a new one").isSameAs(again.get(0));
             assertThat(again.get(0).cancel(false)).as("a completed future cannot be cancelled by one user for the next").isFalse();
-            assertThat(ConnectionPool.reused(first)).as("taken from the idle list").isTrue();
+            assertThat(first.reused()).as("taken from the idle list").isTrue();
             loop.submit(() -> pool.release(first, false)).get(5, TimeUnit.SECONDS);
-            Await.until(() -> !first.isActive());
+            Await.until(() -> !first.connection().isActive());
             pool.close();
         }
     }
 
-    /**
-     * A stream opened with its HTTP/2 connection is not reused; one opened on the connection
-     * afterwards is, and carries no attribute for it (each attribute costs every stream an object).
-     */
+    /** A stream opened with its HTTP/2 connection is not reused; one opened on the connection afterwards is. */
     @Test
     void aStreamOnAnOpenHttp2ConnectionCountsAsReused() throws Exception {
         try (H2Upstream up = new H2Upstream(tmp)) {
             ConnectionPool pool = up.pool;
             io.netty.channel.EventLoop loop = group.next();
-            Channel s1 = loop.submit(() -> pool.acquire(loop)).get().get(5, TimeUnit.SECONDS);
-            Channel s2 = loop.submit(() -> pool.acquire(loop)).get().get(5, TimeUnit.SECONDS);
-            assertThat(s1).isInstanceOf(Http2StreamChannel.class);
-            assertThat(s2.parent()).isSameAs(s1.parent());
-            assertThat(ConnectionPool.reused(s1)).as("opened with its connection").isFalse();
-            assertThat(ConnectionPool.reused(s2)).as("opened on a connection already open").isTrue();
-            assertThat(loop.submit(() -> s2.hasAttr(ConnectionPool.REUSED)).get()).isFalse();
+            Upstream s1 = loop.submit(() -> pool.acquire(loop)).get().get(5, TimeUnit.SECONDS);
+            Upstream s2 = loop.submit(() -> pool.acquire(loop)).get().get(5, TimeUnit.SECONDS);
+            assertThat(s1.multiplexed()).as("an HTTP/2 stream").isTrue();
+            assertThat(s1).isNotSameAs(s2);
+            assertThat(s2.connection()).isSameAs(s1.connection());
+            assertThat(s1.reused()).as("opened with its connection").isFalse();
+            assertThat(s2.reused()).as("opened on a connection already open").isTrue();
             loop.submit(() -> {
                 pool.release(s1, false);
                 pool.release(s2, false);
@@ -199,12 +210,12 @@ class PoolRetireIT {
         try (H2Upstream up = new H2Upstream(tmp)) {
             ConnectionPool pool = up.pool;
             TestApp app = up.app;
-            CompletableFuture<Channel> used = new CompletableFuture<>();
+            CompletableFuture<Upstream> used = new CompletableFuture<>();
             assertThat(requestWhileRetiring(pool, group, "/slow?ms=600", used)).isEqualTo(200);
-            Channel stream = used.get();
-            assertThat(stream).isInstanceOf(Http2StreamChannel.class);
-            assertThat(stream.parent().alloc()).isSameAs(Transports.ALLOCATOR).isInstanceOf(PooledByteBufAllocator.class);
-            Await.until(() -> !stream.parent().isActive()); // the last stream ended: the connection closes
+            Upstream stream = used.get();
+            assertThat(stream.multiplexed()).as("an HTTP/2 stream").isTrue();
+            assertThat(stream.connection().alloc()).isSameAs(Transports.ALLOCATOR).isInstanceOf(PooledByteBufAllocator.class);
+            Await.until(() -> !stream.connection().isActive()); // the last stream ended: the connection closes
             assertThat(app.requests.get()).isEqualTo(1);
         }
     }

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.fail;
 
 import dev.ward.proxy.http.Backend;
 import dev.ward.proxy.http.Route;
-import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultHttpRequest;
@@ -28,12 +27,12 @@ public class OutboundRouterTest {
         }
 
         @Override
-        public Future<Channel> acquire(EventLoop loop) {
+        public Future<dev.ward.proxy.http.Upstream> acquire(EventLoop loop) {
             return fail("routing must not connect");
         }
 
         @Override
-        public void release(Channel ch, boolean reusable) {
+        public void release(dev.ward.proxy.http.Upstream up, boolean reusable) {
             fail("routing must not release");
         }
     };
