@@ -72,7 +72,13 @@ import org.openjdk.jmh.annotations.Warmup;
  * header's own cost, which {@code unsampled} includes). {@code upstream}: {@code http1}, the app's
  * connection as a sidecar has it (Ward's HTTP/1.1 client codec encodes the request to bytes and
  * decodes the app's response from bytes); {@code objects}, the response handed in as Netty's HTTP
- * objects made by the benchmark, with no codec (how this benchmark measured until 2026-12-03).
+ * objects made by the benchmark, with no codec (how this benchmark measured until 2026-12-03);
+ * {@code h2}, the connection to the next sidecar as an outbound sidecar has it, less TLS
+ * ({@link HttpPipelines#h2Client}: Ward's client codec and its streams, one opened per request, as
+ * {@code ConnectionPool} opens them): the request leaves as the bytes of a HEADERS frame and the
+ * response comes back as those of a HEADERS and a DATA frame (HPACK-encoded by a server encoder
+ * that keeps its dynamic table, as the next sidecar's does). {@code outbound} with {@code h2} is
+ * a calling sidecar's whole forwarding path, from its app's request to the next sidecar and back.
  * Run with {@code -prof gc} for the allocation per request.
  */
 @State(Scope.Thread)
@@ -134,6 +140,16 @@ public class PipelineBenchmark {
      */
     private byte[] lastBlock;
     private byte[] settledBlock;
+    /**
+     * {@code upstream=h2}: the connection's streams; the next sidecar's HPACK encoder (its dynamic
+     * table lives as long as the connection), the response head it encodes, and the block it
+     * settles on, as {@link #lastBlock} and {@link #settledBlock} for a request.
+     */
+    private dev.ward.proxy.http.Http2Streams upstreamStreams;
+    private Http2HeadersEncoder h2ResponseEncoder;
+    private Http2Headers h2ResponseHead;
+    private byte[] lastResponseBlock;
+    private byte[] settledResponseBlock;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -155,33 +171,13 @@ public class PipelineBenchmark {
         telemetry = new RequestTelemetry("inbound".equals(direction) ? RequestTelemetry.Direction.INBOUND
                 : RequestTelemetry.Direction.OUTBOUND, tracing, new WardMetrics("bench"), null, "bench");
         upstreamBytes = switch (upstreamCodec) {
-            case "http1" -> true;
+            case "http1", "h2" -> true;
             case "objects" -> false;
-            default -> throw new IllegalArgumentException("upstreamCodec: " + upstreamCodec + " (expected http1 or objects)");
+            default -> throw new IllegalArgumentException("upstreamCodec: " + upstreamCodec + " (expected http1, objects or h2)");
         };
-        upstream = new EmbeddedChannel();
-        if (upstreamBytes) { // as ConnectionPool sets up a connection to the app
-            upstream.pipeline().addLast("http", new Http1ClientCodec(8192, 8192, 8192));
-        }
-        Http1Upstream up = Http1Upstream.addTo(upstream.pipeline()); // as on a pooled connection to the app
-        // A pooled connection taken again comes with its own completed future (ConnectionPool.reuse).
-        Future<Upstream> acquired = upstream.eventLoop().newSucceededFuture(up);
-        Backend backend = new Backend() {
-            @Override
-            public String name() {
-                return "app";
-            }
-
-            @Override
-            public Future<Upstream> acquire(EventLoop loop) {
-                return acquired;
-            }
-
-            @Override
-            public void release(Upstream u, boolean reusable) {
-            }
-        };
+        Backend backend = "h2".equals(upstreamCodec) ? openUpstreamH2() : upstreamHttp1();
         Route forward = new Route.Forward(backend, "bench");
+
         router = (ch, req) -> forward;
         request = Unpooled.unreleasableBuffer(Unpooled.directBuffer(requestBytes.length).writeBytes(requestBytes));
         body = Unpooled.unreleasableBuffer(Unpooled.directBuffer(BODY.length).writeBytes(BODY));
@@ -245,6 +241,109 @@ public class PipelineBenchmark {
             }
         });
         return out[0];
+    }
+
+    /** The app's connection, as {@code ConnectionPool} sets one up: HTTP/1.1 (or no codec, {@code objects}). */
+    private Backend upstreamHttp1() {
+        upstream = new EmbeddedChannel();
+        if (upstreamBytes) {
+            upstream.pipeline().addLast("http", new Http1ClientCodec(8192, 8192, 8192));
+        }
+        Http1Upstream up = Http1Upstream.addTo(upstream.pipeline()); // as on a pooled connection to the app
+        // A pooled connection taken again comes with its own completed future (ConnectionPool.reuse).
+        Future<Upstream> acquired = upstream.eventLoop().newSucceededFuture(up);
+        return new Backend() {
+            @Override
+            public String name() {
+                return "app";
+            }
+
+            @Override
+            public Future<Upstream> acquire(EventLoop loop) {
+                return acquired;
+            }
+
+            @Override
+            public void release(Upstream u, boolean reusable) {
+            }
+        };
+    }
+
+    /**
+     * {@code upstream=h2}: a connection to the next sidecar as {@code ConnectionPool} sets one up
+     * after its handshake (less TLS and its idle timeout), past the preface and SETTINGS both ways;
+     * each request gets a new stream, in a completed future, as the pool hands them out.
+     */
+    private Backend openUpstreamH2() {
+        upstream = new EmbeddedChannel();
+        upstreamStreams = HttpPipelines.h2Client(upstream.pipeline(), 8192);
+        ByteBuf hello = Unpooled.buffer();
+        frameHeader(hello, 0, 0x4, 0, 0); // the server's SETTINGS, empty: the defaults
+        frameHeader(hello, 0, 0x4, 0x1, 0); // and its ACK of the client's
+        upstream.writeInbound(hello);
+        upstream.runPendingTasks();
+        for (Object m; (m = upstream.readOutbound()) != null; ) {
+            ReferenceCountUtil.release(m); // the client's preface, SETTINGS, ACK, WINDOW_UPDATE
+        }
+        for (Object m; (m = upstream.readInbound()) != null; ) {
+            ReferenceCountUtil.release(m);
+        }
+        if (!upstreamStreams.canOpenStream()) {
+            throw new IllegalStateException("the HTTP/2 client connection takes no stream after its preface");
+        }
+        h2ResponseEncoder = new DefaultHttp2HeadersEncoder(Http2HeadersEncoder.NEVER_SENSITIVE, false); // as a listener's codec
+        h2ResponseHead = new DefaultHttp2Headers().status("200").add("content-type", "text/plain")
+                .add("content-length", String.valueOf(BODY.length));
+        lastResponseBlock = null;
+        settledResponseBlock = null;
+        return new Backend() {
+            @Override
+            public String name() {
+                return "orders";
+            }
+
+            @Override
+            public Future<Upstream> acquire(EventLoop loop) {
+                return loop.newSucceededFuture(upstreamStreams.open(true));
+            }
+
+            @Override
+            public void release(Upstream u, boolean reusable) {
+                u.relayTo(null);
+                if (!reusable && u.isActive()) {
+                    u.close();
+                }
+            }
+        };
+    }
+
+    /**
+     * {@code upstream=h2}: the response to stream {@code streamId} as the bytes of its HEADERS
+     * (END_HEADERS) and DATA (END_STREAM) frames, as the socket read would hand them in; the header
+     * block encoded until it settles, then sent as it is (see {@link #settledBlock}).
+     */
+    private ByteBuf h2ResponseFrames(int streamId) {
+        ByteBuf frames = PooledByteBufAllocator.DEFAULT.directBuffer(128);
+        frames.writerIndex(9);
+        if (settledResponseBlock != null) {
+            frames.writeBytes(settledResponseBlock);
+        } else {
+            try {
+                h2ResponseEncoder.encodeHeaders(streamId, h2ResponseHead, frames);
+            } catch (io.netty.handler.codec.http2.Http2Exception e) {
+                frames.release();
+                throw new IllegalStateException("could not encode the response's headers", e);
+            }
+            byte[] block = ByteBufUtil.getBytes(frames, 9, frames.writerIndex() - 9);
+            if (Arrays.equals(block, lastResponseBlock)) {
+                settledResponseBlock = block;
+            }
+            lastResponseBlock = block;
+        }
+        frames.setMedium(0, frames.writerIndex() - 9).setByte(3, 0x1).setByte(4, 0x4).setInt(5, streamId);
+        frameHeader(frames, BODY.length, 0x0, 0x1, streamId);
+        frames.writeBytes(BODY);
+        return frames;
     }
 
     /**
@@ -347,10 +446,28 @@ public class PipelineBenchmark {
             down.pipeline().fireChannelRead(read(request));
             down.flushInbound();
         }
+        int requestStream = 0;
+        if (upstreamStreams != null) {
+            upstream.runPendingTasks(); // the request's flush waits for the loop's turn (flush consolidation)
+        }
         for (Object m; (m = upstream.readOutbound()) != null; ) {
+            if (requestStream == 0 && upstreamStreams != null && m instanceof ByteBuf b && b.readableBytes() >= 9
+                    && b.getByte(b.readerIndex() + 3) == 0x1) {
+                requestStream = b.getInt(b.readerIndex() + 5); // the HEADERS frame's stream
+            }
             ReferenceCountUtil.release(m);
         }
-        if (upstreamBytes) {
+        if (upstreamStreams != null) {
+            if (requestStream == 0) {
+                throw new IllegalStateException("no request HEADERS frame left for the next sidecar");
+            }
+            upstream.pipeline().fireChannelRead(h2ResponseFrames(requestStream));
+            upstream.pipeline().fireChannelReadComplete();
+            upstream.runPendingTasks(); // the window given back, flushed in the loop's turn
+            for (Object m; (m = upstream.readOutbound()) != null; ) {
+                ReferenceCountUtil.release(m);
+            }
+        } else if (upstreamBytes) {
             upstream.pipeline().fireChannelRead(read(response));
             upstream.flushInbound();
         } else {

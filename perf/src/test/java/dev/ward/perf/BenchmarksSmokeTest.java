@@ -30,4 +30,27 @@ class BenchmarksSmokeTest {
         // SPIFFE parse and peer verification, TLS handshake on BoringSSL and on the JDK, pipelines h1/h2 connection × in/out
         assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
     }
+
+    /**
+     * A calling sidecar's whole path, its app's request out to the next sidecar over HTTP/2 and the
+     * response back: the benchmark fails (and so this) if no request frame leaves or no response
+     * reaches the app's side.
+     */
+    @Test
+    void theOutboundPipelineToTheNextSidecarOverHttp2Runs() throws Exception {
+        Options opt = new OptionsBuilder()
+                .include("dev\\.ward\\.perf\\.PipelineBenchmark")
+                .param("protocol", "http1")
+                .param("direction", "outbound")
+                .param("upstreamCodec", "h2")
+                .forks(0)
+                .warmupIterations(0)
+                .measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(50))
+                .shouldFailOnError(true)
+                .build();
+        Collection<RunResult> results = new Runner(opt).run();
+        assertThat(results).hasSize(1);
+        assertThat(results.iterator().next().getPrimaryResult().getScore()).isPositive();
+    }
 }

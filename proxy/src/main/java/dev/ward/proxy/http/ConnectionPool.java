@@ -360,13 +360,9 @@ public final class ConnectionPool implements Backend {
         }
 
         private void setUpH2(Channel ch) {
-            Http2FrameCodec codec = HttpPipelines.h2ClientCodec(settings.maxHeaderSize());
             // Idle handling before the codec, where every frame passes (see IdleTimeout).
             addIdleHandling(ch);
-            HttpPipelines.consolidateFlushes(ch.pipeline());
-            ch.pipeline().addLast("h2", codec);
-            Http2Streams streams = Http2Streams.client(); // refuses any stream the server opens (push is disabled)
-            ch.pipeline().addLast("h2-streams", streams);
+            Http2Streams streams = HttpPipelines.h2Client(ch.pipeline(), settings.maxHeaderSize());
             ch.pipeline().addLast(GUARD, new UnaskedReadGuard(false));
             ch.attr(H2_STREAMS).set(streams);
             HttpPipelines.widenConnectionWindow(ch);

@@ -54,10 +54,10 @@ import org.slf4j.LoggerFactory;
  * channel's close would.
  * </ul>
  */
-final class Http2Streams extends ChannelInboundHandlerAdapter {
+public final class Http2Streams extends ChannelInboundHandlerAdapter {
 
     /** What serves one stream ({@link ProxyHandler}): the events a stream channel's last handler would get. */
-    interface StreamHandler {
+    public interface StreamHandler {
         /** Before anything else: the stream, which it writes its response to. */
         void attach(Downstream stream);
 
@@ -108,7 +108,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
      * streams are opened here ({@link #open}), one per try of a request; a stream the server would
      * open (push, which Ward's settings disable) is refused.
      */
-    static Http2Streams client() {
+    public static Http2Streams client() {
         return new Http2Streams(null);
     }
 
@@ -118,7 +118,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
     }
 
     /** Whether {@link #open} may succeed: the server's stream limit and the stream ids allow another, and no GOAWAY came. */
-    boolean canOpenStream() {
+    public boolean canOpenStream() {
         return ctx.channel().isActive() && codec.connection().local().canOpenStream() && !codec.connection().goAwayReceived();
     }
 
@@ -126,7 +126,7 @@ final class Http2Streams extends ChannelInboundHandlerAdapter {
      * A new stream for one try of a request, ready at once (a connection this sidecar opened, on its
      * event loop). It gets its id, and is sent, with its first write.
      */
-    Upstream open(boolean reused) {
+    public Upstream open(boolean reused) {
         assert ctx.executor().inEventLoop() && handlers == null;
         return new ClientStream(io.netty.handler.codec.http2.WardOutboundStreams.newStream(codec), reused);
     }

@@ -120,6 +120,19 @@ public final class HttpPipelines {
                 .initialWindowSize(H2_STREAM_WINDOW), TraceHeaders.NOT_INDEXED);
     }
 
+    /**
+     * The HTTP/2 side of a connection Ward opened, once TLS (if any) and ALPN are done: flush
+     * consolidation, the client codec ({@link #h2ClientCodec}) and its streams, which the returned
+     * {@link Http2Streams} opens one per try of a request.
+     */
+    public static Http2Streams h2Client(ChannelPipeline p, int maxHeaderSize) {
+        consolidateFlushes(p);
+        p.addLast("h2", h2ClientCodec(maxHeaderSize));
+        Http2Streams streams = Http2Streams.client(); // refuses any stream the server opens (push is disabled)
+        p.addLast("h2-streams", streams);
+        return streams;
+    }
+
     /** Grows the connection-level receive window of the HTTP/2 connection {@code ch} to {@link #H2_CONNECTION_WINDOW}. */
     public static void widenConnectionWindow(Channel ch) {
         io.netty.handler.codec.http2.Http2FrameCodec codec = ch.pipeline().get(io.netty.handler.codec.http2.Http2FrameCodec.class);
