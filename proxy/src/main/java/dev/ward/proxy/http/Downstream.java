@@ -50,56 +50,29 @@ interface Downstream {
 
     /** The HTTP/1.1 connection of {@code ctx} (its handler's context) as a downstream; HTTP/2 streams are {@link Http2Streams}'. */
     static Downstream of(ChannelHandlerContext ctx) {
-        return new Downstream() {
-            @Override
-            public Channel connection() {
-                return ctx.channel();
-            }
+        Http1Downstream d = new Http1Downstream();
+        d.ctx = ctx;
+        return d;
+    }
 
-            @Override
-            public void write(HttpObject msg) {
-                ctx.write(msg, ctx.voidPromise());
-            }
+    /** An HTTP/1.1 connection as a downstream. */
+    final class Http1Downstream extends Http1Side implements Downstream {
+        private Http1Downstream() {
+        }
 
-            @Override
-            public void flush() {
-                ctx.flush();
+        @Override
+        public void writeAndFlush(HttpObject msg, boolean thenClose) {
+            if (thenClose) {
+                ctx.writeAndFlush(msg).addListener(ChannelFutureListener.CLOSE);
+            } else {
+                ctx.writeAndFlush(msg, ctx.voidPromise());
             }
+        }
 
-            @Override
-            public void writeAndFlush(HttpObject msg, boolean thenClose) {
-                if (thenClose) {
-                    ctx.writeAndFlush(msg).addListener(ChannelFutureListener.CLOSE);
-                } else {
-                    ctx.writeAndFlush(msg, ctx.voidPromise());
-                }
-            }
-
-            @Override
-            public boolean isWritable() {
-                return ctx.channel().isWritable();
-            }
-
-            @Override
-            public boolean isActive() {
-                return ctx.channel().isActive();
-            }
-
-            @Override
-            public void setAutoRead(boolean on) {
-                ctx.channel().config().setAutoRead(on);
-            }
-
-            @Override
-            public void close() {
-                ctx.close();
-            }
-
-            /** Not asked of a connection (only an HTTP/2 stream is refused); closing is the connection's nearest answer. */
-            @Override
-            public void refuse() {
-                ctx.close();
-            }
-        };
+        /** Not asked of a connection (only an HTTP/2 stream is refused); closing is the connection's nearest answer. */
+        @Override
+        public void refuse() {
+            ctx.close();
+        }
     }
 }

@@ -4,26 +4,24 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.http.HttpObject;
 import io.netty.util.concurrent.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A pooled HTTP/1.1 connection as an {@link Upstream}: the handler it keeps for its whole life,
- * behind its HTTP codec and before its guard ({@link ConnectionPool} installs it). The exchange
- * using the connection sets itself as the relay and clears it on release, rather than adding a
- * handler to the pipeline and removing it again every exchange (about 1% of an event loop, with a
- * context object, a name check and a handler-mask lookup each time). Without a relay, events pass
- * on to the guard, which closes a connection that answers unasked.
+ * A pooled HTTP/1.1 connection as an {@link Upstream}, with the handler the connection keeps for
+ * its whole life, behind its HTTP codec and before its guard ({@link ConnectionPool} installs it).
+ * The exchange using the connection sets itself as the relay and clears it on release, rather
+ * than adding a handler to the pipeline and removing it again every exchange (about 1% of an
+ * event loop, with a context object, a name check and a handler-mask lookup each time). Without a
+ * relay, events pass on to the guard, which closes a connection that answers unasked.
  */
-public final class Http1Upstream extends ChannelInboundHandlerAdapter implements Upstream {
+public final class Http1Upstream extends Http1Side implements Upstream {
 
     private static final Logger log = LoggerFactory.getLogger(Http1Upstream.class);
-    /** Its name in the connection's pipeline. */
+    /** Its handler's name in the connection's pipeline. */
     static final String NAME = "ward-relay";
 
-    private ChannelHandlerContext ctx;
     private Relay relay;
     private Object attachment;
     /** Taken from the idle list (it carried an exchange before). */
@@ -34,33 +32,25 @@ public final class Http1Upstream extends ChannelInboundHandlerAdapter implements
      */
     Future<Upstream> acquired;
 
-    /** Adds one at the end of {@code p} (Ward's pooled connections; a test's or benchmark's stand-in for one). */
+    private Http1Upstream() {
+    }
+
+    /**
+     * Adds one's handler at the end of {@code p}, a registered channel's pipeline (Ward's pooled
+     * connections; a test's or benchmark's stand-in for one), and returns it.
+     */
     public static Http1Upstream addTo(ChannelPipeline p) {
         Http1Upstream u = new Http1Upstream();
-        p.addLast(NAME, u);
+        p.addLast(NAME, u.new Handler());
+        if (u.ctx == null) {
+            throw new IllegalStateException("the connection is not registered yet: " + p.channel());
+        }
         return u;
     }
 
     /** The one on {@code ch}, or null. */
     public static Http1Upstream of(Channel ch) {
-        return (Http1Upstream) ch.pipeline().get(NAME);
-    }
-
-    @Override
-    public boolean isSharable() {
-        return false;
-    }
-
-    @Override
-    public void handlerAdded(ChannelHandlerContext ctx) {
-        this.ctx = ctx;
-    }
-
-    // --- Upstream ---
-
-    @Override
-    public Channel connection() {
-        return ctx.channel();
+        return ch.pipeline().get(NAME) instanceof Handler h ? h.upstream() : null;
     }
 
     @Override
@@ -78,40 +68,6 @@ public final class Http1Upstream extends ChannelInboundHandlerAdapter implements
         this.relay = relay;
     }
 
-    /**
-     * A void promise: a failed write fires {@code exceptionCaught} on the connection, which closes
-     * it (see {@link #exceptionCaught}), without a promise per write.
-     */
-    @Override
-    public void write(HttpObject msg) {
-        ctx.write(msg, ctx.voidPromise());
-    }
-
-    @Override
-    public void flush() {
-        ctx.flush();
-    }
-
-    @Override
-    public boolean isWritable() {
-        return ctx.channel().isWritable();
-    }
-
-    @Override
-    public boolean isActive() {
-        return ctx.channel().isActive();
-    }
-
-    @Override
-    public void setAutoRead(boolean on) {
-        ctx.channel().config().setAutoRead(on);
-    }
-
-    @Override
-    public void close() {
-        ctx.channel().close();
-    }
-
     @Override
     public Object attachment() {
         return attachment;
@@ -122,54 +78,65 @@ public final class Http1Upstream extends ChannelInboundHandlerAdapter implements
         this.attachment = attachment;
     }
 
-    // --- the connection's events ---
+    /** The connection's events, for the relay (or, without one, for the guard behind). */
+    private final class Handler extends ChannelInboundHandlerAdapter {
 
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        Relay r = relay;
-        if (r != null) {
-            r.read(this, msg);
-        } else {
-            ctx.fireChannelRead(msg);
+        Http1Upstream upstream() {
+            return Http1Upstream.this;
         }
-    }
 
-    @Override
-    public void channelReadComplete(ChannelHandlerContext ctx) {
-        Relay r = relay;
-        if (r != null) {
-            r.readComplete(this);
+        @Override
+        public boolean isSharable() {
+            return false;
         }
-        ctx.fireChannelReadComplete();
-    }
 
-    @Override
-    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        Relay r = relay;
-        if (r != null) {
-            r.writabilityChanged(this);
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            Http1Upstream.this.ctx = ctx;
         }
-        ctx.fireChannelWritabilityChanged();
-    }
 
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-        Relay r = relay;
-        if (r != null) {
-            r.inactive(this);
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            Relay r = relay;
+            if (r != null) {
+                r.read(Http1Upstream.this, msg);
+            } else {
+                ctx.fireChannelRead(msg);
+            }
         }
-        ctx.fireChannelInactive();
-    }
 
-    /** A failed write, a decoder or TLS error: the connection is closed (its relay hears it go). */
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.debug("closing {} after error: {}", ctx.channel(), cause.toString());
-        ctx.close();
-    }
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            Relay r = relay;
+            if (r != null) {
+                r.readComplete(Http1Upstream.this);
+            }
+            ctx.fireChannelReadComplete();
+        }
 
-    @Override
-    public String toString() {
-        return ctx == null ? "http1 upstream" : ctx.channel().toString();
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            Relay r = relay;
+            if (r != null) {
+                r.writabilityChanged(Http1Upstream.this);
+            }
+            ctx.fireChannelWritabilityChanged();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            Relay r = relay;
+            if (r != null) {
+                r.inactive(Http1Upstream.this);
+            }
+            ctx.fireChannelInactive();
+        }
+
+        /** A failed write, a decoder or TLS error: the connection is closed (its relay hears it go). */
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.debug("closing {} after error: {}", ctx.channel(), cause.toString());
+            ctx.close();
+        }
     }
 }

@@ -132,17 +132,7 @@ class Http2StreamsTest {
 
     /** Hands each side's bytes to the other until neither has any left. */
     void pump() {
-        for (boolean moved = true; moved; ) {
-            moved = false;
-            client.runPendingTasks();
-            for (Object m; (m = client.readOutbound()) != null; moved = true) {
-                server.writeInbound(m);
-            }
-            server.runPendingTasks();
-            for (Object m; (m = server.readOutbound()) != null; moved = true) {
-                client.writeInbound(m);
-            }
-        }
+        InMemoryWire.pump(client, server);
         for (Object m; (m = server.readInbound()) != null; ) {
             ReferenceCountUtil.release(m); // the connection's own frames (SETTINGS...), past the streams
         }
