@@ -276,9 +276,8 @@ public final class ConnectionPool implements Backend {
         }
 
         /**
-         * Completes {@code p} with a new connection (an HTTP/1.1 one, or the h2 one, which is kept
-         * and opened streams on by the waiting acquirers); an HTTP/1.1 one whose acquirer gave up
-         * waiting is kept for the next.
+         * Completes {@code p} with a new HTTP/1.1 connection; one whose acquirer gave up waiting is
+         * kept for the next. (An h2 connection is kept as {@link #h2}; its acquirers get streams.)
          */
         private void handOver(Promise<Upstream> p, Channel ch) {
             Http1Upstream up = Http1Upstream.of(ch);

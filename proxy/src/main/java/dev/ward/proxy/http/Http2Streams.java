@@ -29,17 +29,21 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The streams of one HTTP/2 connection a listener accepted, each served by its own
- * {@link ProxyHandler}, without a channel per stream. Goes behind the connection's
- * {@link Http2FrameCodec}, where Netty's {@code Http2MultiplexHandler} would go.
+ * The streams of one HTTP/2 connection, without a channel per stream. On a connection a listener
+ * accepted, each stream the caller opens is served by its own {@link ProxyHandler} (its
+ * {@link Downstream}); on a connection Ward opened to the next hop ({@link #client}), each try of a
+ * request opens one ({@link #open}, an {@link Upstream} that relays the response to the exchange).
+ * Goes behind the connection's {@link Http2FrameCodec}, where Netty's {@code Http2MultiplexHandler}
+ * would go.
  *
  * <p>Netty's multiplexer gives every stream a child channel: a channel object, its pipeline with
  * head and tail contexts, a config, its registration on the event loop with a promise and a
  * listener, a promise per frame written (chained onto the connection's), and a close that fires
  * its events through that pipeline later. An inbound sidecar opens one per request, and profiles
- * put that machinery at several percent of its event loop. Here a stream is one small object
- * ({@link Stream}) that converts its frames to HTTP objects and back ({@link HeadsToHttp2}, as the
- * stream channel's codec did) and behaves towards its handler as the stream channel did:
+ * put that machinery at several percent of its event loop, as did the one a calling sidecar opened
+ * per request. Here a stream is one small object ({@link Stream}) that converts its frames to HTTP
+ * objects and back ({@link HeadsToHttp2}, as the stream channel's codec did) and behaves towards
+ * its user (the handler, or the exchange's relay) as the stream channel did:
  * <ul>
  * <li>frames are handed on in order while the handler reads; when it stops ({@code autoRead}
  * off) they are held, and the bytes of held DATA frames are not given back to the caller's send
@@ -49,9 +53,11 @@ import org.slf4j.LoggerFactory;
  * <li>a stream is writable while the connection is and the stream has send window left; its
  * handler hears when that changes;
  * <li>closing a stream that is still open resets it ({@code CANCEL}), as closing a stream
- * channel did; a stream the caller reset, or that ended both ways, or whose connection went,
- * ends its handler's exchange ({@link ProxyHandler#inactive}), later in the same loop turn as a
- * channel's close would.
+ * channel did; a stream the peer reset, or that ended both ways, or whose connection went,
+ * ends its user's exchange ({@link ProxyHandler#inactive}, {@link Upstream.Relay#inactive}), later
+ * in the same loop turn as a channel's close would; a stream this side opened hands on the
+ * response frames it still holds before it ends, and tells its relay of a {@code REFUSED_STREAM}
+ * reset first.
  * </ul>
  */
 public final class Http2Streams extends ChannelInboundHandlerAdapter {
