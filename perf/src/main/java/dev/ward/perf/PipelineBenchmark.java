@@ -309,7 +309,6 @@ public class PipelineBenchmark {
 
             @Override
             public void release(Upstream u, boolean reusable) {
-                u.relayTo(null);
                 if (!reusable && u.isActive()) {
                     u.close();
                 }

@@ -26,8 +26,8 @@ public interface Backend {
     }
 
     /**
-     * Gives the upstream back, its relay cleared; {@code reusable} is false if the exchange did not
-     * end cleanly (it is closed then).
+     * Gives the upstream back (its user has cleared its relay first); {@code reusable} is false if
+     * the exchange did not end cleanly (it is closed then).
      */
     void release(Upstream up, boolean reusable);
 

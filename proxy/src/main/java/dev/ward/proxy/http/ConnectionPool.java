@@ -93,7 +93,6 @@ public final class ConnectionPool implements Backend {
 
     @Override
     public void release(Upstream up, boolean reusable) {
-        up.relayTo(null);
         if (up.multiplexed()) {
             if (!reusable && up.isActive()) {
                 up.close(); // resets the stream if it is not finished

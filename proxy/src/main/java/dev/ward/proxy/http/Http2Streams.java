@@ -515,17 +515,14 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
          * so the peer stops sending and knows the message (if any) is incomplete.
          */
         public void close() {
-            if (closed) {
-                return;
+            if (remoteEnded && localEnded) {
+                closeQuietly();
+            } else {
+                reset(Http2Error.CANCEL);
             }
-            if (h2 != null && ctx.channel().isActive() && h2.state() != Http2Stream.State.CLOSED && !(remoteEnded && localEnded)) {
-                ctx.write(new DefaultHttp2ResetFrame(Http2Error.CANCEL).stream(fs), ctx.voidPromise());
-                ctx.flush();
-            }
-            closeQuietly();
         }
 
-        /** Resets the stream with {@code error}, then ends it. */
+        /** Resets the stream with {@code error} (unless the codec has closed it already, or never opened it), then ends it. */
         void reset(Http2Error error) {
             if (closed) {
                 return;
@@ -636,8 +633,6 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
         final boolean reused;
         Relay relay;
         Object attachment;
-        /** It ended both ways while response frames were still held: closed once they are handed on. */
-        boolean endedWithHeld;
 
         ClientStream(Http2FrameStream fs, boolean reused) {
             super(fs, null);
@@ -706,17 +701,16 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
          */
         @Override
         void streamClosed() {
-            if (remoteEnded && localEnded && held != null && !held.isEmpty()) {
-                endedWithHeld = true;
-                return;
+            if (!remoteEnded || !localEnded || held == null || held.isEmpty()) {
+                closeQuietly();
             }
-            closeQuietly();
         }
 
+        /** After the held frames, a stream the codec has closed meanwhile ({@link #streamClosed}) ends. */
         @Override
         void drainHeld() {
             super.drainHeld();
-            if (endedWithHeld && (held == null || held.isEmpty())) {
+            if ((held == null || held.isEmpty()) && h2 != null && h2.state() == Http2Stream.State.CLOSED) {
                 closeQuietly();
             }
         }

@@ -381,7 +381,6 @@ public final class UpstreamCluster implements Backend {
         Try t = up.attachment() instanceof Try x ? x : null;
         up.attach(null);
         if (t == null) {
-            up.relayTo(null);
             up.close();
             return;
         }

@@ -122,6 +122,7 @@ class PoolRetireIT {
                     }
                     ReferenceCountUtil.release(msg);
                     if (msg instanceof LastHttpContent) {
+                        up.relayTo(null); // as an exchange does before it gives an upstream back
                         pool.release(up, true);
                         status.complete(code[0]);
                     }
