@@ -14,7 +14,7 @@ cleanup() {
 
 # The JVM flags a sidecar runs with in production (perf/README.md says why each one).
 production_java_opts() {
-  echo "-XX:+UseParallelGC -XX:ParallelGCThreads=1 -Xms32m -Xmx32m -Xmn16m -XX:MaxDirectMemorySize=32m -Xss256k -XX:ReservedCodeCacheSize=32m -XX:MaxMetaspaceSize=48m -XX:CICompilerCount=2 -XX:CompileThresholdScaling=5 -XX:TrimNativeHeapInterval=1000 -XX:+UseTransparentHugePages -XX:+ExitOnOutOfMemoryError"
+  echo "-XX:+UseParallelGC -XX:ParallelGCThreads=1 -Xms48m -Xmx48m -Xmn32m -XX:MaxDirectMemorySize=32m -Xss256k -XX:ReservedCodeCacheSize=32m -XX:MaxMetaspaceSize=48m -XX:CICompilerCount=2 -XX:CompileThresholdScaling=5 -XX:TrimNativeHeapInterval=1000 -XX:+UseTransparentHugePages -XX:+ExitOnOutOfMemoryError"
 }
 
 # native_libs DIR: unpacks the jar's native libraries (BoringSSL through netty-tcnative, epoll,
