@@ -128,28 +128,52 @@ public class PipelineBenchmark {
     private ByteBuf response;
     private boolean upstreamBytes;
     private Http2Headers h2Request;
-    /** {@code h2conn}: the caller's HPACK encoder (its dynamic table lives as long as the connection) and its next stream id. */
-    private Http2HeadersEncoder h2Encoder;
+    /** {@code h2conn}: the caller's request header blocks (null otherwise) and its next stream id. */
+    private SettlingHeaderBlock h2RequestBlock;
     private int nextStreamId;
-    /**
-     * {@code h2conn}: the request's header block as the encoder wrote it last, and once two in a
-     * row are the same (the dynamic table has settled: every header indexed, or sent as a literal
-     * that is never indexed), that block, sent as it is from then on. The caller's encoder would
-     * write those very bytes; encoding them again is the caller's work, not the pipeline's, and
-     * cost the measurement 48 B per request (two iterators of Netty's header map).
-     */
-    private byte[] lastBlock;
-    private byte[] settledBlock;
-    /**
-     * {@code upstream=h2}: the connection's streams; the next sidecar's HPACK encoder (its dynamic
-     * table lives as long as the connection), the response head it encodes, and the block it
-     * settles on, as {@link #lastBlock} and {@link #settledBlock} for a request.
-     */
+    /** {@code upstream=h2}: the connection's streams, and the next sidecar's response header blocks. */
     private dev.ward.proxy.http.Http2Streams upstreamStreams;
-    private Http2HeadersEncoder h2ResponseEncoder;
-    private Http2Headers h2ResponseHead;
-    private byte[] lastResponseBlock;
-    private byte[] settledResponseBlock;
+    private SettlingHeaderBlock h2ResponseBlock;
+
+    /**
+     * One side's HPACK encoder (its dynamic table lives as long as the connection) and the header
+     * block it wrote last for the same headers; once two in a row are the same (the dynamic table
+     * has settled: every header indexed, or sent as a literal that is never indexed), that block,
+     * sent as it is from then on. The peer's encoder would write those very bytes; encoding them
+     * again is the peer's work, not the pipeline's, and cost the measurement 48 B per request (two
+     * iterators of Netty's header map).
+     */
+    private static final class SettlingHeaderBlock {
+        private final Http2HeadersEncoder encoder;
+        private final Http2Headers headers;
+        private byte[] last;
+        private byte[] settled;
+
+        SettlingHeaderBlock(Http2HeadersEncoder encoder, Http2Headers headers) {
+            this.encoder = encoder;
+            this.headers = headers;
+        }
+
+        /** Writes the block for {@code streamId} after the 9 bytes of {@code frame}'s header, left for the caller to fill. */
+        void writeTo(ByteBuf frame, int streamId) {
+            frame.writerIndex(9);
+            if (settled != null) {
+                frame.writeBytes(settled);
+                return;
+            }
+            try {
+                encoder.encodeHeaders(streamId, headers, frame);
+            } catch (io.netty.handler.codec.http2.Http2Exception e) {
+                frame.release();
+                throw new IllegalStateException("could not encode the header block", e);
+            }
+            byte[] block = ByteBufUtil.getBytes(frame, 9, frame.writerIndex() - 9);
+            if (Arrays.equals(block, last)) {
+                settled = block;
+            }
+            last = block;
+        }
+    }
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -236,7 +260,7 @@ public class PipelineBenchmark {
             for (int i = 0; i < BATCH; i++) {
                 out[0] += once();
             }
-            if (h2Encoder != null) {
+            if (h2RequestBlock != null) {
                 returnWindow(BATCH);
             }
         });
@@ -291,11 +315,10 @@ public class PipelineBenchmark {
         if (!upstreamStreams.canOpenStream()) {
             throw new IllegalStateException("the HTTP/2 client connection takes no stream after its preface");
         }
-        h2ResponseEncoder = new DefaultHttp2HeadersEncoder(Http2HeadersEncoder.NEVER_SENSITIVE, false); // as a listener's codec
-        h2ResponseHead = new DefaultHttp2Headers().status("200").add("content-type", "text/plain")
-                .add("content-length", String.valueOf(BODY.length));
-        lastResponseBlock = null;
-        settledResponseBlock = null;
+        h2ResponseBlock = new SettlingHeaderBlock(
+                new DefaultHttp2HeadersEncoder(Http2HeadersEncoder.NEVER_SENSITIVE, false), // as a listener's codec
+                new DefaultHttp2Headers().status("200").add("content-type", "text/plain")
+                        .add("content-length", String.valueOf(BODY.length)));
         return new Backend() {
             @Override
             public String name() {
@@ -319,26 +342,11 @@ public class PipelineBenchmark {
     /**
      * {@code upstream=h2}: the response to stream {@code streamId} as the bytes of its HEADERS
      * (END_HEADERS) and DATA (END_STREAM) frames, as the socket read would hand them in; the header
-     * block encoded until it settles, then sent as it is (see {@link #settledBlock}).
+     * block encoded until it settles, then sent as it is ({@link SettlingHeaderBlock}).
      */
     private ByteBuf h2ResponseFrames(int streamId) {
         ByteBuf frames = PooledByteBufAllocator.DEFAULT.directBuffer(128);
-        frames.writerIndex(9);
-        if (settledResponseBlock != null) {
-            frames.writeBytes(settledResponseBlock);
-        } else {
-            try {
-                h2ResponseEncoder.encodeHeaders(streamId, h2ResponseHead, frames);
-            } catch (io.netty.handler.codec.http2.Http2Exception e) {
-                frames.release();
-                throw new IllegalStateException("could not encode the response's headers", e);
-            }
-            byte[] block = ByteBufUtil.getBytes(frames, 9, frames.writerIndex() - 9);
-            if (Arrays.equals(block, lastResponseBlock)) {
-                settledResponseBlock = block;
-            }
-            lastResponseBlock = block;
-        }
+        h2ResponseBlock.writeTo(frames, streamId);
         frames.setMedium(0, frames.writerIndex() - 9).setByte(3, 0x1).setByte(4, 0x4).setInt(5, streamId);
         frameHeader(frames, BODY.length, 0x0, 0x1, streamId);
         frames.writeBytes(BODY);
@@ -364,9 +372,8 @@ public class PipelineBenchmark {
     private void openH2Connection() {
         downstream = new EmbeddedChannel();
         HttpPipelines.http2(downstream.pipeline(), limits, () -> new ProxyHandler(router, true, direction, drain, telemetry));
-        h2Encoder = new DefaultHttp2HeadersEncoder(TraceHeaders.NOT_INDEXED, false); // as a sidecar's client codec
-        lastBlock = null; // a new connection: a new dynamic table at both ends
-        settledBlock = null;
+        // as a sidecar's client codec; a new connection: a new dynamic table at both ends
+        h2RequestBlock = new SettlingHeaderBlock(new DefaultHttp2HeadersEncoder(TraceHeaders.NOT_INDEXED, false), h2Request);
         nextStreamId = 3; // an embedded channel has no server parent: Netty would take stream 1 for an h2c upgrade
         ByteBuf hello = Unpooled.buffer();
         hello.writeBytes(Http2CodecUtil.connectionPrefaceBuf());
@@ -401,22 +408,7 @@ public class PipelineBenchmark {
         int streamId = nextStreamId;
         nextStreamId += 2;
         ByteBuf frame = PooledByteBufAllocator.DEFAULT.directBuffer(256);
-        frame.writerIndex(9);
-        if (settledBlock != null) {
-            frame.writeBytes(settledBlock);
-        } else {
-            try {
-                h2Encoder.encodeHeaders(streamId, h2Request, frame);
-            } catch (io.netty.handler.codec.http2.Http2Exception e) {
-                frame.release();
-                throw new IllegalStateException("could not encode the request's headers", e);
-            }
-            byte[] block = ByteBufUtil.getBytes(frame, 9, frame.writerIndex() - 9);
-            if (Arrays.equals(block, lastBlock)) {
-                settledBlock = block;
-            }
-            lastBlock = block;
-        }
+        h2RequestBlock.writeTo(frame, streamId);
         int length = frame.writerIndex() - 9;
         frame.setMedium(0, length).setByte(3, 0x1).setByte(4, 0x1 | 0x4).setInt(5, streamId);
         return frame;
@@ -433,12 +425,12 @@ public class PipelineBenchmark {
 
     /** One request and its response; returns the bytes (or frames) the client got. */
     private int once() {
-        if (h2Encoder != null && nextStreamId > 1 << 30) { // stream ids run out at 2^31: a new connection, as a client would open
+        if (h2RequestBlock != null && nextStreamId > 1 << 30) { // stream ids run out at 2^31: a new connection, as a client would open
             downstream.finishAndReleaseAll();
             openH2Connection();
         }
         EmbeddedChannel down = downstream;
-        if (h2Encoder != null) {
+        if (h2RequestBlock != null) {
             down.pipeline().fireChannelRead(h2HeadersFrame());
             down.pipeline().fireChannelReadComplete();
         } else {
@@ -474,7 +466,7 @@ public class PipelineBenchmark {
             res.headers().set(HttpHeaderNames.CONTENT_LENGTH, BODY.length).set(HttpHeaderNames.CONTENT_TYPE, "text/plain");
             upstream.writeInbound(res, new DefaultLastHttpContent(body.duplicate().retain()));
         }
-        if (h2Encoder != null) {
+        if (h2RequestBlock != null) {
             down.runPendingTasks(); // the connection's flushes wait for the event loop's turn (flush consolidation)
         }
         int out = 0;
