@@ -12,7 +12,8 @@ import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2ConnectionDecoder;
 import io.netty.handler.codec.http2.DefaultHttp2ConnectionEncoder;
 import io.netty.handler.codec.http2.DefaultHttp2FrameReader;
-import io.netty.handler.codec.http2.DefaultHttp2FrameWriter;
+import io.netty.handler.codec.http2.WardHttp2ConnectionEncoder;
+import io.netty.handler.codec.http2.WardHttp2FrameWriter;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
@@ -53,7 +54,7 @@ public final class HttpPipelines {
     /**
      * The HTTP/2 frame codec of a connection of this side ({@code server} or client), sending
      * {@code settings} and never indexing what {@code sensitive} names. Netty's
-     * {@code Http2FrameCodecBuilder} with its defaults, assembled here for two differences.
+     * {@code Http2FrameCodecBuilder} with its defaults, assembled here for four differences.
      *
      * <p>The streams share the connection's send window in turn ({@link UniformStreamByteDistributor})
      * rather than by RFC 7540's priority tree ({@code WeightedFairQueueByteDistributor}, Netty's
@@ -74,6 +75,12 @@ public final class HttpPipelines {
      * that to copy headers to HTTP/1.1 without checking them again. The builder takes a header
      * decoder only with a whole encoder and decoder of one's own, and then leaves out the encoder's
      * guards; {@link WardHttp2Guards} puts Netty's back.
+     *
+     * <p>Frames are written by {@link WardHttp2FrameWriter}: a HEADERS frame, and a DATA frame of
+     * up to 1 KiB, as one buffer and one write instead of Netty's two with a promise aggregating
+     * them (the same bytes; perf/README.md, Tuning log), and a DATA frame waits for the send
+     * window as one small object ({@link WardHttp2ConnectionEncoder}) instead of Netty's buffer
+     * queue and chained promises.
      */
     public static Http2FrameCodec h2Codec(boolean server, Http2Settings settings, SensitivityDetector sensitive) {
         DefaultHttp2Connection connection = new DefaultHttp2Connection(server);
@@ -83,7 +90,7 @@ public final class HttpPipelines {
         Http2FrameReader reader = new DefaultHttp2FrameReader(new CompactHeadersDecoder(
                 maxHeaderListSize == null ? Http2CodecUtil.DEFAULT_HEADER_LIST_SIZE : maxHeaderListSize));
         Http2ConnectionEncoder encoder = WardHttp2Guards.guard(
-                new DefaultHttp2ConnectionEncoder(connection, new DefaultHttp2FrameWriter(sensitive)), server);
+                new WardHttp2ConnectionEncoder(new DefaultHttp2ConnectionEncoder(connection, new WardHttp2FrameWriter(sensitive))), server);
         Http2ConnectionDecoder decoder = new DefaultHttp2ConnectionDecoder(connection, encoder, reader,
                 Http2PromisedRequestVerifier.ALWAYS_VERIFY, true, true, true); // ack SETTINGS and PINGs, validate heads
         return new Http2FrameCodecBuilder() {

@@ -1,0 +1,146 @@
+package io.netty.handler.codec.http2;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+
+/**
+ * Netty's connection encoder, with a DATA frame handed to the flow controller as one small object.
+ *
+ * <p>{@link DefaultHttp2ConnectionEncoder} wraps every DATA frame it is given in a
+ * {@code FlowControlledData}, which holds the data in a {@code CoalescingBufferQueue} (an
+ * {@code ArrayDeque} and its 16-slot array) so that it can merge frames queued behind a closed
+ * window, and which chains the caller's promise to the write's through a notifier, a second
+ * listener on the write's promise. A sidecar writes a body of one buffer per message, which the
+ * window lets through at once, and those objects were about a tenth of what an HTTP/2 request
+ * allocated ({@code PipelineBenchmark} {@code h2conn}, async-profiler {@code alloc}). Here such a
+ * frame is a {@link Data}: the buffer, the caller's promise, and a write promise per frame
+ * written, whose listener completes the caller's after the last. It does what
+ * {@code FlowControlledData} does for one buffer without padding:
+ * <ul>
+ * <li>it is written as far as the flow controller allows: the whole of it, or a slice of what the
+ * window allows and the rest later; the caller's promise completes with the last write, or fails
+ * with the first that fails;
+ * <li>a write that fails, or a frame the flow controller cancels (the stream reset, the connection
+ * closed), releases what was not written, fails the caller's promise and tells the connection
+ * ({@code onError}, as Netty does);
+ * <li>the frame that ends the stream closes the stream's local side once it is written
+ * ({@code closeStreamLocal}).
+ * </ul>
+ * It does not merge with the frames queued after it, where {@code FlowControlledData} would
+ * merge them into one write once the window opens: each goes as its own DATA frame, as the caller
+ * wrote it. Everything else (padded frames, an empty frame that does not end the stream, a stream
+ * that does not exist or is not open for sending, which Netty fails) is Netty's.
+ */
+public final class WardHttp2ConnectionEncoder extends DecoratingHttp2ConnectionEncoder {
+
+    private Http2LifecycleManager lifecycleManager;
+
+    public WardHttp2ConnectionEncoder(DefaultHttp2ConnectionEncoder delegate) {
+        super(delegate);
+    }
+
+    @Override
+    public void lifecycleManager(Http2LifecycleManager lifecycleManager) {
+        this.lifecycleManager = lifecycleManager;
+        super.lifecycleManager(lifecycleManager);
+    }
+
+    @Override
+    public ChannelFuture writeData(ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding,
+            boolean endOfStream, ChannelPromise promise) {
+        Http2Stream stream = connection().stream(streamId);
+        if (padding != 0 || stream == null || lifecycleManager == null || !(data.isReadable() || endOfStream)
+                || (stream.state() != Http2Stream.State.OPEN && stream.state() != Http2Stream.State.HALF_CLOSED_REMOTE)) {
+            return super.writeData(ctx, streamId, data, padding, endOfStream, promise);
+        }
+        promise = promise.unvoid();
+        flowController().addFlowControlled(stream, new Data(stream, data, endOfStream, promise));
+        return promise;
+    }
+
+    /** One DATA frame's buffer waiting for the flow controller, and the promise of who wrote it. */
+    private final class Data implements Http2RemoteFlowController.FlowControlled, ChannelFutureListener {
+        private final Http2Stream stream;
+        private final boolean endOfStream;
+        private final ChannelPromise promise;
+        /** What is not yet written; null once all is, or once it has failed (and was released). */
+        private ByteBuf data;
+        /** Bytes not yet written, for the flow controller; kept after a failure until {@link #write} next runs (as Netty keeps it). */
+        private int size;
+        /** The promise of the write that holds the last bytes: the caller's promise completes with it. */
+        private ChannelFuture last;
+
+        Data(Http2Stream stream, ByteBuf data, boolean endOfStream, ChannelPromise promise) {
+            this.stream = stream;
+            this.data = data;
+            this.endOfStream = endOfStream;
+            this.promise = promise;
+            this.size = data.readableBytes();
+        }
+
+        @Override
+        public int size() {
+            return size;
+        }
+
+        @Override
+        public void write(ChannelHandlerContext ctx, int allowedBytes) {
+            if (data == null) { // failed (error below) while queued: nothing to send, and its bytes go back
+                size = 0;
+                return;
+            }
+            int n = Math.min(size, Math.max(allowedBytes, 0));
+            if (n == 0 && size > 0) {
+                return;
+            }
+            ChannelPromise written = ctx.newPromise().addListener(this);
+            ByteBuf part;
+            if (n == size) {
+                part = data;
+                data = null;
+                last = written;
+            } else {
+                part = data.readRetainedSlice(n);
+            }
+            size -= n;
+            frameWriter().writeData(ctx, stream.id(), part, 0, endOfStream && size == 0, written);
+        }
+
+        @Override
+        public void writeComplete() {
+            if (endOfStream) {
+                lifecycleManager.closeStreamLocal(stream, promise);
+            }
+        }
+
+        @Override
+        public void error(ChannelHandlerContext ctx, Throwable cause) {
+            if (data != null) {
+                data.release();
+                data = null;
+            }
+            promise.tryFailure(cause);
+            if (ctx != null) {
+                lifecycleManager.onError(ctx, true, cause);
+            }
+        }
+
+        @Override
+        public boolean merge(ChannelHandlerContext ctx, Http2RemoteFlowController.FlowControlled next) {
+            return false;
+        }
+
+        /** A write of this frame's bytes is done: a failure fails the frame; the last one's success is the caller's. */
+        @Override
+        public void operationComplete(ChannelFuture future) {
+            if (!future.isSuccess()) {
+                error(flowController().channelHandlerContext(), future.cause());
+            } else if (future == last) {
+                promise.trySuccess();
+            }
+        }
+    }
+}
