@@ -459,8 +459,17 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
                         ReferenceCountUtil.release(f); // the first frame's write failed at once
                         continue;
                     }
-                    localEnded |= f instanceof Http2HeadersFrame h ? h.isEndStream() : f instanceof Http2DataFrame d && d.isEndStream();
-                    ctx.write(f).addListener(this);
+                    boolean ends = f instanceof Http2HeadersFrame h ? h.isEndStream() : f instanceof Http2DataFrame d && d.isEndStream();
+                    localEnded |= ends;
+                    if (ends || h2 == null || !(f instanceof Http2HeadersFrame)) {
+                        ctx.write(f).addListener(this);
+                    } else {
+                        // A head that more frames follow, on a stream that has its id: a failure to
+                        // encode it resets the stream (which ends this one), and a failure to send it
+                        // fails the frames after it too, whose listener hears it. Without a listener
+                        // of ours its promise has just Netty's, so no listener list is made for it.
+                        ctx.write(f);
+                    }
                     if (h2 == null && !closed) {
                         opened();
                     }

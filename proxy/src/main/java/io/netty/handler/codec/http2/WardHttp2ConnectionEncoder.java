@@ -27,7 +27,9 @@ import io.netty.channel.ChannelPromise;
  * closed), releases what was not written, fails the caller's promise and tells the connection
  * ({@code onError}, as Netty does);
  * <li>the frame that ends the stream closes the stream's local side once it is written
- * ({@code closeStreamLocal}).
+ * ({@code closeStreamLocal}); where that closes the whole stream (its remote side has ended), it
+ * does so from the write's own listener once the write is done, rather than through another
+ * listener on the caller's promise.
  * </ul>
  * It does not merge with the frames queued after it, where {@code FlowControlledData} would
  * merge them into one write once the window opens: each goes as its own DATA frame, as the caller
@@ -72,6 +74,8 @@ public final class WardHttp2ConnectionEncoder extends DecoratingHttp2ConnectionE
         private int size;
         /** The promise of the write that holds the last bytes: the caller's promise completes with it. */
         private ChannelFuture last;
+        /** The stream closes when {@link #last} is done (it ends the stream, whose remote side has ended). */
+        private boolean closeWhenWritten;
 
         Data(Http2Stream stream, ByteBuf data, boolean endOfStream, ChannelPromise promise) {
             this.stream = stream;
@@ -111,7 +115,14 @@ public final class WardHttp2ConnectionEncoder extends DecoratingHttp2ConnectionE
 
         @Override
         public void writeComplete() {
-            if (endOfStream) {
+            if (!endOfStream) {
+                return;
+            }
+            if (stream.state() == Http2Stream.State.HALF_CLOSED_REMOTE && last != null && !last.isDone()) {
+                // The stream closes once this last write is done: Netty would hang a listener (and a
+                // lambda) on the caller's promise for that; the write's promise has ours already.
+                closeWhenWritten = true;
+            } else {
                 lifecycleManager.closeStreamLocal(stream, promise);
             }
         }
@@ -140,6 +151,10 @@ public final class WardHttp2ConnectionEncoder extends DecoratingHttp2ConnectionE
                 error(flowController().channelHandlerContext(), future.cause());
             } else if (future == last) {
                 promise.trySuccess();
+            }
+            if (future == last && closeWhenWritten) {
+                closeWhenWritten = false;
+                lifecycleManager.closeStreamLocal(stream, future); // done: closes it now
             }
         }
     }
