@@ -219,7 +219,37 @@ final class CompactHttp2Headers implements Http2Headers {
 
     @Override
     public Http2Headers setLong(CharSequence name, long value) {
+        if (full == null) {
+            int i = indexOf(Objects.requireNonNull(name, "name"), 0);
+            if (i >= 0 && indexOf(name, i + 1) < 0 && isDecimal(valueAt(i), value)) {
+                // The one value already reads as that number, written as String.valueOf would write
+                // it: moved to the end as set would, but without a new String (Netty's HTTP/2 decoder
+                // sets every received content-length to the number it parsed from it).
+                CharSequence k = slots[i << 1];
+                CharSequence v = valueAt(i);
+                removeAt(i);
+                insert(k, v);
+                return this;
+            }
+        }
         return set(name, String.valueOf(value)); // as Netty's converter makes it
+    }
+
+    /** Whether {@code s} is {@code value} in decimal with no sign, leading zero or other character. */
+    private static boolean isDecimal(CharSequence s, long value) {
+        int n = s.length();
+        if (value < 0 || n == 0 || n > 19 || n > 1 && s.charAt(0) == '0') {
+            return false;
+        }
+        long v = 0;
+        for (int i = 0; i < n; i++) {
+            char c = s.charAt(i);
+            if (c < '0' || c > '9') {
+                return false;
+            }
+            v = v * 10 + (c - '0');
+        }
+        return v == value;
     }
 
     @Override
@@ -249,6 +279,10 @@ final class CompactHttp2Headers implements Http2Headers {
             // Empty and read-only, with nothing allocated: Netty's HTTP/2 decoder asks every head for its
             // content-length this way, and most have none (it only reads the list).
             return java.util.Collections.emptyList();
+        }
+        int next = indexOf(name, i + 1);
+        if (next < 0) {
+            return java.util.Collections.singletonList(valueAt(i)); // the usual case (content-length), in one small object
         }
         List<CharSequence> all = new ArrayList<>(2);
         for (; i >= 0; i = indexOf(name, i + 1)) {

@@ -405,10 +405,13 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
             return null;
         }
         Http2Headers out = unvalidated(in.size() + 3); // four pseudo-headers; Host goes as :authority
-        out.path(new AsciiString(req.uri()));
+        // The target and host as the decoder gave them (Strings of 8-bit chars): the HPACK encoder
+        // writes any CharSequence's chars as bytes, so no AsciiString copy is made for it (Netty's
+        // conversion makes one of each, 120 B a request).
+        out.path(req.uri());
         out.scheme(scheme);
         if (host != null) {
-            out.authority(host.isEmpty() ? AsciiString.EMPTY_STRING : new AsciiString(host));
+            out.authority(host);
         }
         out.method(req.method().asciiName());
         addHeaders(in, out);
