@@ -50,6 +50,8 @@ public final class RequestRecord {
     CharSequence incomingTraceparent;
     /** This hop's trace context is the fields below, with no span object: not sampled, or recorded directly. */
     private boolean carried;
+    /** Not sampled, and the caller's traceparent ({@link #incomingTraceparent}) goes on unchanged. */
+    private boolean passedOn;
     long traceHi;
     long traceLo;
     long spanIdBits;
@@ -135,6 +137,16 @@ public final class RequestRecord {
         this.spanIdBits = TraceParent.randomId();
     }
 
+    /**
+     * Not sampled, and the caller's {@code traceparent} goes on as it came ({@link TraceParent#passesAsIs}):
+     * nothing to write, no new span id. The trace id and the caller's span id are read from it when a
+     * log line asks for them ({@link #traceId}, {@link #spanId}).
+     */
+    void passOn(CharSequence traceparent) {
+        this.incomingTraceparent = traceparent;
+        this.passedOn = true;
+    }
+
     /** Writes this hop's trace context into the request that goes on (no-op with tracing off). */
     public <C> void inject(C carrier, TextMapSetter<C> setter) {
         if (context != null) {
@@ -161,10 +173,16 @@ public final class RequestRecord {
         return AuditLog.traceId(incomingTraceparent);
     }
 
-    /** This hop's span id, or null with tracing off. */
+    /**
+     * This hop's span id, or null with tracing off. For a request whose unsampled context went on as
+     * it came ({@link #passOn}) it is the caller's span id: the parent id the next hop sees.
+     */
     public String spanId() {
         if (context != null) {
             return sdkSpan().getSpanContext().getSpanId();
+        }
+        if (passedOn) {
+            return TraceParent.spanId(TraceParent.parentSpanId(incomingTraceparent));
         }
         return carried ? TraceParent.spanId(spanIdBits) : null;
     }

@@ -109,7 +109,11 @@ public final class RequestTelemetry {
                     }
                 }
             } else if ((flags & TraceParent.SAMPLED) == 0) {
-                r.unsampled(TraceParent.traceHi(traceparent), TraceParent.traceLo(traceparent), flags & TraceParent.RANDOM);
+                if (TraceParent.passesAsIs(traceparent, flags)) {
+                    r.passOn(traceparent);
+                } else {
+                    r.unsampled(TraceParent.traceHi(traceparent), TraceParent.traceLo(traceparent), flags & TraceParent.RANDOM);
+                }
             } else if (direct != null && getter.get(carrier, TRACESTATE) == null) {
                 // A sampled caller is always continued (parent-based); its tracestate, if any, is the SDK's to parse.
                 r.startDirect(direct, TraceParent.traceHi(traceparent), TraceParent.traceLo(traceparent),

@@ -191,21 +191,33 @@ class TracingIT {
     @Test
     void anUnsampledRequestKeepsItsTraceIdThroughBothHopsAndRecordsNothing() throws Exception {
         startWithZipkin(", sampling: 0.0");
-        // A caller's unsampled context: both hops carry its trace id on, each with a span id of its own.
+        // A caller's unsampled context: neither hop records a span, so both carry it on as it came
+        // (W3C Trace Context lets a hop that records nothing keep the parent id).
         String traceId = hex(16);
         String callerSpan = hex(8);
-        assertThat(call("/orders/3", Map.of("traceparent", "00-" + traceId + "-" + callerSpan + "-00")).statusCode()).isEqualTo(200);
-        String tp = app.lastHeaders.get().getFirst("traceparent");
-        assertThat(tp).startsWith("00-" + traceId + "-").endsWith("-00").doesNotContain(callerSpan);
+        String callers = "00-" + traceId + "-" + callerSpan + "-00";
+        assertThat(call("/orders/3", Map.of("traceparent", callers)).statusCode()).isEqualTo(200);
+        assertThat(app.lastHeaders.get().getFirst("traceparent")).isEqualTo(callers);
         Await.until(() -> readQuietly(tmp.resolve("b-access.log")).contains(traceId));
         JsonNode line = JSON.readTree(readQuietly(tmp.resolve("b-access.log")).lines()
                 .filter(l -> l.contains(traceId)).findFirst().orElseThrow());
-        assertThat(line.path("span_id").asText()).as("B's span id, the one the app sees").isEqualTo(tp.substring(36, 52));
+        assertThat(line.path("span_id").asText()).as("the span id the app sees as its parent").isEqualTo(callerSpan);
 
-        // No caller context: A starts the trace (not sampled, random id: flags 02) and B continues it.
+        // An unsampled context with a flag Ward does not know goes on as the W3C propagator writes it:
+        // the caller's trace id, a span id of this hop's own, only the flags it knows.
+        String other = hex(16);
+        assertThat(call("/orders/3", Map.of("traceparent", "00-" + other + "-" + callerSpan + "-80")).statusCode()).isEqualTo(200);
+        assertThat(app.lastHeaders.get().getFirst("traceparent")).startsWith("00-" + other + "-").endsWith("-00")
+                .doesNotContain(callerSpan);
+
+        // No caller context: A starts the trace (not sampled, random id: flags 02) and B carries it on.
         assertThat(call("/orders/4", Map.of()).statusCode()).isEqualTo(200);
         String root = app.lastHeaders.get().getFirst("traceparent");
         assertThat(root).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-02");
+        Await.until(() -> readQuietly(tmp.resolve("b-access.log")).contains(root.substring(3, 35)));
+        JsonNode rootLine = JSON.readTree(readQuietly(tmp.resolve("b-access.log")).lines()
+                .filter(l -> l.contains(root.substring(3, 35))).findFirst().orElseThrow());
+        assertThat(rootLine.path("span_id").asText()).isEqualTo(root.substring(36, 52));
 
         // A sampled request sent after them is exported; by then the unsampled ones would have been too.
         String sampled = hex(16);

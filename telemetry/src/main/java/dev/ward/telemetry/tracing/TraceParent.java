@@ -94,6 +94,17 @@ public final class TraceParent {
     }
 
     /** A valid header's span id: the caller's span, this hop's parent. */
+    /**
+     * Whether a caller's unsampled {@code traceparent} ({@code flags}: {@link #flags} of it, not
+     * {@link #INVALID}) can go on to the next hop as it came: version 00, exactly its 55
+     * characters, no flag but the random-trace-id bit. W3C Trace Context lets a participant that
+     * records nothing leave the parent id as it is (it MAY replace it: section 3.5); the new value
+     * would differ only in a span id that no span has, as this hop records none for the request.
+     */
+    public static boolean passesAsIs(CharSequence h, int flags) {
+        return (flags & ~RANDOM) == 0 && h.length() == LENGTH && h.charAt(0) == '0' && h.charAt(1) == '0';
+    }
+
     public static long parentSpanId(CharSequence h) {
         return parseLong(h, 36);
     }

@@ -84,7 +84,7 @@ class HeadSamplerTest {
     }
 
     @Test
-    void unsampledRequestsCarryOnTheContextTheSdkWouldInject() {
+    void unsampledRequestsCarryOnTheContextTheSdkWouldInjectOrTheCallersAsItCame() {
         InMemorySpanExporter spans = InMemorySpanExporter.create();
         try (Tracing ward = TracingTest.tracing(0.0);
              SdkTracerProvider sdk = SdkTracerProvider.builder().setSampler(Sampler.parentBased(Sampler.traceIdRatioBased(0.0)))
@@ -124,9 +124,22 @@ class HeadSamplerTest {
                         latin1.put(key, value);
                     }
                 });
-                assertThat(new String(latin1.get("traceparent"), java.nio.charset.StandardCharsets.ISO_8859_1)).isEqualTo(a);
                 assertThat(a).as(in).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
                         .endsWith(e.substring(52)); // the same flags
+                boolean asIs = PARENT.equals(in) || PARENT.replace("-00", "-02").equals(in);
+                if (asIs) {
+                    // A version-00 context with no flag but the random bit goes on as it came: the SDK's
+                    // would differ only in a span id that no span has (nothing here records).
+                    assertThat(latin1).as("nothing written").isEmpty();
+                    assertThat(a).isEqualTo(in);
+                    assertThat(a.substring(0, 36)).isEqualTo(e.substring(0, 36));
+                    assertThat(r.traceId()).isEqualTo(in.substring(3, 35));
+                    assertThat(r.spanId()).as("the caller's span id, the parent the next hop sees").isEqualTo(in.substring(36, 52));
+                    r.end(200, null);
+                    span.end();
+                    continue;
+                }
+                assertThat(new String(latin1.get("traceparent"), java.nio.charset.StandardCharsets.ISO_8859_1)).isEqualTo(a);
                 if (in != null && span.getSpanContext().getTraceId().equals(parent(in))) {
                     assertThat(a).as(in).startsWith(e.substring(0, 36)); // the caller's trace id
                     assertThat(a.substring(36, 52)).as("a span id of this hop's own").isNotEqualTo(in.substring(36, 52));
