@@ -38,6 +38,7 @@ import io.netty.channel.ChannelPromise;
  */
 public final class WardHttp2ConnectionEncoder extends DecoratingHttp2ConnectionEncoder {
 
+    /** The connection's handler: it sets itself here as it is made, before any frame is written. */
     private Http2LifecycleManager lifecycleManager;
 
     public WardHttp2ConnectionEncoder(DefaultHttp2ConnectionEncoder delegate) {
@@ -54,7 +55,7 @@ public final class WardHttp2ConnectionEncoder extends DecoratingHttp2ConnectionE
     public ChannelFuture writeData(ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding,
             boolean endOfStream, ChannelPromise promise) {
         Http2Stream stream = connection().stream(streamId);
-        if (padding != 0 || stream == null || lifecycleManager == null || !(data.isReadable() || endOfStream)
+        if (padding != 0 || stream == null || !(data.isReadable() || endOfStream)
                 || (stream.state() != Http2Stream.State.OPEN && stream.state() != Http2Stream.State.HALF_CLOSED_REMOTE)) {
             return super.writeData(ctx, streamId, data, padding, endOfStream, promise);
         }

@@ -55,10 +55,8 @@ public final class WardHttp2FrameWriter extends DefaultHttp2FrameWriter {
         ByteBuf frame = null;
         try {
             frame = ctx.alloc().buffer(Http2CodecUtil.FRAME_HEADER_LENGTH + length);
-            frame.writeMedium(length);
-            frame.writeByte(Http2FrameTypes.DATA);
-            frame.writeByte(endStream ? Http2Flags.END_STREAM : 0);
-            frame.writeInt(streamId);
+            frame.writerIndex(Http2CodecUtil.FRAME_HEADER_LENGTH);
+            setFrameHeader(frame, 0, length, Http2FrameTypes.DATA, endStream ? Http2Flags.END_STREAM : 0, streamId);
             frame.writeBytes(data, data.readerIndex(), length);
         } catch (Throwable t) {
             if (frame != null) {
@@ -134,6 +132,10 @@ public final class WardHttp2FrameWriter extends DefaultHttp2FrameWriter {
         return all.doneAllocatingPromises();
     }
 
+    /**
+     * The 9-byte frame header at {@code at}, as Netty's {@code Http2CodecUtil.writeFrameHeader}
+     * writes it, without the {@code Http2Flags} object that takes.
+     */
     private static void setFrameHeader(ByteBuf out, int at, int payloadLength, byte type, int flags, int streamId) {
         out.setMedium(at, payloadLength);
         out.setByte(at + 3, type);
