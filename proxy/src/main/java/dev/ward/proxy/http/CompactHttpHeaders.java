@@ -6,6 +6,8 @@ import io.netty.handler.codec.http.HttpHeaderValidationUtil;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.util.AsciiString;
+import io.netty.util.internal.PlatformDependent;
+import java.nio.charset.StandardCharsets;
 import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -126,6 +128,17 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
             AsciiString n = names[i];
             // The kept value's String, made once and kept by the AsciiString: one intrinsic compare per header.
             return n != null && (n == name || n.contentEquals(name)) && values[i].toString().equals(text) ? values[i] : null;
+        }
+
+        /** {@link #find(AsciiString, String)} for a value given as bytes (Latin-1), so that a repeat makes no object. */
+        AsciiString find(AsciiString name, byte[] bytes, int start, int length) {
+            int i = name.hashCode() & (SLOTS - 1);
+            AsciiString n = names[i];
+            if (n == null || n != name && !n.contentEquals(name)) {
+                return null;
+            }
+            AsciiString v = values[i];
+            return v.length() == length && PlatformDependent.equals(v.array(), v.arrayOffset(), bytes, start, length) ? v : null;
         }
 
         /** What to store for a checked name and text not found: a value kept for next time, or the text itself (a credential, too long). */
@@ -528,6 +541,22 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
         validateName(name, trailers());
         append(name, toValue(name, value));
         return this;
+    }
+
+    /**
+     * {@link #add(CharSequence, Object)} for a value a decoder read as Latin-1 bytes: a value that
+     * repeats the connection's kept one ({@link Repeats}) is added as that object, with no string
+     * made for it; any other is made into a string and added as {@code add} adds it.
+     */
+    void addDecoded(AsciiString name, byte[] bytes, int start, int length) {
+        if (repeats != null) {
+            AsciiString seen = repeats.find(name, bytes, start, length);
+            if (seen != null) {
+                append(name, seen); // name and text were checked when they were first kept
+                return;
+            }
+        }
+        add(name, new String(bytes, start, length, StandardCharsets.ISO_8859_1));
     }
 
     @Override

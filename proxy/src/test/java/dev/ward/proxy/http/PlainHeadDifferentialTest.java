@@ -1,0 +1,178 @@
+package dev.ward.proxy.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link Http1ClientCodec} reads plain response heads itself ({@link PlainHead}) and leaves all
+ * others to Netty's decoder. Whatever the bytes and however they are cut into reads, what comes
+ * out must be what comes out of the same codec with every head left to Netty's decoder: the same
+ * messages, headers, body pieces, errors and end.
+ */
+class PlainHeadDifferentialTest {
+
+    private static final String[] STATUS_LINES = {
+        "HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found", "HTTP/1.1 503 Service Unavailable",
+        "HTTP/1.1 200 Fine", "HTTP/1.0 200 OK", "HTTP/1.1 204 No Content", "HTTP/1.1 304 Not Modified",
+        "HTTP/1.1 299 Whatever", "HTTP/1.1 200 ", "HTTP/1.1 200", "HTTP/1.1  200 OK", "HTTP/1.1 2x0 OK", "HTTP/1.1 200 OKAY",
+        "HTTP/2.0 200 OK", "http/1.1 200 OK", "HTTP/1.1 600 Six", "HTTP/1.1 199 Early",
+    };
+    private static final String[] HEADERS = {
+        "Server: nginx", "Server: nginx/1.22.1", "Date: Sat, 05 Dec 2026 05:20:11 GMT", "Date: Sat, 05 Dec 2026 05:20:12 GMT",
+        "Content-Type: text/plain", "X-Custom:  spaced value  ", "X-Empty:", "X-Blank:   ", "X-Tab:\tv\t", "Set-Cookie: a=b",
+        "ETag: \"5f-1\"", "Connection: keep-alive", "CONNECTION: close", "X-Obs: caf\u00e9", "Bad Name: x", "X-Ctl: a\u0001b",
+        "X-Ows : v", "X-Fold: a\r\n  b", ": novalue", "X-Del: a\u007fb", "Vary: Accept-Encoding", "X-Long: " + "v".repeat(300),
+        "Trailer: X-T", "Keep-Alive: timeout=5",
+    };
+
+    @Test
+    void whatComesOutIsWhatNettysDecoderMakesOfTheSameBytes() {
+        Random random = new Random(20261205);
+        int plain = 0;
+        for (int c = 0; c < 4000; c++) {
+            List<HttpMethod> methods = new ArrayList<>();
+            StringBuilder wire = new StringBuilder();
+            int responses = 1 + random.nextInt(3);
+            for (int r = 0; r < responses; r++) {
+                HttpMethod method = random.nextInt(8) == 0 ? HttpMethod.HEAD : random.nextBoolean() ? HttpMethod.GET : HttpMethod.POST;
+                methods.add(method);
+                boolean last = r == responses - 1;
+                wire.append(response(random, last));
+            }
+            int maxChunk = random.nextBoolean() ? 8192 : 7;
+            int maxHeader = random.nextInt(4) == 0 ? 64 : 8192;
+            byte[] bytes = wire.toString().getBytes(StandardCharsets.ISO_8859_1);
+            long seed = random.nextLong();
+            Http1ClientCodec fast = new Http1ClientCodec(8192, maxHeader, maxChunk);
+            List<String> expected = run(new Http1ClientCodec(8192, maxHeader, maxChunk, false), methods, bytes, new Random(seed));
+            List<String> actual = run(fast, methods, bytes, new Random(seed));
+            assertThat(actual).as("case %d: %s", c, wire.toString().replace("\r", "\\r").replace("\n", "\\n")).isEqualTo(expected);
+            plain += fast.decoder().plainHeads;
+        }
+        assertThat(plain).as("heads read by Ward's own path").isGreaterThan(500);
+    }
+
+    private static String response(Random random, boolean last) {
+        StringBuilder b = new StringBuilder();
+        if (random.nextInt(20) == 0) {
+            b.append("\r\n");
+        }
+        if (random.nextInt(10) == 0) {
+            b.append("HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        String eol = random.nextInt(30) == 0 ? "\n" : "\r\n";
+        b.append(random.nextBoolean() ? "HTTP/1.1 200 OK" : STATUS_LINES[random.nextInt(STATUS_LINES.length)]).append(eol);
+        int headers = random.nextInt(6);
+        for (int i = 0; i < headers; i++) {
+            b.append(random.nextInt(6) == 0 ? HEADERS[random.nextInt(HEADERS.length)] : HEADERS[random.nextInt(6)]).append("\r\n");
+        }
+        String body = "b".repeat(random.nextInt(3) == 0 ? 0 : random.nextInt(40));
+        int framing = random.nextInt(16);
+        if (framing == 0 && last) {
+            b.append("\r\n").append(body); // until the connection closes
+            return b.toString();
+        }
+        if (framing == 1) {
+            b.append("Transfer-Encoding: chunked\r\n\r\n");
+            if (!body.isEmpty()) {
+                b.append(Integer.toHexString(body.length())).append("\r\n").append(body).append("\r\n");
+            }
+            return b.append("0\r\n\r\n").toString();
+        }
+        String length = switch (framing) {
+            case 2 -> "0" + body.length();
+            case 3 -> body.length() + ", " + body.length();
+            case 4 -> " " + body.length() + " ";
+            case 5 -> body.length() + "x";
+            default -> Integer.toString(body.length());
+        };
+        String name = random.nextInt(4) == 0 ? "content-LENGTH" : "Content-Length";
+        b.append(name).append(": ").append(length).append("\r\n");
+        if (framing == 6) {
+            b.append("Content-Length: ").append(body.length()).append("\r\n");
+        }
+        b.append(random.nextInt(4) == 0 ? "X-After: 1\r\n" : "").append("\r\n");
+        if (last && random.nextInt(8) == 0) {
+            return b.append(body, 0, body.length() / 2).toString(); // cut short by the close
+        }
+        return b.append(body).toString();
+    }
+
+    /** Sends the requests, feeds the bytes in random cuts, closes, and describes all that came out. */
+    private static List<String> run(Http1ClientCodec codec, List<HttpMethod> methods, byte[] bytes, Random cuts) {
+        EmbeddedChannel ch = new EmbeddedChannel(codec);
+        for (HttpMethod m : methods) {
+            ch.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, m, "/"));
+        }
+        for (Object o; (o = ch.readOutbound()) != null; ) {
+            ReferenceCountUtil.release(o);
+        }
+        List<String> out = new ArrayList<>();
+        for (int at = 0; at < bytes.length; ) {
+            int n = cuts.nextBoolean() ? bytes.length - at : Math.min(bytes.length - at, 1 + cuts.nextInt(40));
+            ch.writeInbound(Unpooled.wrappedBuffer(bytes, at, n));
+            at += n;
+            drain(ch, out);
+        }
+        ch.finish();
+        drain(ch, out);
+        out.add("closed");
+        return out;
+    }
+
+    private static void drain(EmbeddedChannel ch, List<String> out) {
+        for (Object o; (o = ch.readInbound()) != null; ) {
+            out.add(describe(o));
+            ReferenceCountUtil.release(o);
+        }
+    }
+
+    private static String describe(Object o) {
+        StringBuilder b = new StringBuilder();
+        if (o instanceof HttpResponse r) {
+            b.append("response ").append(r.protocolVersion()).append(' ').append(r.status().code()).append(" '")
+                    .append(r.status().reasonPhrase()).append("' ").append(r.getClass().getSimpleName()).append(headers(r.headers()));
+        }
+        if (o instanceof HttpContent c) {
+            b.append(o instanceof LastHttpContent ? " last" : " content").append(" '").append(c.content().toString(StandardCharsets.ISO_8859_1)).append('\'');
+            if (o instanceof LastHttpContent l) {
+                b.append(" trailers").append(headers(l.trailingHeaders()));
+            }
+        }
+        if (o instanceof HttpObject h) {
+            DecoderResult d = h.decoderResult();
+            b.append(d.isSuccess() ? " ok" : d.isFailure() ? " failed: " + d.cause() : " unfinished");
+        } else if (o instanceof ByteBuf buf) {
+            b.append("bytes '").append(buf.toString(StandardCharsets.ISO_8859_1)).append('\'');
+        } else {
+            b.append(o);
+        }
+        return b.toString();
+    }
+
+    private static String headers(io.netty.handler.codec.http.HttpHeaders h) {
+        StringBuilder b = new StringBuilder(" [");
+        for (Map.Entry<CharSequence, CharSequence> e : (Iterable<Map.Entry<CharSequence, CharSequence>>) h::iteratorCharSequence) {
+            b.append(e.getKey()).append('=').append(e.getValue()).append(';');
+        }
+        return b.append(']').toString();
+    }
+}
