@@ -41,6 +41,54 @@ public final class PolicyEngine {
         Node star;
         final long[] exact = new long[words];
         final long[] prefix = new long[words];
+        /**
+         * {@link #children} as an open-addressed table (by {@link String#hashCode}, linear
+         * probing, at most half full), made once the trie is built, so that a request's path
+         * segment is looked up where it lies in the path, without a substring made of it.
+         */
+        private String[] keys;
+        private Node[] values;
+
+        void freeze() {
+            if (!children.isEmpty()) {
+                int size = Integer.highestOneBit(children.size() * 4 - 1);
+                keys = new String[size];
+                values = new Node[size];
+                for (Map.Entry<String, Node> e : children.entrySet()) {
+                    int i = e.getKey().hashCode() & (size - 1);
+                    while (keys[i] != null) {
+                        i = (i + 1) & (size - 1);
+                    }
+                    keys[i] = e.getKey();
+                    values[i] = e.getValue();
+                }
+            }
+            for (Node c : children.values()) {
+                c.freeze();
+            }
+            if (star != null) {
+                star.freeze();
+            }
+        }
+
+        /** The child for segment {@code path[from, to)}, or null. */
+        Node child(String path, int from, int to) {
+            String[] k = keys;
+            if (k == null) {
+                return null;
+            }
+            int h = 0;
+            for (int i = from; i < to; i++) {
+                h = 31 * h + path.charAt(i);
+            }
+            int length = to - from;
+            for (int i = h & (k.length - 1); k[i] != null; i = (i + 1) & (k.length - 1)) {
+                if (k[i].length() == length && path.regionMatches(from, k[i], 0, length)) {
+                    return values[i];
+                }
+            }
+            return null;
+        }
     }
 
     private PolicyEngine(Policy policy) {
@@ -90,6 +138,11 @@ public final class PolicyEngine {
                     set(byId.computeIfAbsent(SpiffeId.parse(t), k -> new long[words]), i);
                 }
             }
+        }
+        paths.freeze();
+        // A method's rules with the rules for any method, once, so a decision need not combine them.
+        for (long[] m : byMethod.values()) {
+            or(m, anyMethod);
         }
     }
 
@@ -165,16 +218,10 @@ public final class PolicyEngine {
         return true;
     }
 
+    /** The rules that allow {@code method} (by name or any method). Read only: callers must not write to it. */
     private long[] methodBits(String method) {
         long[] m = byMethod.get(method);
-        if (m == null) {
-            return anyMethod;
-        }
-        long[] out = new long[words];
-        for (int w = 0; w < words; w++) {
-            out[w] = m[w] | anyMethod[w];
-        }
-        return out;
+        return m != null ? m : anyMethod;
     }
 
     private long[] pathBits(String path) {
@@ -197,12 +244,11 @@ public final class PolicyEngine {
         if (end < 0) {
             end = path.length();
         }
-        String seg = path.substring(pos, end);
-        Node child = n.children.get(seg);
+        Node child = n.child(path, pos, end);
         if (child != null) {
             walk(child, path, end + 1, out);
         }
-        if (n.star != null && !seg.isEmpty()) {
+        if (n.star != null && end > pos) {
             walk(n.star, path, end + 1, out);
         }
     }

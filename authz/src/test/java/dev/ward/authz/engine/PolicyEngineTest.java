@@ -201,4 +201,75 @@ class PolicyEngineTest {
         assertThat(decide(e, SpiffeId.parse(TD + "/ns/n17/sa/s767"), "GET", "/svc766/x")).isEqualTo("deny identity_not_allowed");
         assertThat(decide(e, SpiffeId.parse(TD + "/ns/n17/sa/s767"), "GET", "/nothing")).isEqualTo("deny no_matching_rule");
     }
+
+    /**
+     * The indexes agree with the rules read one by one, in order, for a policy of many rules
+     * over a few hundred distinct path segments (so a trie level has many children, and segments
+     * whose hashes collide), with wildcards, prefixes and trailing slashes, and random paths.
+     */
+    @Test
+    void theIndexesDecideAsTheRulesReadInOrder() throws Exception {
+        java.util.Random random = new java.util.Random(45);
+        String[] segments = new String[300];
+        for (int i = 0; i < segments.length; i++) {
+            // "AaAa", "AaBB", "BBAa" and "BBBB" have one hash
+            segments[i] = i % 7 == 0 ? ((i / 7 & 1) == 0 ? "Aa" : "BB") + ((i / 7 & 2) == 0 ? "Aa" : "BB") : "s" + i;
+        }
+        StringBuilder yaml = new StringBuilder("service: orders\nrules:\n");
+        java.util.List<String[]> rules = new java.util.ArrayList<>(); // method, pattern
+        for (int r = 0; r < 200; r++) {
+            String method = new String[] {"GET", "POST", "*"}[random.nextInt(3)];
+            StringBuilder pattern = new StringBuilder();
+            int depth = 1 + random.nextInt(3);
+            for (int d = 0; d < depth; d++) {
+                pattern.append('/').append(d > 0 && random.nextInt(5) == 0 ? "*" : segments[random.nextInt(segments.length)]);
+            }
+            if (random.nextInt(6) == 0) {
+                pattern.append(random.nextBoolean() ? "/*" : "/");
+            }
+            rules.add(new String[] {method, pattern.toString()});
+            yaml.append("  - name: r").append(r).append("\n    from: [\"*\"]\n    methods: [\"").append(method)
+                    .append("\"]\n    paths: [\"").append(pattern).append("\"]\n");
+        }
+        PolicyEngine e = engine(yaml.toString());
+        int allowed = 0;
+        for (int q = 0; q < 5000; q++) {
+            String[] from = rules.get(random.nextInt(rules.size()));
+            StringBuilder path = new StringBuilder();
+            for (String seg : from[1].substring(1).split("/", -1)) {
+                path.append('/').append(seg.equals("*") || random.nextInt(8) == 0 ? segments[random.nextInt(segments.length)] : seg);
+            }
+            if (random.nextInt(5) == 0) {
+                path.append('/').append(random.nextBoolean() ? "" : segments[random.nextInt(segments.length)]);
+            }
+            String method = random.nextBoolean() ? "GET" : "POST";
+            String expected = "default";
+            for (int r = 0; r < rules.size(); r++) {
+                if ((rules.get(r)[0].equals("*") || rules.get(r)[0].equals(method)) && matches(rules.get(r)[1], path.toString())) {
+                    expected = "r" + r;
+                    break;
+                }
+            }
+            Decision d = e.decide(RequestFacts.of(FRONTEND, method, path.toString()));
+            assertThat(d.rule()).as("%s %s", method, path).isEqualTo(expected);
+            allowed += d.allowed() ? 1 : 0;
+        }
+        assertThat(allowed).as("requests a rule allowed").isGreaterThan(1000);
+    }
+
+    /** A path pattern matched as PathPattern documents it, segment by segment. */
+    private static boolean matches(String pattern, String path) {
+        boolean prefix = pattern.endsWith("/*");
+        String[] p = (prefix ? pattern.substring(1, pattern.length() - 2) : pattern.substring(1)).split("/", -1);
+        String[] s = path.substring(1).split("/", -1);
+        if (prefix ? s.length <= p.length : s.length != p.length) {
+            return false;
+        }
+        for (int i = 0; i < p.length; i++) {
+            if (p[i].equals("*") ? s[i].isEmpty() : !p[i].equals(s[i])) {
+                return false;
+            }
+        }
+        return true;
+    }
 }
