@@ -3,10 +3,7 @@ package dev.ward.proxy.http;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.CombinedChannelDuplexHandler;
-import io.netty.handler.codec.DecoderResultProvider;
-import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
-import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -21,7 +18,6 @@ import io.netty.handler.codec.http.HttpResponseDecoder;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -63,7 +59,7 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
         init(new Decoder(new HttpDecoderConfig().setMaxInitialLineLength(maxInitialLineLength)
                 .setMaxHeaderSize(maxHeaderSize).setMaxChunkSize(maxChunkSize)
                 .setHeadersFactory(CompactHttpHeaders.decoding()).setTrailersFactory(new Trailers()),
-                headsReadHere ? Math.min(PlainHead.MAX, Math.min(maxInitialLineLength, maxHeaderSize)) : 0, maxChunkSize), new Encoder());
+                headsReadHere ? Math.min(maxInitialLineLength, maxHeaderSize) : 0, maxChunkSize), new Encoder());
     }
 
     /** This codec's response decoder (for tests). */
@@ -124,34 +120,21 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
     }
 
     public final class Decoder extends HttpResponseDecoder {
-        /** The longest head read by {@link #readPlainHead}; 0: none is, Netty's decoder reads them all. */
-        private final int plainHeadMax;
+        private final PlainHead plain;
         private final int maxChunkSize;
-        /** The head being looked at, copied out of the input (which is usually a direct buffer); made at first use. */
-        private byte[] scratch;
-        /** Netty's decoder is between messages, so the next head may be read here. */
-        private boolean nettyAtRest = true;
-        /** Netty's decoder failed a message or switched protocols: all that follows is its. */
-        private boolean nettyOnly;
-        /** Body bytes still to come of a response whose head was read here. */
-        private long bodyLeft;
-        /** Heads read here rather than by Netty's decoder (for tests). */
-        long plainHeads;
-        private final PlainHead head = new PlainHead();
 
         Decoder(HttpDecoderConfig config, int plainHeadMax, int maxChunkSize) {
             super(config);
-            this.plainHeadMax = plainHeadMax;
+            this.plain = new PlainHead(plainHeadMax);
             this.maxChunkSize = maxChunkSize;
         }
 
-        /**
-         * A response with a plain head (see {@link PlainHead}) is read here, its head straight into
-         * the map, so that a header value that repeats the connection's kept one costs no string
-         * (Netty's decoder makes a string of every value before the map sees it: 8 headers, about
-         * 480 B per response from nginx); anything else goes to Netty's decoder, which reads from
-         * then on until that response ends.
-         */
+        /** Heads read by {@link PlainHead} rather than by Netty's decoder (for tests). */
+        long plainHeads() {
+            return plain.heads;
+        }
+
+        /** A response with a plain head is read here ({@link PlainHead}); any other by Netty's decoder. */
         @Override
         protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out) throws Exception {
             if (tunnel) {
@@ -161,106 +144,36 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
                 }
                 return;
             }
-            if (bodyLeft > 0) {
-                readBody(buffer, out);
+            if (plain.inBody()) {
+                plain.readBody(buffer, out, maxChunkSize, trailersFactory);
                 return;
             }
-            if (nettyAtRest && !nettyOnly && plainHeadMax > 0 && readPlainHead(buffer, out)) {
+            if (plain.mayRead() && readPlainHead(buffer, out)) {
                 return;
             }
-            nettyAtRest = false;
             int from = out.size();
             super.decode(ctx, buffer, out);
-            for (int i = from; i < out.size(); i++) {
-                Object o = out.get(i);
-                if (o instanceof DecoderResultProvider p && p.decoderResult().isFailure()
-                        || o instanceof HttpResponse r && r.status().code() == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
-                    nettyOnly = true;
-                }
-                if (o instanceof LastHttpContent) {
-                    nettyAtRest = true;
-                }
-            }
+            plain.nettyRead(out, from);
         }
 
-        /**
-         * Reads a plain head at the start of {@code buffer}, with the body that came with it (in
-         * pieces as Netty's decoder cuts them); false, with nothing read, if there is none there
-         * whole: Netty's decoder then reads the response.
-         */
+        /** Reads a plain head at the start of {@code buffer}, and what came of its body; false, with nothing read, if there is none. */
         private boolean readPlainHead(ByteBuf buffer, List<Object> out) {
-            int n = Math.min(buffer.readableBytes(), plainHeadMax);
-            if (n < PlainHead.SHORTEST) {
-                return false;
-            }
             HttpMethod method = methods.peek();
-            if (method == null || HttpMethod.HEAD.equals(method) || HttpMethod.CONNECT.equals(method)) {
-                return false;
-            }
-            byte[] b = scratch;
-            if (b == null) {
-                b = scratch = new byte[plainHeadMax];
-            }
-            buffer.getBytes(buffer.readerIndex(), b, 0, n);
-            PlainHead head = this.head;
-            if (!head.scan(b, n)) {
+            if (method == null || HttpMethod.HEAD.equals(method) || HttpMethod.CONNECT.equals(method) || !plain.scanResponse(buffer)) {
                 return false;
             }
             CompactHttpHeaders headers = (CompactHttpHeaders) headersFactory.newHeaders();
-            for (int p = head.firstHeader; p < head.length - 2; ) {
-                int nameEnd = p;
-                while (b[nameEnd] != ':') {
-                    nameEnd++;
-                }
-                int valueStart = nameEnd + 1;
-                while (b[valueStart] == ' ' || b[valueStart] == '\t') {
-                    valueStart++;
-                }
-                int lineEnd = valueStart;
-                while (b[lineEnd] != '\r') {
-                    lineEnd++;
-                }
-                int valueEnd = lineEnd;
-                while (valueEnd > valueStart && (b[valueEnd - 1] == ' ' || b[valueEnd - 1] == '\t')) {
-                    valueEnd--;
-                }
-                headers.addDecoded(splitHeaderName(b, p, nameEnd - p), b, valueStart, valueEnd - valueStart);
-                p = lineEnd + 2;
-            }
-            buffer.skipBytes(head.length);
-            CompactHttpHeaders.headDecoded(headers);
+            plain.addHeaders(headers);
             noTrailers = true;
             methods.poll();
-            plainHeads++;
-            out.add(new DefaultHttpResponse(HttpVersion.HTTP_1_1, head.status, headers));
-            if (head.contentLength == 0) {
-                out.add(LastHttpContent.EMPTY_LAST_CONTENT);
-            } else {
-                bodyLeft = head.contentLength;
-                readBody(buffer, out);
-            }
+            plain.read(buffer, new DefaultHttpResponse(HttpVersion.HTTP_1_1, plain.status, headers), out, maxChunkSize, trailersFactory);
             return true;
         }
 
-        /** A piece of the body of a response whose head was read here, as Netty's decoder would cut it. */
-        private void readBody(ByteBuf buffer, List<Object> out) {
-            int n = (int) Math.min(Math.min(buffer.readableBytes(), maxChunkSize), bodyLeft);
-            if (n == 0) {
-                return;
-            }
-            ByteBuf content = buffer.readRetainedSlice(n);
-            bodyLeft -= n;
-            out.add(bodyLeft == 0 ? new DefaultLastHttpContent(content, trailersFactory) : new DefaultHttpContent(content));
-        }
-
-        /**
-         * The connection closed: inside a body read here, nothing more comes, as from Netty's
-         * decoder when a response ends before its {@code Content-Length} (the proxy sees the close).
-         */
         @Override
         protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
             super.decodeLast(ctx, in, out);
-            bodyLeft = 0;
+            plain.closed();
         }
 
         /** The status code just read from a status line, for {@link #splitThirdWordInitialLine}; -1 if not three digits. */

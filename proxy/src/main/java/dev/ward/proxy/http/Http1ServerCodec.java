@@ -7,6 +7,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -17,6 +18,7 @@ import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
@@ -54,17 +56,37 @@ public final class Http1ServerCodec extends CombinedChannelDuplexHandler<Http1Se
     }
 
     Http1ServerCodec(HttpDecoderConfig config) {
-        init(new Decoder(config.setHeadersFactory(CompactHttpHeaders.decoding()).setTrailersFactory(CompactHttpHeaders.TRAILERS)),
-                new Encoder());
+        this(config, true);
+    }
+
+    /** {@code headsReadHere} false: every request is Netty's decoder's (for tests that compare the two). */
+    Http1ServerCodec(HttpDecoderConfig config, boolean headsReadHere) {
+        init(new Decoder(config.setHeadersFactory(CompactHttpHeaders.decoding()).setTrailersFactory(CompactHttpHeaders.TRAILERS),
+                headsReadHere ? Math.min(config.getMaxInitialLineLength(), config.getMaxHeaderSize()) : 0, config.getMaxChunkSize()), new Encoder());
+    }
+
+    /** This codec's request decoder (for tests). */
+    Decoder decoder() {
+        return inboundHandler();
     }
 
     public final class Decoder extends HttpRequestDecoder {
         private boolean discard;
+        private final PlainHead plain;
+        private final int maxChunkSize;
 
-        Decoder(HttpDecoderConfig config) {
+        Decoder(HttpDecoderConfig config, int plainHeadMax, int maxChunkSize) {
             super(config);
+            this.plain = new PlainHead(plainHeadMax);
+            this.maxChunkSize = maxChunkSize;
         }
 
+        /** Heads read by {@link PlainHead} rather than by Netty's decoder (for tests). */
+        long plainHeads() {
+            return plain.heads;
+        }
+
+        /** A request with a plain head is read here ({@link PlainHead}); any other by Netty's decoder. */
         @Override
         protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out) throws Exception {
             if (discard) {
@@ -72,7 +94,17 @@ public final class Http1ServerCodec extends CombinedChannelDuplexHandler<Http1Se
                 return;
             }
             int oldSize = out.size();
-            super.decode(ctx, buffer, out);
+            if (plain.inBody()) {
+                plain.readBody(buffer, out, maxChunkSize, trailersFactory);
+            } else if (plain.mayRead() && plain.scanRequest(buffer)) {
+                CompactHttpHeaders headers = (CompactHttpHeaders) headersFactory.newHeaders();
+                plain.addHeaders(headers);
+                plain.read(buffer, new DefaultHttpRequest(HttpVersion.HTTP_1_1, plain.method, plain.target(), headers),
+                        out, maxChunkSize, trailersFactory);
+            } else {
+                super.decode(ctx, buffer, out);
+                plain.nettyRead(out, oldSize);
+            }
             int size = out.size();
             for (int i = oldSize; i < size; i++) {
                 if (out.get(i) instanceof HttpRequest req) {
@@ -88,6 +120,12 @@ public final class Http1ServerCodec extends CombinedChannelDuplexHandler<Http1Se
                     methods.add(req.method());
                 }
             }
+        }
+
+        @Override
+        protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+            super.decodeLast(ctx, in, out);
+            plain.closed();
         }
 
         @Override

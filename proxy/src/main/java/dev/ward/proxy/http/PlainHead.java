@@ -1,32 +1,62 @@
 package dev.ward.proxy.http;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.handler.codec.DecoderResultProvider;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpHeadersFactory;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 /**
- * The shape of a response head that {@link Http1ClientCodec} reads itself, found without making
- * any object: {@code HTTP/1.1}, a status Netty has a constant for (200-599, not 204 or 304) with
- * that constant's reason phrase, header lines of a token, a colon and a value of visible ASCII,
- * spaces and tabs, each line ended by CRLF, exactly one {@code Content-Length} of plain digits and
- * no {@code Transfer-Encoding}; the whole head within {@link #MAX} bytes. That is the head almost
- * every app sends, and every such head means the same to Netty's decoder, which reads any other
- * (chunked bodies, folded or bare-LF lines, interim responses, odd status lines, bad bytes) and
- * whose errors stay its own. One per decoder, reused for each head.
+ * A plain HTTP/1.1 head, read by Ward's HTTP/1.1 decoders ({@link Http1ClientCodec},
+ * {@link Http1ServerCodec}) straight into the header map, so that a header value that repeats
+ * the connection's kept one costs no string (Netty's decoder makes a string of every value before
+ * the map sees it: an nginx response's 8 headers, about 480 B). Found without making any object:
+ * <ul>
+ * <li>a response's status line: {@code HTTP/1.1}, a status Netty has a constant for (200-599, not
+ * 204 or 304) and that constant's reason phrase; a request's line: a method Netty has a constant
+ * for (not {@code CONNECT}), a target of visible ASCII, {@code HTTP/1.1};
+ * <li>header lines of a token, a colon and a value of visible ASCII, spaces and tabs;
+ * <li>every line ended by CRLF; at most one {@code Content-Length}, of plain digits, and no
+ * {@code Transfer-Encoding} (a response needs the length: without one its body runs to the close);
+ * <li>the whole head in one read, within {@link #MAX} bytes and the decoder's limits.
+ * </ul>
+ * That is the head almost every app and client sends, and each such head means the same to
+ * Netty's decoder, which reads every other (chunked bodies, folded or bare-LF lines, interim
+ * responses, odd status or request lines, bad bytes, heads split across reads) and whose errors
+ * stay its own: once it takes a message it reads on until that message ends, and after a failure
+ * or a protocol switch it reads everything. {@code PlainHeadDifferentialTest} holds the two to the
+ * same output. One per decoder, on its event loop.
  */
 final class PlainHead {
     /** Heads longer than this are left to Netty's decoder. */
     static final int MAX = 1024;
-    /** {@code HTTP/1.1 200 OK} and an empty line. */
+    /** {@code HTTP/1.1 200 OK} (or {@code GET / HTTP/1.1}) and an empty line. */
     static final int SHORTEST = 19;
 
-    private static final byte[] VERSION = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' '};
-    private static final byte[] CONTENT_LENGTH = "content-length".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-    private static final byte[] TRANSFER_ENCODING = "transfer-encoding".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] VERSION = {'H', 'T', 'T', 'P', '/', '1', '.', '1'};
+    private static final byte[] CONTENT_LENGTH = "content-length".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] TRANSFER_ENCODING = "transfer-encoding".getBytes(StandardCharsets.US_ASCII);
     /** Netty's status constants by code, where its {@code valueOf} gives a constant; null elsewhere. */
     private static final HttpResponseStatus[] STATUS = new HttpResponseStatus[600];
+    /** The methods read here: Netty's constants but {@code CONNECT} (whose target is an authority). */
+    private static final HttpMethod[] METHODS = {HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.DELETE,
+        HttpMethod.HEAD, HttpMethod.OPTIONS, HttpMethod.PATCH, HttpMethod.TRACE};
+    private static final byte[][] METHOD_NAMES = new byte[METHODS.length][];
     /** RFC 9110 5.6.2 {@code tchar}. */
     private static final boolean[] TCHAR = new boolean[256];
 
     static {
+        for (int i = 0; i < METHODS.length; i++) {
+            METHOD_NAMES[i] = METHODS[i].name().getBytes(StandardCharsets.US_ASCII);
+        }
         for (int c = 200; c < 600; c++) {
             HttpResponseStatus s = HttpResponseStatus.valueOf(c);
             if (s == HttpResponseStatus.valueOf(c) && c != 204 && c != 304) {
@@ -45,16 +75,77 @@ final class PlainHead {
         }
     }
 
-    /** The head's length, its final empty line included. */
-    int length;
-    /** Where the first header line starts (the status line's end). */
-    int firstHeader;
-    HttpResponseStatus status;
-    long contentLength;
+    /** The longest head read here (0: none is). */
+    private final int max;
+    /** The head looked at, copied out of the input (which is usually a direct buffer); made at first use. */
+    private byte[] b;
+    /** Netty's decoder is between messages, so the next head may be read here. */
+    private boolean nettyAtRest = true;
+    /** Netty's decoder failed a message or switched protocols: all that follows is its. */
+    private boolean nettyOnly;
+    /** Body bytes still to come of a message whose head was read here. */
+    private long bodyLeft;
+    /** Heads read here (for tests). */
+    long heads;
 
-    /** Whether {@code b[0..n)} starts with a plain head; if so, this describes it. */
-    boolean scan(byte[] b, int n) {
-        if (n < SHORTEST || !startsWith(b, 0, VERSION)) {
+    // The head found by the last scan:
+    /** Its length, the final empty line included. */
+    private int length;
+    /** Where its first header line starts. */
+    private int firstHeader;
+    private long contentLength;
+    HttpResponseStatus status;
+    HttpMethod method;
+    private int targetStart;
+    private int targetEnd;
+
+    /** {@code max}: the longest head to read (capped at {@link #MAX}); 0 leaves every head to Netty's decoder. */
+    PlainHead(int max) {
+        this.max = Math.min(max, MAX);
+    }
+
+    /** Whether the next input may start a head read here (and not the rest of a body read here). */
+    boolean mayRead() {
+        return max > 0 && nettyAtRest && !nettyOnly;
+    }
+
+    /** Netty's decoder was given the input and added {@code out[from..]}: it reads until its message ends. */
+    void nettyRead(List<Object> out, int from) {
+        nettyAtRest = false;
+        for (int i = from; i < out.size(); i++) {
+            Object o = out.get(i);
+            if (o instanceof DecoderResultProvider p && p.decoderResult().isFailure()
+                    || o instanceof HttpResponse r && r.status().code() == HttpResponseStatus.SWITCHING_PROTOCOLS.code()) {
+                nettyOnly = true;
+            }
+            if (o instanceof LastHttpContent) {
+                nettyAtRest = true;
+            }
+        }
+    }
+
+    /** Whether a body read here is under way. */
+    boolean inBody() {
+        return bodyLeft > 0;
+    }
+
+    /** Copies what there is of a head at the start of {@code in}; false if it cannot be one. */
+    private int copy(ByteBuf in) {
+        int n = Math.min(in.readableBytes(), max);
+        if (n < SHORTEST) {
+            return -1;
+        }
+        if (b == null) {
+            b = new byte[max];
+        }
+        in.getBytes(in.readerIndex(), b, 0, n);
+        return n;
+    }
+
+    /** Whether {@code in} starts with a plain response head, whole; if so, this describes it. */
+    boolean scanResponse(ByteBuf in) {
+        int n = copy(in);
+        if (n < 0 || !startsWith(b, 0, VERSION) || b[8] != ' ') {
             return false;
         }
         int code = digit(b[9]) * 100 + digit(b[10]) * 10 + digit(b[11]);
@@ -73,15 +164,132 @@ final class PlainHead {
             }
         }
         p += reason.length();
-        if (b[p] != '\r' || b[p + 1] != '\n') {
+        if (b[p] != '\r' || b[p + 1] != '\n' || !scanHeaders(p + 2, n) || contentLength < 0) {
             return false;
         }
-        p += 2;
+        status = s;
+        return true;
+    }
+
+    /** Whether {@code in} starts with a plain request head, whole; if so, this describes it. */
+    boolean scanRequest(ByteBuf in) {
+        int n = copy(in);
+        if (n < 0) {
+            return false;
+        }
+        HttpMethod m = null;
+        int p = 0;
+        for (int i = 0; i < METHODS.length; i++) {
+            byte[] name = METHOD_NAMES[i];
+            if (name.length + 1 < n && startsWith(b, 0, name) && b[name.length] == ' ') {
+                m = METHODS[i];
+                p = name.length + 1;
+                break;
+            }
+        }
+        if (m == null) {
+            return false;
+        }
+        int start = p;
+        while (p < n && b[p] > ' ' && b[p] < 0x7f) {
+            p++;
+        }
+        int end = p;
+        if (end == start || p + VERSION.length + 3 > n || b[p] != ' ' || !startsWith(b, p + 1, VERSION)) {
+            return false;
+        }
+        p += 1 + VERSION.length;
+        if (b[p] != '\r' || b[p + 1] != '\n' || !scanHeaders(p + 2, n)) {
+            return false;
+        }
+        method = m;
+        targetStart = start;
+        targetEnd = end;
+        if (contentLength < 0) {
+            contentLength = 0; // a request without a length has no body (RFC 9112 6.3)
+        }
+        return true;
+    }
+
+    /** The request target found by {@link #scanRequest}. */
+    String target() {
+        return new String(b, targetStart, targetEnd - targetStart, StandardCharsets.ISO_8859_1);
+    }
+
+    /** The headers found by the last scan, added to {@code headers} (a decoding map, see {@link CompactHttpHeaders#addDecoded}). */
+    void addHeaders(CompactHttpHeaders headers) {
+        byte[] b = this.b;
+        for (int p = firstHeader; p < length - 2; ) {
+            int nameEnd = p;
+            while (b[nameEnd] != ':') {
+                nameEnd++;
+            }
+            int valueStart = nameEnd + 1;
+            while (b[valueStart] == ' ' || b[valueStart] == '\t') {
+                valueStart++;
+            }
+            int lineEnd = valueStart;
+            while (b[lineEnd] != '\r') {
+                lineEnd++;
+            }
+            int valueEnd = lineEnd;
+            while (valueEnd > valueStart && (b[valueEnd - 1] == ' ' || b[valueEnd - 1] == '\t')) {
+                valueEnd--;
+            }
+            AsciiString known = HeadsToHttp2.knownName(b, p, nameEnd - p);
+            headers.addDecoded(known != null ? known : new AsciiString(b, p, nameEnd - p, true), b, valueStart, valueEnd - valueStart);
+            p = lineEnd + 2;
+        }
+        CompactHttpHeaders.headDecoded(headers);
+    }
+
+    /**
+     * The head found by the last scan, made into {@code message}, is read: it goes out, then its
+     * body as far as {@code in} holds it (in pieces as Netty's decoder cuts them), or the end of
+     * a message without one.
+     */
+    void read(ByteBuf in, HttpMessage message, List<Object> out, int maxChunkSize, HttpHeadersFactory trailers) {
+        in.skipBytes(length);
+        heads++;
+        out.add(message);
+        if (contentLength == 0) {
+            out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+        } else {
+            bodyLeft = contentLength;
+            readBody(in, out, maxChunkSize, trailers);
+        }
+    }
+
+    /** A piece of the body of a message whose head was read here, as Netty's decoder would cut it. */
+    void readBody(ByteBuf in, List<Object> out, int maxChunkSize, HttpHeadersFactory trailers) {
+        int n = (int) Math.min(Math.min(in.readableBytes(), maxChunkSize), bodyLeft);
+        if (n == 0) {
+            return;
+        }
+        ByteBuf content = in.readRetainedSlice(n);
+        bodyLeft -= n;
+        out.add(bodyLeft == 0 ? new DefaultLastHttpContent(content, trailers) : new DefaultHttpContent(content));
+    }
+
+    /**
+     * The connection closed: inside a body read here nothing more comes, as from Netty's decoder
+     * when a message ends before its {@code Content-Length} (the proxy sees the close).
+     */
+    void closed() {
+        bodyLeft = 0;
+    }
+
+    /**
+     * Header lines from {@code p} to the empty line, within {@code b[0..n)}: whether all are plain
+     * and whole, with at most one plain {@code Content-Length} and no {@code Transfer-Encoding}.
+     * Sets {@link #firstHeader}, {@link #length} and {@link #contentLength} (-1 if none).
+     */
+    private boolean scanHeaders(int p, int n) {
         int first = p;
         long length = -1;
         for (;;) {
             if (p + 1 >= n) {
-                return false; // not all here (or longer than MAX)
+                return false; // not all here (or longer than the limit)
             }
             if (b[p] == '\r') {
                 if (b[p + 1] != '\n') {
@@ -129,12 +337,8 @@ final class PlainHead {
                 }
             }
         }
-        if (length < 0) {
-            return false;
-        }
-        this.length = p;
         this.firstHeader = first;
-        this.status = s;
+        this.length = p;
         this.contentLength = length;
         return true;
     }

@@ -8,8 +8,10 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -22,10 +24,10 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link Http1ClientCodec} reads plain response heads itself ({@link PlainHead}) and leaves all
- * others to Netty's decoder. Whatever the bytes and however they are cut into reads, what comes
- * out must be what comes out of the same codec with every head left to Netty's decoder: the same
- * messages, headers, body pieces, errors and end.
+ * {@link Http1ClientCodec} and {@link Http1ServerCodec} read plain heads themselves
+ * ({@link PlainHead}) and leave all others to Netty's decoder. Whatever the bytes and however
+ * they are cut into reads, what comes out must be what comes out of the same codec with every
+ * head left to Netty's decoder: the same messages, headers, body pieces, errors and end.
  */
 class PlainHeadDifferentialTest {
 
@@ -44,7 +46,7 @@ class PlainHeadDifferentialTest {
     };
 
     @Test
-    void whatComesOutIsWhatNettysDecoderMakesOfTheSameBytes() {
+    void whatComesOutOfTheClientCodecIsWhatNettysDecoderMakesOfTheSameBytes() {
         Random random = new Random(20261205);
         int plain = 0;
         for (int c = 0; c < 4000; c++) {
@@ -62,10 +64,10 @@ class PlainHeadDifferentialTest {
             byte[] bytes = wire.toString().getBytes(StandardCharsets.ISO_8859_1);
             long seed = random.nextLong();
             Http1ClientCodec fast = new Http1ClientCodec(8192, maxHeader, maxChunk);
-            List<String> expected = run(new Http1ClientCodec(8192, maxHeader, maxChunk, false), methods, bytes, new Random(seed));
-            List<String> actual = run(fast, methods, bytes, new Random(seed));
+            List<String> expected = run(client(new Http1ClientCodec(8192, maxHeader, maxChunk, false), methods), bytes, new Random(seed));
+            List<String> actual = run(client(fast, methods), bytes, new Random(seed));
             assertThat(actual).as("case %d: %s", c, wire.toString().replace("\r", "\\r").replace("\n", "\\n")).isEqualTo(expected);
-            plain += fast.decoder().plainHeads;
+            plain += fast.decoder().plainHeads();
         }
         assertThat(plain).as("heads read by Ward's own path").isGreaterThan(500);
     }
@@ -116,8 +118,8 @@ class PlainHeadDifferentialTest {
         return b.append(body).toString();
     }
 
-    /** Sends the requests, feeds the bytes in random cuts, closes, and describes all that came out. */
-    private static List<String> run(Http1ClientCodec codec, List<HttpMethod> methods, byte[] bytes, Random cuts) {
+    /** A client codec's channel that has sent requests of these methods. */
+    private static EmbeddedChannel client(Http1ClientCodec codec, List<HttpMethod> methods) {
         EmbeddedChannel ch = new EmbeddedChannel(codec);
         for (HttpMethod m : methods) {
             ch.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, m, "/"));
@@ -125,6 +127,92 @@ class PlainHeadDifferentialTest {
         for (Object o; (o = ch.readOutbound()) != null; ) {
             ReferenceCountUtil.release(o);
         }
+        return ch;
+    }
+
+    private static final String[] REQUEST_LINES = {
+        "GET /orders/42?x=1 HTTP/1.1", "POST /p HTTP/1.1", "PUT /p HTTP/1.1", "DELETE /p HTTP/1.1", "HEAD / HTTP/1.1",
+        "OPTIONS * HTTP/1.1", "PATCH /p HTTP/1.1", "TRACE / HTTP/1.1", "CONNECT h:443 HTTP/1.1", "get / HTTP/1.1",
+        "GET  / HTTP/1.1", "GET / HTTP/1.0", "GET / HTTP/1.1 ", "GET /a b HTTP/1.1", "GET /\"<>{}|\\^` HTTP/1.1",
+        "BREW / HTTP/1.1", "GET http://h/x HTTP/1.1", "GET / HTTP/2.0", "GET /caf\u00e9 HTTP/1.1", "GET /a\u0001 HTTP/1.1",
+        "GET", "GET /", "GET / HTTP/1.1x", " GET / HTTP/1.1", "GETS /x HTTP/1.1", "GET_/x HTTP/1.1", "POSTED / HTTP/1.1",
+    };
+    private static final String[] REQUEST_HEADERS = {
+        "Host: orders", "User-Agent: curl/8.5.0", "Accept: */*", "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "Content-Type: application/json", "Authorization: Bearer abc.def", "Expect: 100-continue", "Host: a b", "Host:",
+        "Connection: close", "Upgrade: websocket", "Transfer-Encoding: gzip", "Transfer-Encoding: gzip, chunked", "X-Fold: a\r\n b",
+        "Bad Name: x", "X-Ctl: a\u0001b", "X-Obs: caf\u00e9", "X-Ows : v", "Cookie: a=1; b=2",
+    };
+
+    @Test
+    void whatComesOutOfTheServerCodecIsWhatNettysDecoderMakesOfTheSameBytes() {
+        Random random = new Random(45);
+        long plain = 0;
+        for (int c = 0; c < 4000; c++) {
+            StringBuilder wire = new StringBuilder();
+            int requests = 1 + random.nextInt(3);
+            for (int r = 0; r < requests; r++) {
+                wire.append(request(random, r == requests - 1));
+            }
+            int maxChunk = random.nextBoolean() ? 8192 : 7;
+            int maxHeader = random.nextInt(4) == 0 ? 64 : 8192;
+            byte[] bytes = wire.toString().getBytes(StandardCharsets.ISO_8859_1);
+            long seed = random.nextLong();
+            HttpDecoderConfig config = new HttpDecoderConfig().setMaxHeaderSize(maxHeader).setMaxChunkSize(maxChunk);
+            Http1ServerCodec fast = new Http1ServerCodec(config.clone());
+            List<String> expected = run(new EmbeddedChannel(new Http1ServerCodec(config.clone(), false)), bytes, new Random(seed));
+            List<String> actual = run(new EmbeddedChannel(fast), bytes, new Random(seed));
+            assertThat(actual).as("case %d: %s", c, wire.toString().replace("\r", "\\r").replace("\n", "\\n")).isEqualTo(expected);
+            plain += fast.decoder().plainHeads();
+        }
+        assertThat(plain).as("heads read by Ward's own path").isGreaterThan(500);
+    }
+
+    private static String request(Random random, boolean last) {
+        StringBuilder b = new StringBuilder();
+        if (random.nextInt(20) == 0) {
+            b.append("\r\n");
+        }
+        String eol = random.nextInt(30) == 0 ? "\n" : "\r\n";
+        b.append(random.nextBoolean() ? "GET / HTTP/1.1" : REQUEST_LINES[random.nextInt(REQUEST_LINES.length)]).append(eol);
+        int headers = random.nextInt(6);
+        for (int i = 0; i < headers; i++) {
+            b.append(random.nextInt(6) == 0 ? REQUEST_HEADERS[random.nextInt(REQUEST_HEADERS.length)] : REQUEST_HEADERS[random.nextInt(4)])
+                    .append("\r\n");
+        }
+        String body = "b".repeat(random.nextInt(3) == 0 ? 0 : random.nextInt(40));
+        int framing = random.nextInt(16);
+        if (framing < 4) {
+            return b.append("\r\n").toString(); // no length: no body
+        }
+        if (framing == 4) {
+            b.append("Transfer-Encoding: chunked\r\n\r\n");
+            if (!body.isEmpty()) {
+                b.append(Integer.toHexString(body.length())).append("\r\n").append(body).append("\r\n");
+            }
+            return b.append("0\r\n\r\n").toString();
+        }
+        String length = switch (framing) {
+            case 5 -> "0" + body.length();
+            case 6 -> body.length() + ", " + body.length();
+            case 7 -> " " + body.length() + " ";
+            case 8 -> body.length() + "x";
+            case 9 -> "-1";
+            default -> Integer.toString(body.length());
+        };
+        b.append(random.nextInt(4) == 0 ? "content-LENGTH" : "Content-Length").append(": ").append(length).append("\r\n");
+        if (framing == 10) {
+            b.append(random.nextBoolean() ? "Content-Length: " + body.length() : "Transfer-Encoding: chunked").append("\r\n");
+        }
+        b.append("\r\n");
+        if (last && random.nextInt(8) == 0) {
+            return b.append(body, 0, body.length() / 2).toString(); // cut short by the close
+        }
+        return b.append(body).toString();
+    }
+
+    /** Feeds the bytes to the channel in random cuts, closes it, and describes all that came out. */
+    private static List<String> run(EmbeddedChannel ch, byte[] bytes, Random cuts) {
         List<String> out = new ArrayList<>();
         for (int at = 0; at < bytes.length; ) {
             int n = cuts.nextBoolean() ? bytes.length - at : Math.min(bytes.length - at, 1 + cuts.nextInt(40));
@@ -147,6 +235,10 @@ class PlainHeadDifferentialTest {
 
     private static String describe(Object o) {
         StringBuilder b = new StringBuilder();
+        if (o instanceof HttpRequest r) {
+            b.append("request ").append(r.method()).append(' ').append(r.uri()).append(' ').append(r.protocolVersion()).append(' ')
+                    .append(r.getClass().getSimpleName()).append(headers(r.headers()));
+        }
         if (o instanceof HttpResponse r) {
             b.append("response ").append(r.protocolVersion()).append(' ').append(r.status().code()).append(" '")
                     .append(r.status().reasonPhrase()).append("' ").append(r.getClass().getSimpleName()).append(headers(r.headers()));
