@@ -32,7 +32,8 @@ import java.util.List;
  * wants anyway. Header names are case-insensitive (RFC 9110 5.1); an HTTP/1.1 caller sees them in
  * lower case, as from an HTTP/2 hop. Likewise the status line's version, a three-digit code and
  * its standard reason ({@code HTTP/1.1 200 OK}) come as shared strings, and the headers go in a
- * {@link CompactHttpHeaders}.
+ * {@link CompactHttpHeaders}. A plain response head ({@link PlainHead}: almost every app's) is
+ * read here, from the bytes into the map, and Netty's decoder reads every other.
  *
  * <p>{@code HttpClientCodec} is final, and its response decoder must know the method of the request
  * each response answers (a response to {@code HEAD} has no body), so the pair is rebuilt here:
@@ -173,7 +174,7 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
         @Override
         protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
             super.decodeLast(ctx, in, out);
-            plain.closed();
+            plain.endBody();
         }
 
         /** The status code just read from a status line, for {@link #splitThirdWordInitialLine}; -1 if not three digits. */

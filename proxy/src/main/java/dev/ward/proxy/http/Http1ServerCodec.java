@@ -10,6 +10,7 @@ import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpExpectationFailedEvent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
@@ -31,7 +32,9 @@ import java.util.List;
  * {@code Content-Type}, {@code traceparent}... see {@link HeadsToHttp2#knownName}) is its lower-case
  * constant instead of a new copy of its bytes (an {@code AsciiString} and its array, about 60 B,
  * per header per request), and the headers go in a {@link CompactHttpHeaders}. Header names are
- * case-insensitive (RFC 9110 5.1); the app sees them in lower case, as from an HTTP/2 hop.
+ * case-insensitive (RFC 9110 5.1); the app sees them in lower case, as from an HTTP/2 hop. A
+ * plain request head ({@link PlainHead}) is read here, from the bytes into the map, and Netty's
+ * decoder reads every other, with its checks.
  *
  * <p>{@code HttpServerCodec} is final and its decoder private, so the pair is rebuilt here, keeping
  * what its encoder needs from the decoder: the method of each request whose response has not
@@ -125,7 +128,16 @@ public final class Http1ServerCodec extends CombinedChannelDuplexHandler<Http1Se
         @Override
         protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
             super.decodeLast(ctx, in, out);
-            plain.closed();
+            plain.endBody();
+        }
+
+        /** As Netty's decoder does with the body it reads, so with one read here: an expectation failed, so no body comes. */
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+            if (evt instanceof HttpExpectationFailedEvent) {
+                plain.endBody();
+            }
+            super.userEventTriggered(ctx, evt);
         }
 
         @Override

@@ -272,10 +272,11 @@ final class PlainHead {
     }
 
     /**
-     * The connection closed: inside a body read here nothing more comes, as from Netty's decoder
-     * when a message ends before its {@code Content-Length} (the proxy sees the close).
+     * A body read here ends where it is, as Netty's decoder ends one: the connection closed (as
+     * when a message ends before its {@code Content-Length}, nothing more comes; the proxy sees
+     * the close), or an expectation failed (the client sends no body: what comes next is a head).
      */
-    void closed() {
+    void endBody() {
         bodyLeft = 0;
     }
 

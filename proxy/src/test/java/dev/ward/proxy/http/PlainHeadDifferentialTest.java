@@ -9,6 +9,7 @@ import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpExpectationFailedEvent;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
@@ -164,6 +165,27 @@ class PlainHeadDifferentialTest {
             plain += fast.decoder().plainHeads();
         }
         assertThat(plain).as("heads read by Ward's own path").isGreaterThan(500);
+    }
+
+    /** A failed expectation ends the body under way, read here or by Netty's decoder: the next bytes are a new request. */
+    @Test
+    void aFailedExpectationEndsTheBodyAsNettysDecoderEndsIt() {
+        List<List<String>> outs = new ArrayList<>();
+        for (boolean here : new boolean[] {false, true}) {
+            Http1ServerCodec codec = new Http1ServerCodec(new HttpDecoderConfig(), here);
+            EmbeddedChannel ch = new EmbeddedChannel(codec);
+            List<String> out = new ArrayList<>();
+            ch.writeInbound(Unpooled.copiedBuffer("POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\nab",
+                    StandardCharsets.ISO_8859_1));
+            drain(ch, out);
+            ch.pipeline().fireUserEventTriggered(HttpExpectationFailedEvent.INSTANCE);
+            ch.writeInbound(Unpooled.copiedBuffer("GET /next HTTP/1.1\r\nHost: h\r\n\r\n", StandardCharsets.ISO_8859_1));
+            drain(ch, out);
+            ch.finishAndReleaseAll();
+            assertThat(codec.decoder().plainHeads()).isEqualTo(here ? 2 : 0);
+            outs.add(out);
+        }
+        assertThat(outs.get(1)).isEqualTo(outs.get(0)).anySatisfy(o -> assertThat(o).startsWith("request GET /next"));
     }
 
     private static String request(Random random, boolean last) {
