@@ -373,7 +373,7 @@ public class PipelineBenchmark {
         downstream = new EmbeddedChannel();
         HttpPipelines.http2(downstream.pipeline(), limits, () -> new ProxyHandler(router, true, direction, drain, telemetry));
         // as a sidecar's client codec; a new connection: a new dynamic table at both ends
-        h2RequestBlock = new SettlingHeaderBlock(new DefaultHttp2HeadersEncoder(TraceHeaders.NOT_INDEXED, false), h2Request);
+        h2RequestBlock = new SettlingHeaderBlock(new DefaultHttp2HeadersEncoder(TraceHeaders.notIndexed(), false), h2Request);
         nextStreamId = 3; // an embedded channel has no server parent: Netty would take stream 1 for an h2c upgrade
         ByteBuf hello = Unpooled.buffer();
         hello.writeBytes(Http2CodecUtil.connectionPrefaceBuf());

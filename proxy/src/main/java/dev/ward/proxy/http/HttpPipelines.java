@@ -120,11 +120,11 @@ public final class HttpPipelines {
     /**
      * The codec of an HTTP/2 connection Ward opens (to another sidecar, or to an app that speaks
      * HTTP/2): no server push, responses' heads up to {@code maxHeaderSize}, the wide stream
-     * window, and trace headers never put in HPACK's dynamic table ({@link TraceHeaders#NOT_INDEXED}).
+     * window, and trace headers kept out of HPACK's dynamic table ({@link TraceHeaders#notIndexed}).
      */
     public static Http2FrameCodec h2ClientCodec(int maxHeaderSize) {
         return h2Codec(false, Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(maxHeaderSize)
-                .initialWindowSize(H2_STREAM_WINDOW), TraceHeaders.NOT_INDEXED);
+                .initialWindowSize(H2_STREAM_WINDOW), TraceHeaders.notIndexed());
     }
 
     /**

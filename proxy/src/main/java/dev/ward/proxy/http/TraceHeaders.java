@@ -41,6 +41,28 @@ public final class TraceHeaders {
                     || io.netty.util.AsciiString.regionMatches(name, true, 0, "x-b3-", 0, 5);
 
     /**
+     * {@link #NOT_INDEXED} for one connection's encoder, except that its first {@code traceparent},
+     * and every 1,024th after it, goes into the dynamic table. While one is there, Netty's encoder
+     * sends every other {@code traceparent} (still never indexed) with that entry's index for its
+     * name instead of its 11 bytes, and the peer's decoder takes the name from its table instead
+     * of making one (about 64 B per request). The 1,024th brings the name back if other entries
+     * pushed it out; at that rate the inserts evict next to nothing. On the connection's event loop.
+     */
+    public static io.netty.handler.codec.http2.Http2HeadersEncoder.SensitivityDetector notIndexed() {
+        return new io.netty.handler.codec.http2.Http2HeadersEncoder.SensitivityDetector() {
+            private int traceparents;
+
+            @Override
+            public boolean isSensitive(CharSequence name, CharSequence value) {
+                if (io.netty.util.AsciiString.contentEqualsIgnoreCase(name, TraceParent.HEADER)) {
+                    return (traceparents++ & 1023) != 0;
+                }
+                return NOT_INDEXED.isSensitive(name, value);
+            }
+        };
+    }
+
+    /**
      * Replaces any value the caller sent: the next hop must see this hop's context. An unsampled
      * request's {@code traceparent} comes as bytes and goes in as an {@link AsciiString} over them,
      * which both HTTP encoders copy in one piece; into Ward's own header map, where the caller's

@@ -70,4 +70,38 @@ class TraceHeadersTest {
                 .containsExactly("host=orders", "traceparent=" + expected);
         assertThat(none.getAll("traceparent")).containsExactly(expected);
     }
+
+    /**
+     * A connection's encoder puts its first traceparent in HPACK's dynamic table and no other
+     * (but every 1,024th): the ones after it are sent never indexed, with that entry's index for
+     * their name (two bytes instead of twelve: 11 bytes shorter); and they decode as sent.
+     */
+    @Test
+    void aConnectionSendsTheTraceparentNameByIndexAfterItsFirst() throws Exception {
+        io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder perConnection =
+                new io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder(TraceHeaders.notIndexed());
+        io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder spelledOut =
+                new io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder(TraceHeaders.NOT_INDEXED);
+        io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder decoder = new io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder();
+        int[] sizes = new int[1026];
+        int[] plain = new int[1026];
+        for (int i = 0; i < sizes.length; i++) {
+            String value = String.format("00-0af7651916cd43dd8448eb211c80319c-%016x-00", i + 1L);
+            io.netty.handler.codec.http2.Http2Headers h = new io.netty.handler.codec.http2.DefaultHttp2Headers().add("traceparent", value);
+            io.netty.buffer.ByteBuf a = io.netty.buffer.Unpooled.buffer();
+            io.netty.buffer.ByteBuf b = io.netty.buffer.Unpooled.buffer();
+            perConnection.encodeHeaders(3, h, a);
+            spelledOut.encodeHeaders(3, h, b);
+            sizes[i] = a.readableBytes();
+            plain[i] = b.readableBytes();
+            assertThat(decoder.decodeHeaders(3, a).get("traceparent").toString()).isEqualTo(value);
+            a.release();
+            b.release();
+        }
+        assertThat(sizes[0]).as("the first: added to the table, name and value spelled out").isEqualTo(plain[0]);
+        assertThat(sizes[1]).as("then the name by index").isEqualTo(plain[1] - 11);
+        assertThat(sizes[2]).as("its value was not added: a value again").isEqualTo(sizes[1]);
+        assertThat(sizes[1024]).as("the 1,025th: added again, its name by index").isEqualTo(plain[1024] - 12);
+        assertThat(sizes[1025]).isEqualTo(sizes[1]);
+    }
 }
