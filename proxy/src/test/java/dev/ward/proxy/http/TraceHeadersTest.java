@@ -74,7 +74,7 @@ class TraceHeadersTest {
     /**
      * A connection's encoder puts its first traceparent in HPACK's dynamic table and no other
      * (but every 1,024th): the ones after it are sent never indexed, with that entry's index for
-     * their name (two bytes instead of twelve: 11 bytes shorter); and they decode as sent.
+     * their name (two bytes instead of thirteen: 11 bytes shorter); and they decode as sent.
      */
     @Test
     void aConnectionSendsTheTraceparentNameByIndexAfterItsFirst() throws Exception {
