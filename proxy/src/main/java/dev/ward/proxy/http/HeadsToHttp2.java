@@ -282,6 +282,15 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
      * names above (common ones, and the hop-by-hop ones HTTP/2 drops); null if not. For the
      * HTTP/1.1 response decoder ({@link Http1ClientCodec}), so that it need not copy them.
      */
+    /**
+     * A header name read as bytes by an HTTP/1.1 decoder: its {@link #knownName} constant, or a copy
+     * of the bytes as sent (which is what Netty's decoders make of a name they have no constant for).
+     */
+    static AsciiString headerName(byte[] bytes, int start, int length) {
+        AsciiString known = knownName(bytes, start, length);
+        return known != null ? known : new AsciiString(bytes, start, length, true);
+    }
+
     static AsciiString knownName(byte[] bytes, int start, int length) {
         // AsciiString's own (case-insensitive) hash of those bytes, so no object is made to look them up.
         int hash = PlatformDependent.hashCodeAscii(bytes, start, length);

@@ -111,15 +111,6 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
         }
     }
 
-    private static boolean matches(byte[] sb, int start, String ascii) {
-        for (int i = 0; i < ascii.length(); i++) {
-            if (sb[start + i] != ascii.charAt(i)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
     public final class Decoder extends HttpResponseDecoder {
         private final PlainHead plain;
         private final int maxChunkSize;
@@ -183,10 +174,10 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
         /** {@code HTTP/1.1} and {@code HTTP/1.0} as Netty's constants, as its request decoder does for request lines. */
         @Override
         protected String splitFirstWordInitialLine(byte[] sb, int start, int length) {
-            if (length == 8 && matches(sb, start, HTTP_1_1)) {
+            if (length == 8 && PlainHead.matches(sb, start, HTTP_1_1)) {
                 return HTTP_1_1;
             }
-            if (length == 8 && matches(sb, start, HTTP_1_0)) {
+            if (length == 8 && PlainHead.matches(sb, start, HTTP_1_0)) {
                 return HTTP_1_0;
             }
             return super.splitFirstWordInitialLine(sb, start, length);
@@ -218,7 +209,7 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
         protected String splitThirdWordInitialLine(byte[] sb, int start, int length) {
             if (code >= 0) {
                 String standard = HttpResponseStatus.valueOf(code).reasonPhrase();
-                if (standard.length() == length && matches(sb, start, standard)) {
+                if (standard.length() == length && PlainHead.matches(sb, start, standard)) {
                     return standard;
                 }
             }
@@ -227,8 +218,7 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
 
         @Override
         protected AsciiString splitHeaderName(byte[] sb, int start, int length) {
-            AsciiString known = HeadsToHttp2.knownName(sb, start, length);
-            return known != null ? known : super.splitHeaderName(sb, start, length);
+            return HeadsToHttp2.headerName(sb, start, length);
         }
 
         /** Asked once per response head, before any of its body is decoded: also where {@link #noTrailers} is set. */

@@ -142,8 +142,7 @@ public final class Http1ServerCodec extends CombinedChannelDuplexHandler<Http1Se
 
         @Override
         protected AsciiString splitHeaderName(byte[] sb, int start, int length) {
-            AsciiString known = HeadsToHttp2.knownName(sb, start, length);
-            return known != null ? known : super.splitHeaderName(sb, start, length);
+            return HeadsToHttp2.headerName(sb, start, length);
         }
 
         /** Asked once per request head, when its headers are read. */

@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.DecoderResultProvider;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
@@ -12,6 +13,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -41,22 +43,16 @@ final class PlainHead {
     /** {@code HTTP/1.1 200 OK} (or {@code GET / HTTP/1.1}) and an empty line. */
     static final int SHORTEST = 19;
 
-    private static final byte[] VERSION = {'H', 'T', 'T', 'P', '/', '1', '.', '1'};
-    private static final byte[] CONTENT_LENGTH = "content-length".getBytes(StandardCharsets.US_ASCII);
-    private static final byte[] TRANSFER_ENCODING = "transfer-encoding".getBytes(StandardCharsets.US_ASCII);
+    private static final String VERSION = "HTTP/1.1";
     /** Netty's status constants by code, where its {@code valueOf} gives a constant; null elsewhere. */
     private static final HttpResponseStatus[] STATUS = new HttpResponseStatus[600];
     /** The methods read here: Netty's constants but {@code CONNECT} (whose target is an authority). */
     private static final HttpMethod[] METHODS = {HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.DELETE,
         HttpMethod.HEAD, HttpMethod.OPTIONS, HttpMethod.PATCH, HttpMethod.TRACE};
-    private static final byte[][] METHOD_NAMES = new byte[METHODS.length][];
     /** RFC 9110 5.6.2 {@code tchar}. */
     private static final boolean[] TCHAR = new boolean[256];
 
     static {
-        for (int i = 0; i < METHODS.length; i++) {
-            METHOD_NAMES[i] = METHODS[i].name().getBytes(StandardCharsets.US_ASCII);
-        }
         for (int c = 200; c < 600; c++) {
             HttpResponseStatus s = HttpResponseStatus.valueOf(c);
             if (s == HttpResponseStatus.valueOf(c) && c != 204 && c != 304) {
@@ -91,8 +87,12 @@ final class PlainHead {
     // The head found by the last scan:
     /** Its length, the final empty line included. */
     private int length;
-    /** Where its first header line starts. */
-    private int firstHeader;
+    /** Its header lines. */
+    private int fields;
+    /** Header {@code i}'s name as the decoders' shared constant ({@link HeadsToHttp2#knownName}), or null: another name. */
+    private AsciiString[] known = new AsciiString[8];
+    /** Header {@code i}'s name start and length, value start and end (trimmed) at {@code 4i..4i+3}. */
+    private int[] spans = new int[32];
     private long contentLength;
     HttpResponseStatus status;
     HttpMethod method;
@@ -145,7 +145,7 @@ final class PlainHead {
     /** Whether {@code in} starts with a plain response head, whole; if so, this describes it. */
     boolean scanResponse(ByteBuf in) {
         int n = copy(in);
-        if (n < 0 || !startsWith(b, 0, VERSION) || b[8] != ' ') {
+        if (n < 0 || !matches(b, 0, VERSION) || b[8] != ' ') {
             return false;
         }
         int code = digit(b[9]) * 100 + digit(b[10]) * 10 + digit(b[11]);
@@ -158,10 +158,8 @@ final class PlainHead {
         if (p + reason.length() + 2 > n) {
             return false;
         }
-        for (int i = 0; i < reason.length(); i++) {
-            if (b[p + i] != reason.charAt(i)) {
-                return false;
-            }
+        if (!matches(b, p, reason)) {
+            return false;
         }
         p += reason.length();
         if (b[p] != '\r' || b[p + 1] != '\n' || !scanHeaders(p + 2, n) || contentLength < 0) {
@@ -179,11 +177,11 @@ final class PlainHead {
         }
         HttpMethod m = null;
         int p = 0;
-        for (int i = 0; i < METHODS.length; i++) {
-            byte[] name = METHOD_NAMES[i];
-            if (name.length + 1 < n && startsWith(b, 0, name) && b[name.length] == ' ') {
-                m = METHODS[i];
-                p = name.length + 1;
+        for (HttpMethod candidate : METHODS) {
+            String name = candidate.name();
+            if (name.length() + 1 < n && matches(b, 0, name) && b[name.length()] == ' ') {
+                m = candidate;
+                p = name.length() + 1;
                 break;
             }
         }
@@ -195,10 +193,10 @@ final class PlainHead {
             p++;
         }
         int end = p;
-        if (end == start || p + VERSION.length + 3 > n || b[p] != ' ' || !startsWith(b, p + 1, VERSION)) {
+        if (end == start || p + VERSION.length() + 3 > n || b[p] != ' ' || !matches(b, p + 1, VERSION)) {
             return false;
         }
-        p += 1 + VERSION.length;
+        p += 1 + VERSION.length();
         if (b[p] != '\r' || b[p + 1] != '\n' || !scanHeaders(p + 2, n)) {
             return false;
         }
@@ -218,27 +216,9 @@ final class PlainHead {
 
     /** The headers found by the last scan, added to {@code headers} (a decoding map, see {@link CompactHttpHeaders#addDecoded}). */
     void addHeaders(CompactHttpHeaders headers) {
-        byte[] b = this.b;
-        for (int p = firstHeader; p < length - 2; ) {
-            int nameEnd = p;
-            while (b[nameEnd] != ':') {
-                nameEnd++;
-            }
-            int valueStart = nameEnd + 1;
-            while (b[valueStart] == ' ' || b[valueStart] == '\t') {
-                valueStart++;
-            }
-            int lineEnd = valueStart;
-            while (b[lineEnd] != '\r') {
-                lineEnd++;
-            }
-            int valueEnd = lineEnd;
-            while (valueEnd > valueStart && (b[valueEnd - 1] == ' ' || b[valueEnd - 1] == '\t')) {
-                valueEnd--;
-            }
-            AsciiString known = HeadsToHttp2.knownName(b, p, nameEnd - p);
-            headers.addDecoded(known != null ? known : new AsciiString(b, p, nameEnd - p, true), b, valueStart, valueEnd - valueStart);
-            p = lineEnd + 2;
+        for (int i = 0, at = 0; i < fields; i++, at += 4) {
+            AsciiString name = known[i] != null ? known[i] : new AsciiString(b, spans[at], spans[at + 1], true);
+            headers.addDecoded(name, b, spans[at + 2], spans[at + 3] - spans[at + 2]);
         }
         CompactHttpHeaders.headDecoded(headers);
     }
@@ -283,10 +263,11 @@ final class PlainHead {
     /**
      * Header lines from {@code p} to the empty line, within {@code b[0..n)}: whether all are plain
      * and whole, with at most one plain {@code Content-Length} and no {@code Transfer-Encoding}.
-     * Sets {@link #firstHeader}, {@link #length} and {@link #contentLength} (-1 if none).
+     * Sets {@link #fields}, {@link #known}, {@link #spans}, {@link #length} and
+     * {@link #contentLength} (-1 if none).
      */
     private boolean scanHeaders(int p, int n) {
-        int first = p;
+        int count = 0;
         long length = -1;
         for (;;) {
             if (p + 1 >= n) {
@@ -324,12 +305,17 @@ final class PlainHead {
             if (p + 1 >= n || b[p + 1] != '\n') {
                 return false;
             }
+            if (valueStart < 0) {
+                valueStart = valueEnd = p; // empty
+            }
             p += 2;
-            if (equalsIgnoreCase(b, nameStart, nameLength, TRANSFER_ENCODING)) {
+            // The tables hold Netty's constants, so these two are found by identity.
+            AsciiString name = HeadsToHttp2.knownName(b, nameStart, nameLength);
+            if (name == HttpHeaderNames.TRANSFER_ENCODING) {
                 return false;
             }
-            if (equalsIgnoreCase(b, nameStart, nameLength, CONTENT_LENGTH)) {
-                if (length >= 0 || valueStart < 0) {
+            if (name == HttpHeaderNames.CONTENT_LENGTH) {
+                if (length >= 0) {
                     return false;
                 }
                 length = plainNumber(b, valueStart, valueEnd);
@@ -337,8 +323,19 @@ final class PlainHead {
                     return false;
                 }
             }
+            if (count == known.length) {
+                known = Arrays.copyOf(known, count * 2);
+                spans = Arrays.copyOf(spans, count * 8);
+            }
+            known[count] = name;
+            int at = count * 4;
+            spans[at] = nameStart;
+            spans[at + 1] = nameLength;
+            spans[at + 2] = valueStart;
+            spans[at + 3] = valueEnd;
+            count++;
         }
-        this.firstHeader = first;
+        this.fields = count;
         this.length = p;
         this.contentLength = length;
         return true;
@@ -365,22 +362,10 @@ final class PlainHead {
         return v;
     }
 
-    private static boolean startsWith(byte[] b, int at, byte[] prefix) {
-        for (int i = 0; i < prefix.length; i++) {
-            if (b[at + i] != prefix[i]) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static boolean equalsIgnoreCase(byte[] b, int start, int length, byte[] lowerCase) {
-        if (length != lowerCase.length) {
-            return false;
-        }
-        for (int i = 0; i < length; i++) {
-            int c = b[start + i];
-            if ((c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c) != lowerCase[i]) {
+    /** Whether {@code b} holds the ASCII text {@code ascii} at {@code at} (the caller knows there is room). */
+    static boolean matches(byte[] b, int at, String ascii) {
+        for (int i = 0; i < ascii.length(); i++) {
+            if (b[at + i] != ascii.charAt(i)) {
                 return false;
             }
         }

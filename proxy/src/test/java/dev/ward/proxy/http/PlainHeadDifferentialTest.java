@@ -70,20 +70,30 @@ class PlainHeadDifferentialTest {
     }
 
     private static String response(Random random, boolean last) {
+        return message(random, last, "HTTP/1.1 200 OK", STATUS_LINES, HEADERS, 6, false);
+    }
+
+    /**
+     * A message: maybe a stray empty line first, an interim response before a response, the plain
+     * start line or a random one (maybe ended by a bare LF), up to five headers (mostly from the
+     * first {@code common} of {@code headers}), then its framing and body ({@link #framed}).
+     */
+    private static String message(Random random, boolean last, String plainLine, String[] lines, String[] headers, int common,
+            boolean request) {
         StringBuilder b = new StringBuilder();
         if (random.nextInt(20) == 0) {
             b.append("\r\n");
         }
-        if (random.nextInt(10) == 0) {
+        if (!request && random.nextInt(10) == 0) {
             b.append("HTTP/1.1 100 Continue\r\n\r\n");
         }
         String eol = random.nextInt(30) == 0 ? "\n" : "\r\n";
-        b.append(random.nextBoolean() ? "HTTP/1.1 200 OK" : STATUS_LINES[random.nextInt(STATUS_LINES.length)]).append(eol);
-        int headers = random.nextInt(6);
-        for (int i = 0; i < headers; i++) {
-            b.append(random.nextInt(6) == 0 ? HEADERS[random.nextInt(HEADERS.length)] : HEADERS[random.nextInt(6)]).append("\r\n");
+        b.append(random.nextBoolean() ? plainLine : lines[random.nextInt(lines.length)]).append(eol);
+        int count = random.nextInt(6);
+        for (int i = 0; i < count; i++) {
+            b.append(random.nextInt(6) == 0 ? headers[random.nextInt(headers.length)] : headers[random.nextInt(common)]).append("\r\n");
         }
-        return framed(random, b, last, false);
+        return framed(random, b, last, request);
     }
 
     /**
@@ -189,18 +199,7 @@ class PlainHeadDifferentialTest {
     }
 
     private static String request(Random random, boolean last) {
-        StringBuilder b = new StringBuilder();
-        if (random.nextInt(20) == 0) {
-            b.append("\r\n");
-        }
-        String eol = random.nextInt(30) == 0 ? "\n" : "\r\n";
-        b.append(random.nextBoolean() ? "GET / HTTP/1.1" : REQUEST_LINES[random.nextInt(REQUEST_LINES.length)]).append(eol);
-        int headers = random.nextInt(6);
-        for (int i = 0; i < headers; i++) {
-            b.append(random.nextInt(6) == 0 ? REQUEST_HEADERS[random.nextInt(REQUEST_HEADERS.length)] : REQUEST_HEADERS[random.nextInt(4)])
-                    .append("\r\n");
-        }
-        return framed(random, b, last, true);
+        return message(random, last, "GET / HTTP/1.1", REQUEST_LINES, REQUEST_HEADERS, 4, true);
     }
 
     /** Netty's default body piece, or one small enough to cut the test's bodies. */
