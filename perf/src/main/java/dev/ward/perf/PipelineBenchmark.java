@@ -69,7 +69,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code off}; {@code unsampled}: tracing on, sampling nothing (the 99% of a 1% ratio), with
  * inbound requests carrying the unsampled {@code traceparent} the caller's sidecar would send;
  * {@code passthrough}: tracing off, the same {@code traceparent} carried on untouched (the
- * header's own cost, which {@code unsampled} includes). {@code upstream}: {@code http1}, the app's
+ * header's own cost, which {@code unsampled} includes); {@code sampled1}: tracing on at a 1% ratio
+ * (outbound: a root decision per request; inbound requests carry the unsampled caller's header, so
+ * only {@code outbound} samples), the spans going to a Zipkin endpoint nobody listens on, whose
+ * failures the exporter counts and drops. {@code upstream}: {@code http1}, the app's
  * connection as a sidecar has it (Ward's HTTP/1.1 client codec encodes the request to bytes and
  * decodes the app's response from bytes); {@code objects}, the response handed in as Netty's HTTP
  * objects made by the benchmark, with no codec (how this benchmark measured until 2026-12-03);
@@ -179,12 +182,12 @@ public class PipelineBenchmark {
     public void setUp() {
         boolean traced = switch (tracingMode) {
             case "off", "passthrough" -> false;
-            case "unsampled" -> true;
-            default -> throw new IllegalArgumentException("tracingMode: " + tracingMode + " (expected off, unsampled or passthrough)");
+            case "unsampled", "sampled1" -> true;
+            default -> throw new IllegalArgumentException("tracingMode: " + tracingMode + " (expected off, unsampled, sampled1 or passthrough)");
         };
         // Unsampled: spans would go to Zipkin on a port nobody listens on, but none is sampled.
         tracing = Tracing.start(new Tracing.Settings(traced ? "zipkin" : "none", traced ? "http://127.0.0.1:9" : null,
-                traced ? 0.0 : null, null, "bench", "bench", "bench"));
+                traced ? ("sampled1".equals(tracingMode) ? 0.01 : 0.0) : null, null, "bench", "bench", "bench"));
         boolean carry = !"off".equals(tracingMode) && "inbound".equals(direction);
         StringBuilder extra = new StringBuilder();
         for (int i = 0; i < extraHeaders; i++) {

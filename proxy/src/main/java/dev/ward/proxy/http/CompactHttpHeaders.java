@@ -548,6 +548,22 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
      * repeats the connection's kept one ({@link Repeats}) is added as that object, with no string
      * made for it; any other is made into a string and added as {@code add} adds it.
      */
+    /**
+     * Room for {@code n} more headers at once, where the decoder knows how many come: the array is
+     * made that size (not the usual eight headers) when the map is new, grown to it otherwise.
+     */
+    void room(int n) {
+        int need = (size + n) << 1;
+        if (need > slots.length) {
+            slots = Arrays.copyOf(slots, need);
+        }
+    }
+
+    /** Headers the array holds before it grows (for tests). */
+    int capacity() {
+        return slots.length >> 1;
+    }
+
     void addDecoded(AsciiString name, byte[] bytes, int start, int length) {
         if (repeats != null) {
             AsciiString seen = repeats.find(name, bytes, start, length);

@@ -216,6 +216,7 @@ final class PlainHead {
 
     /** The headers found by the last scan, added to {@code headers} (a decoding map, see {@link CompactHttpHeaders#addDecoded}). */
     void addHeaders(CompactHttpHeaders headers) {
+        headers.room(fields);
         for (int i = 0, at = 0; i < fields; i++, at += 4) {
             AsciiString name = known[i] != null ? known[i] : new AsciiString(b, spans[at], spans[at + 1], true);
             headers.addDecoded(name, b, spans[at + 2], spans[at + 3] - spans[at + 2]);

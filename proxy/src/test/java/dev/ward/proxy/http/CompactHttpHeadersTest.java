@@ -253,4 +253,26 @@ class CompactHttpHeadersTest {
         assertThat(bad.decoderResult().cause()).hasMessageContaining("a header name can only contain \"token\" characters");
         ch.finishAndReleaseAll();
     }
+
+    /**
+     * A plain head is read into a map made for exactly its headers (not the usual eight), and
+     * {@code room} on a map that holds some grows it by what is asked.
+     */
+    @Test
+    void aPlainHeadsMapIsMadeForItsHeaders() {
+        EmbeddedChannel ch = new EmbeddedChannel(new Http1ServerCodec(new SidecarConfig.Limits(null, null, null, null, null, null, null)));
+        ch.writeInbound(Unpooled.copiedBuffer("GET /a HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nX-A: 1\r\n\r\n", StandardCharsets.US_ASCII));
+        HttpRequest req = ch.readInbound();
+        assertThat(((CompactHttpHeaders) req.headers()).capacity()).isEqualTo(3);
+        assertThat(req.headers().get("accept")).isEqualTo("*/*");
+        ch.finishAndReleaseAll();
+
+        CompactHttpHeaders h = new CompactHttpHeaders(1);
+        h.add("a", "1");
+        h.room(2);
+        assertThat(h.capacity()).isEqualTo(3);
+        h.add("b", "2").add("c", "3").add("d", "4"); // past the room: grows as usual
+        assertThat(h.names()).containsExactly("a", "b", "c", "d");
+        assertThat(h.capacity()).isEqualTo(8);
+    }
 }
