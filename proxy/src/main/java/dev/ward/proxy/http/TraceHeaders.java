@@ -29,16 +29,42 @@ public final class TraceHeaders {
         }
     };
 
+    private static final AsciiString TRACEPARENT = AsciiString.cached(TraceParent.HEADER);
+    private static final AsciiString TRACESTATE = AsciiString.cached("tracestate");
+    private static final AsciiString B3 = AsciiString.cached("b3");
+    static final int NOT_TRACE = 0;
+    static final int TRACEPARENT_HEADER = 1;
+    static final int OTHER_TRACE = 2;
+
     /**
      * HPACK: trace headers are new on every request, so adding them to the dynamic table would
      * only evict the entries that do repeat (and cost both ends a table insert per request); they
      * are sent as literals that are never indexed.
      */
     public static final io.netty.handler.codec.http2.Http2HeadersEncoder.SensitivityDetector NOT_INDEXED =
-            (name, value) -> io.netty.util.AsciiString.contentEqualsIgnoreCase(name, "traceparent")
-                    || io.netty.util.AsciiString.contentEqualsIgnoreCase(name, "tracestate")
-                    || io.netty.util.AsciiString.contentEqualsIgnoreCase(name, "b3")
-                    || io.netty.util.AsciiString.regionMatches(name, true, 0, "x-b3-", 0, 5);
+            (name, value) -> traceHeader(name) != NOT_TRACE;
+
+    /**
+     * Which trace header {@code name} is, in any case: {@code traceparent}, another ({@code
+     * tracestate}, {@code b3}, {@code x-b3-*}) or none. The encoder asks for every header of every
+     * request, so the length decides first and most names are settled by it alone; Ward's own
+     * {@code traceparent} name is recognised by identity.
+     */
+    static int traceHeader(CharSequence name) {
+        if (name == TRACEPARENT) {
+            return TRACEPARENT_HEADER;
+        }
+        int n = name.length();
+        if (n >= 5 && (name.charAt(0) | 0x20) == 'x') {
+            return AsciiString.regionMatches(name, true, 0, "x-b3-", 0, 5) ? OTHER_TRACE : NOT_TRACE;
+        }
+        return switch (n) {
+            case 11 -> AsciiString.contentEqualsIgnoreCase(name, TRACEPARENT) ? TRACEPARENT_HEADER : NOT_TRACE;
+            case 10 -> AsciiString.contentEqualsIgnoreCase(name, TRACESTATE) ? OTHER_TRACE : NOT_TRACE;
+            case 2 -> AsciiString.contentEqualsIgnoreCase(name, B3) ? OTHER_TRACE : NOT_TRACE;
+            default -> NOT_TRACE;
+        };
+    }
 
     /**
      * {@link #NOT_INDEXED} for one connection's encoder, except that its first {@code traceparent},
@@ -54,10 +80,11 @@ public final class TraceHeaders {
 
             @Override
             public boolean isSensitive(CharSequence name, CharSequence value) {
-                if (io.netty.util.AsciiString.contentEqualsIgnoreCase(name, TraceParent.HEADER)) {
-                    return (traceparents++ & 1023) != 0;
-                }
-                return NOT_INDEXED.isSensitive(name, value);
+                return switch (traceHeader(name)) {
+                    case TRACEPARENT_HEADER -> (traceparents++ & 1023) != 0;
+                    case OTHER_TRACE -> true;
+                    default -> false;
+                };
             }
         };
     }
@@ -86,8 +113,6 @@ public final class TraceHeaders {
             }
         }
     };
-
-    private static final AsciiString TRACEPARENT = AsciiString.cached(TraceParent.HEADER);
 
     /**
      * The caller's {@code traceparent} as the headers hold it (an {@link AsciiString} from either

@@ -104,4 +104,41 @@ class TraceHeadersTest {
         assertThat(sizes[1024]).as("the 1,025th: added again, its name by index").isEqualTo(plain[1024] - 12);
         assertThat(sizes[1025]).isEqualTo(sizes[1]);
     }
+
+    /**
+     * The detector decides by length first; it must answer as the plain rule does (any case):
+     * {@code traceparent}, {@code tracestate}, {@code b3} and every {@code x-b3-*} never indexed,
+     * nothing else, whatever the length (the B3 names are 10, 11, 12 and 17 characters long,
+     * as long as the others').
+     */
+    @Test
+    void theDetectorAnswersAsThePlainRuleForAnyName() {
+        java.util.function.Predicate<String> rule = n -> n.equalsIgnoreCase("traceparent") || n.equalsIgnoreCase("tracestate")
+                || n.equalsIgnoreCase("b3") || n.toLowerCase(java.util.Locale.ROOT).startsWith("x-b3-");
+        java.util.List<String> names = new java.util.ArrayList<>(java.util.List.of("traceparent", "TraceParent", "tracestate",
+                "TRACESTATE", "b3", "B3", "x-b3-flags", "x-b3-spanid", "X-B3-TraceId", "x-b3-sampled", "x-b3-parentspanid",
+                "x-b3-", "x-b3", "x-b4-flags", "tracepareNt", "traceparenT1", "tracestat", "b", "b4", "bb3", "x", "xb3-flags",
+                "host", "accept", "user-agent", "content-type", "x-request-id", "x-forwarded-for", ":path", ":authority",
+                "traceresponse", "baggage", "x-ward-peer-identity"));
+        java.util.Random r = new java.util.Random(46);
+        String alphabet = "xXbB3-tracepnsdTRACE";
+        for (int i = 0; i < 5_000; i++) {
+            StringBuilder b = new StringBuilder();
+            for (int k = r.nextInt(13); k > 0; k--) {
+                b.append(alphabet.charAt(r.nextInt(alphabet.length())));
+            }
+            names.add(b.toString());
+        }
+        int trace = 0;
+        for (String n : names) {
+            boolean expected = rule.test(n);
+            trace += expected ? 1 : 0;
+            for (CharSequence name : new CharSequence[] {n, new AsciiString(n)}) {
+                assertThat(TraceHeaders.NOT_INDEXED.isSensitive(name, "v")).as(n).isEqualTo(expected);
+                assertThat(TraceHeaders.traceHeader(name) == TraceHeaders.TRACEPARENT_HEADER).as(n)
+                        .isEqualTo(n.equalsIgnoreCase("traceparent"));
+            }
+        }
+        assertThat(trace).as("names the rule marks, beyond the listed ones").isGreaterThan(12);
+    }
 }
