@@ -59,13 +59,12 @@ import org.openjdk.jmh.annotations.Warmup;
  * same {@link HttpPipelines} and {@link ProxyHandler} the sidecar runs), is routed and written to
  * the backend's channel, the backend answers 20 bytes, and the response leaves the listener.
  * Netty's {@link EmbeddedChannel} stands for both sockets. {@code http1}: a keep-alive HTTP/1.1
- * connection (bytes in, bytes out, through the codec). {@code http2}: one HTTP/2 stream per
- * request, as frames (the stream channel's pipeline, new for each request as in the sidecar;
- * HPACK and the connection's framing are not included, and an {@code EmbeddedChannel} stands in for
- * the stream channel). {@code h2conn}: a whole HTTP/2 listener connection, as a sidecar's inbound
- * one less TLS: each request arrives as the bytes of a HEADERS frame (HPACK-encoded by a client
- * encoder that keeps its dynamic table, as the calling sidecar's does) on stream 3, 5, 7..., and
- * Netty's frame codec and multiplexer make a real stream channel for it. Metrics on, logs off. {@code tracing}:
+ * connection (bytes in, bytes out, through the codec). {@code h2conn}: a whole HTTP/2 listener
+ * connection, as a sidecar's inbound one less TLS: each request arrives as the bytes of a HEADERS
+ * frame (HPACK-encoded by a client encoder that keeps its dynamic table, as the calling sidecar's
+ * does) on stream 3, 5, 7..., and Netty's frame codec and Ward's {@code Http2Streams} serve it as
+ * the sidecar does (no channel per stream since 2026-12-05; the {@code http2} case, a stream
+ * channel's pipeline alone, went with them). Metrics on, logs off. {@code tracing}:
  * {@code off}; {@code unsampled}: tracing on, sampling nothing (the 99% of a 1% ratio), with
  * inbound requests carrying the unsampled {@code traceparent} the caller's sidecar would send;
  * {@code passthrough}: tracing off, the same {@code traceparent} carried on untouched (the

@@ -544,11 +544,6 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
     }
 
     /**
-     * {@link #add(CharSequence, Object)} for a value a decoder read as Latin-1 bytes: a value that
-     * repeats the connection's kept one ({@link Repeats}) is added as that object, with no string
-     * made for it; any other is made into a string and added as {@code add} adds it.
-     */
-    /**
      * Room for {@code n} more headers at once, where the decoder knows how many come: the array is
      * made that size (not the usual eight headers) when the map is new, grown to it otherwise.
      */
@@ -564,6 +559,11 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
         return slots.length >> 1;
     }
 
+    /**
+     * {@link #add(CharSequence, Object)} for a value a decoder read as Latin-1 bytes: a value that
+     * repeats the connection's kept one ({@link Repeats}) is added as that object, with no string
+     * made for it; any other is made into a string and added as {@code add} adds it.
+     */
     void addDecoded(AsciiString name, byte[] bytes, int start, int length) {
         if (repeats != null) {
             AsciiString seen = repeats.find(name, bytes, start, length);
