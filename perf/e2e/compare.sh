@@ -16,6 +16,9 @@
 #   tracing-1     tracing sampled at 1%, spans exported as Zipkin JSON to a sink that discards them
 #   tracing-100   the same at 100% (any tracing-N: N per cent, e.g. tracing-0.1)
 #   authz-100     a policy of 100 rules, the request matching the last one
+#   token         a policy whose one rule requires a bearer token (RS256, a JWKS file), and every
+#                 request carrying the same valid token: verified once, then from the cache, with
+#                 its sub and iss passed to the app as headers
 #   no-breaker    the upstream's circuit breaker (and endpoint ejection) off
 #   h1            HTTP/1.1 between the sidecars (a pool of keep-alive connections, as HAProxy and
 #                 nginx), instead of HTTP/2 streams on one connection
@@ -70,6 +73,41 @@ policy_100() { # 100 rules for the caller, on /svc0 ... /svc99; the benchmark ca
     done; } >"$f"
 }
 
+# token_policy FILE: one rule for the caller that requires a bearer token, from an issuer whose
+# key (RSA 2048, RS256) is minted here with openssl into FILE's directory as jwks.json, and a
+# token of that issuer for the policy's audience, valid for a day, as its file token. Every request
+# sends the same token, as a caller does for its token's lifetime: the sidecar verifies it once
+# and answers the rest from its cache (the JMH TokenVerificationBenchmark measures both).
+token_policy() {
+  local f="$1" d
+  d="$(dirname "$f")"
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$d/jwt.key" 2>/dev/null
+  python3 - "$d" >"$d/token" <<'PY'
+import base64, json, subprocess, sys, time
+d = sys.argv[1]
+def b64(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+modulus = subprocess.check_output(["openssl", "rsa", "-in", d + "/jwt.key", "-noout", "-modulus"]).decode().strip()
+n = bytes.fromhex(modulus.split("=", 1)[1])
+with open(d + "/jwks.json", "w") as f:
+    json.dump({"keys": [{"kty": "RSA", "kid": "bench", "use": "sig", "alg": "RS256", "n": b64(n), "e": "AQAB"}]}, f)
+now = int(time.time())
+head = b64(json.dumps({"alg": "RS256", "kid": "bench", "typ": "JWT"}).encode())
+body = b64(json.dumps({"iss": "https://auth.bench.ward.test", "aud": "orders", "sub": "bench-user",
+                       "iat": now, "exp": now + 86400}).encode())
+sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", d + "/jwt.key"], input=(head + "." + body).encode(),
+                     capture_output=True, check=True).stdout
+print(head + "." + body + "." + b64(sig))
+PY
+  cat >"$f" <<YAML
+service: orders
+tokens:
+  - { issuer: https://auth.bench.ward.test, jwks: { file: jwks.json }, audiences: [orders], algorithms: [RS256] }
+rules:
+  - { name: frontend, from: [spiffe://bench.ward.test/ns/bench/sa/frontend], methods: [GET], paths: ["/*"], token: required }
+YAML
+}
+
 declare -A path hdr
 pairs=()   # every pair: VARIANT.K for K in 1..PAIRS
 configure() { # sets opts, path, hdr and the WARD_* settings of variant $1 (VARIANT or VARIANT@FLAGS)
@@ -86,6 +124,11 @@ configure() { # sets opts, path, hdr and the WARD_* settings of variant $1 (VARI
     authz-100)
       policy_100 "$work/policy-100.yaml"
       WARD_B_ALLOW=none; WARD_B_EXTRA="policy: { file: $work/policy-100.yaml }"; path[$full]="/svc99/20" ;;
+    token)
+      # One key and token for all of the variant's pairs (their sidecars watch the same JWKS file).
+      [ -f "$work/token/policy.yaml" ] || { mkdir -p "$work/token" && token_policy "$work/token/policy.yaml"; }
+      WARD_B_ALLOW=none; WARD_B_EXTRA="policy: { file: $work/token/policy.yaml }"
+      hdr[$full]="X-Bench: 1"$'\n'"Authorization: Bearer $(cat "$work/token/token")" ;;
     no-breaker) WARD_A_UPSTREAM="circuitBreaker: { enabled: false }" ;;
     h1) WARD_A_UPSTREAM="protocol: http1" ;;
     epoll|nio|io_uring) WARD_EXTRA="transport: $v" ;;
@@ -118,7 +161,8 @@ for k in $(seq 1 "$npairs"); do
   for v in "${variants[@]}"; do
     configure "$v"
     jar="$vjar"; java_bin="$vjava"; start_ward_pair "$work" "$v.$k" "$opts"; jar="$this_jar"; java_bin=java
-    curl -fs -o /dev/null "http://127.0.0.1:${entry[$v.$k]}${path[$v]}" \
+    header_args cargs "${hdr[$v]}"   # as the rounds send it (the token variant's is refused without its token)
+    curl -fs -o /dev/null "${cargs[@]}" "http://127.0.0.1:${entry[$v.$k]}${path[$v]}" \
       || { echo "compare.sh: variant $v does not answer ${path[$v]} with 200; logs in $work/$v.$k" >&2; exit 1; }
     pairs+=("$v.$k")
   done
