@@ -32,37 +32,55 @@ public final class TraceHeaders {
     private static final AsciiString TRACEPARENT = AsciiString.cached(TraceParent.HEADER);
     private static final AsciiString TRACESTATE = AsciiString.cached("tracestate");
     private static final AsciiString B3 = AsciiString.cached("b3");
-    static final int NOT_TRACE = 0;
+    private static final AsciiString AUTHORIZATION = AsciiString.cached("authorization");
+    private static final AsciiString PROXY_AUTHORIZATION = AsciiString.cached("proxy-authorization");
+    private static final AsciiString COOKIE = AsciiString.cached("cookie");
+    /** Indexed as HPACK sees fit. */
+    static final int INDEXED = 0;
     static final int TRACEPARENT_HEADER = 1;
-    static final int OTHER_TRACE = 2;
+    /** Another trace header, or a credential: never indexed. */
+    static final int NEVER_INDEXED = 2;
+    /** Never indexed when short (under 20 bytes, as nghttp2 decides): a short cookie is guessable. */
+    static final int COOKIE_HEADER = 3;
 
     /**
-     * HPACK: trace headers are new on every request, so adding them to the dynamic table would
-     * only evict the entries that do repeat (and cost both ends a table insert per request); they
-     * are sent as literals that are never indexed.
+     * HPACK, between sidecars: trace headers are new on every request, so adding them to the
+     * dynamic table would only evict the entries that do repeat (and cost both ends a table insert
+     * per request); credentials ({@code authorization}, {@code proxy-authorization}, a short
+     * {@code cookie}) must not sit in a compression context that other requests' headers share
+     * (RFC 7541, 7.1.3: the table is the target of CRIME-style guessing), as nghttp2 treats them.
+     * Both go as literals that are never indexed.
      */
     public static final io.netty.handler.codec.http2.Http2HeadersEncoder.SensitivityDetector NOT_INDEXED =
-            (name, value) -> traceHeader(name) != NOT_TRACE;
+            (name, value) -> neverIndexed(kind(name), value);
+
+    private static boolean neverIndexed(int kind, CharSequence value) {
+        return kind == TRACEPARENT_HEADER || kind == NEVER_INDEXED || kind == COOKIE_HEADER && value.length() < 20;
+    }
 
     /**
-     * Which trace header {@code name} is, in any case: {@code traceparent}, another ({@code
-     * tracestate}, {@code b3}, {@code x-b3-*}) or none. The encoder asks for every header of every
-     * request, so the length decides first and most names are settled by it alone; Ward's own
-     * {@code traceparent} name is recognised by identity.
+     * What {@code name} is to HPACK, in any case: {@code traceparent}, another trace header
+     * ({@code tracestate}, {@code b3}, {@code x-b3-*}) or a credential, a {@code cookie}, or
+     * anything else. The encoder asks for every header of every request, so the length decides
+     * first and most names are settled by it alone; Ward's own {@code traceparent} name is
+     * recognised by identity.
      */
-    static int traceHeader(CharSequence name) {
+    static int kind(CharSequence name) {
         if (name == TRACEPARENT) {
             return TRACEPARENT_HEADER;
         }
         int n = name.length();
         if (n >= 5 && (name.charAt(0) | 0x20) == 'x') {
-            return AsciiString.regionMatches(name, true, 0, "x-b3-", 0, 5) ? OTHER_TRACE : NOT_TRACE;
+            return AsciiString.regionMatches(name, true, 0, "x-b3-", 0, 5) ? NEVER_INDEXED : INDEXED;
         }
         return switch (n) {
-            case 11 -> AsciiString.contentEqualsIgnoreCase(name, TRACEPARENT) ? TRACEPARENT_HEADER : NOT_TRACE;
-            case 10 -> AsciiString.contentEqualsIgnoreCase(name, TRACESTATE) ? OTHER_TRACE : NOT_TRACE;
-            case 2 -> AsciiString.contentEqualsIgnoreCase(name, B3) ? OTHER_TRACE : NOT_TRACE;
-            default -> NOT_TRACE;
+            case 11 -> AsciiString.contentEqualsIgnoreCase(name, TRACEPARENT) ? TRACEPARENT_HEADER : INDEXED;
+            case 10 -> AsciiString.contentEqualsIgnoreCase(name, TRACESTATE) ? NEVER_INDEXED : INDEXED;
+            case 2 -> AsciiString.contentEqualsIgnoreCase(name, B3) ? NEVER_INDEXED : INDEXED;
+            case 13 -> AsciiString.contentEqualsIgnoreCase(name, AUTHORIZATION) ? NEVER_INDEXED : INDEXED;
+            case 19 -> AsciiString.contentEqualsIgnoreCase(name, PROXY_AUTHORIZATION) ? NEVER_INDEXED : INDEXED;
+            case 6 -> AsciiString.contentEqualsIgnoreCase(name, COOKIE) ? COOKIE_HEADER : INDEXED;
+            default -> INDEXED;
         };
     }
 
@@ -80,11 +98,11 @@ public final class TraceHeaders {
 
             @Override
             public boolean isSensitive(CharSequence name, CharSequence value) {
-                return switch (traceHeader(name)) {
-                    case TRACEPARENT_HEADER -> (traceparents++ & 1023) != 0;
-                    case OTHER_TRACE -> true;
-                    default -> false;
-                };
+                int kind = kind(name);
+                if (kind == TRACEPARENT_HEADER) {
+                    return (traceparents++ & 1023) != 0;
+                }
+                return neverIndexed(kind, value);
             }
         };
     }

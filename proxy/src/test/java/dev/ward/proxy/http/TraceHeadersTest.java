@@ -107,21 +107,25 @@ class TraceHeadersTest {
 
     /**
      * The detector decides by length first; it must answer as the plain rule does (any case):
-     * {@code traceparent}, {@code tracestate}, {@code b3} and every {@code x-b3-*} never indexed,
+     * {@code traceparent}, {@code tracestate}, {@code b3}, every {@code x-b3-*}, {@code
+     * authorization}, {@code proxy-authorization} and a cookie under 20 bytes never indexed,
      * nothing else, whatever the length (the B3 names are 10, 11, 12 and 17 characters long,
      * as long as the others').
      */
     @Test
     void theDetectorAnswersAsThePlainRuleForAnyName() {
         java.util.function.Predicate<String> rule = n -> n.equalsIgnoreCase("traceparent") || n.equalsIgnoreCase("tracestate")
-                || n.equalsIgnoreCase("b3") || n.toLowerCase(java.util.Locale.ROOT).startsWith("x-b3-");
+                || n.equalsIgnoreCase("b3") || n.toLowerCase(java.util.Locale.ROOT).startsWith("x-b3-")
+                || n.equalsIgnoreCase("authorization") || n.equalsIgnoreCase("proxy-authorization");
         java.util.List<String> names = new java.util.ArrayList<>(java.util.List.of("traceparent", "TraceParent", "tracestate",
                 "TRACESTATE", "b3", "B3", "x-b3-flags", "x-b3-spanid", "X-B3-TraceId", "x-b3-sampled", "x-b3-parentspanid",
                 "x-b3-", "x-b3", "x-b4-flags", "tracepareNt", "traceparenT1", "tracestat", "b", "b4", "bb3", "x", "xb3-flags",
                 "host", "accept", "user-agent", "content-type", "x-request-id", "x-forwarded-for", ":path", ":authority",
-                "traceresponse", "baggage", "x-ward-peer-identity"));
+                "traceresponse", "baggage", "x-ward-peer-identity", "Authorization", "authorizatioN", "authorisation",
+                "proxy-authorization", "Proxy-Authorization", "proxy-authenticate", "www-authenticate", "cookie1",
+                "set-cookie", "cookies"));
         java.util.Random r = new java.util.Random(46);
-        String alphabet = "xXbB3-tracepnsdTRACE";
+        String alphabet = "xXbB3-tracepnsdTRACEuhoizAy";
         for (int i = 0; i < 5_000; i++) {
             StringBuilder b = new StringBuilder();
             for (int k = r.nextInt(13); k > 0; k--) {
@@ -135,10 +139,48 @@ class TraceHeadersTest {
             trace += expected ? 1 : 0;
             for (CharSequence name : new CharSequence[] {n, new AsciiString(n)}) {
                 assertThat(TraceHeaders.NOT_INDEXED.isSensitive(name, "v")).as(n).isEqualTo(expected);
-                assertThat(TraceHeaders.traceHeader(name) == TraceHeaders.TRACEPARENT_HEADER).as(n)
+                assertThat(TraceHeaders.kind(name) == TraceHeaders.TRACEPARENT_HEADER).as(n)
                         .isEqualTo(n.equalsIgnoreCase("traceparent"));
             }
         }
+        // A cookie: never indexed while short enough to guess (as nghttp2), indexed from 20 bytes.
+        for (String cookie : new String[] {"cookie", "Cookie", "COOKIE"}) {
+            assertThat(TraceHeaders.NOT_INDEXED.isSensitive(cookie, "sid=abc123")).as(cookie).isTrue();
+            assertThat(TraceHeaders.NOT_INDEXED.isSensitive(cookie, "sid=0123456789abcdefghij")).as(cookie).isFalse();
+            assertThat(TraceHeaders.notIndexed().isSensitive(cookie, "sid=abc123")).as(cookie).isTrue();
+        }
+        var perConnection = TraceHeaders.notIndexed();
+        assertThat(perConnection.isSensitive("authorization", "Bearer x")).isTrue();
+        assertThat(perConnection.isSensitive("accept", "*/*")).isFalse();
         assertThat(trace).as("names the rule marks, beyond the listed ones").isGreaterThan(12);
+    }
+
+    /**
+     * A bearer token goes between sidecars as a literal every time, never as an index into the
+     * HPACK table that the connection's other requests share; an ordinary header that repeats is
+     * indexed after its first time, as before.
+     */
+    @Test
+    void credentialsAreNeverIndexedAndOtherRepeatsAre() throws Exception {
+        io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder encoder =
+                new io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder(TraceHeaders.notIndexed());
+        io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder decoder = new io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder();
+        String token = "Bearer eyJhbGciOiJSUzI1NiJ9." + "a".repeat(300) + ".sig";
+        int[] sizes = new int[3];
+        for (int i = 0; i < sizes.length; i++) {
+            io.netty.handler.codec.http2.Http2Headers h = new io.netty.handler.codec.http2.DefaultHttp2Headers()
+                    .add("authorization", token).add("x-tenant", "acme-corporation");
+            io.netty.buffer.ByteBuf block = io.netty.buffer.Unpooled.buffer();
+            encoder.encodeHeaders(3, h, block);
+            sizes[i] = block.readableBytes();
+            io.netty.handler.codec.http2.Http2Headers decoded = decoder.decodeHeaders(3, block);
+            assertThat(decoded.get("authorization").toString()).isEqualTo(token);
+            assertThat(decoded.get("x-tenant").toString()).isEqualTo("acme-corporation");
+            block.release();
+        }
+        int tenantSpelledOut = 1 + 1 + "x-tenant".length() + 1 + "acme-corporation".length();
+        assertThat(sizes[1]).as("the token spelled out again; x-tenant now one byte").isGreaterThan(token.length())
+                .isEqualTo(sizes[0] - tenantSpelledOut + 1);
+        assertThat(sizes[2]).isEqualTo(sizes[1]);
     }
 }
