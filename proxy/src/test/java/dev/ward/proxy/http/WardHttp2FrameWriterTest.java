@@ -101,7 +101,7 @@ class WardHttp2FrameWriterTest {
 
     @Test
     void sameBytesAsNettysWriterInFewerWrites() {
-        Written netty = run(new DefaultHttp2FrameWriter(NEVER), EXCHANGES);
+        Written netty = run(new DefaultHttp2FrameWriter(WardHttp2FrameWriter.headersEncoder(NEVER)), EXCHANGES);
         Written ward = run(new WardHttp2FrameWriter(NEVER), EXCHANGES);
 
         assertThat(ward.bytes()).isEqualTo(netty.bytes());
@@ -126,7 +126,7 @@ class WardHttp2FrameWriterTest {
             s.headers(9, response(0).add("x-big", big), false);
             s.headers(9, new DefaultHttp2Headers().add("x-after", "1"), true);
         };
-        Written netty = run(new DefaultHttp2FrameWriter(NEVER), script);
+        Written netty = run(new DefaultHttp2FrameWriter(WardHttp2FrameWriter.headersEncoder(NEVER)), script);
         Written ward = run(new WardHttp2FrameWriter(NEVER), script);
 
         assertThat(ward.bytes()).isEqualTo(netty.bytes());
@@ -163,5 +163,19 @@ class WardHttp2FrameWriterTest {
         assertThat(f.cause()).hasMessageContaining("Stream ID");
         assertThat((Object) ch.readOutbound()).isNull();
         ch.finishAndReleaseAll();
+    }
+
+    /** A literal of 512 characters or more goes as it is: Netty's own encoder would Huffman-code it. */
+    @Test
+    void longLiteralsAreNotHuffmanCoded() throws Exception {
+        String token = "Bearer " + "v".repeat(600);
+        BiConsumer<Http2FrameWriter, Script> script = (w, s) -> s.headers(3, response(0).add("authorization", token), true);
+        Written ward = run(new WardHttp2FrameWriter((name, value) -> true), script); // never indexed, as a credential
+        Written huffman = run(new DefaultHttp2FrameWriter((name, value) -> true), script); // Netty's own encoder
+        assertThat(ward.bytes().length() / 2).as("the frame carries the token as its bytes").isGreaterThan(token.length() + 9)
+                .isGreaterThan(huffman.bytes().length() / 2 + 50);
+        ByteBuf block = Unpooled.wrappedBuffer(ByteBufUtil.decodeHexDump(ward.bytes().substring(18)));
+        assertThat(new io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder().decodeHeaders(3, block).get("authorization").toString())
+                .isEqualTo(token);
     }
 }
