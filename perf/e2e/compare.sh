@@ -162,7 +162,7 @@ for k in $(seq 1 "$npairs"); do
     configure "$v"
     jar="$vjar"; java_bin="$vjava"; start_ward_pair "$work" "$v.$k" "$opts"; jar="$this_jar"; java_bin=java
     header_args cargs "${hdr[$v]}"   # as the rounds send it (the token variant's is refused without its token)
-    curl -fs -o /dev/null "${cargs[@]}" "http://127.0.0.1:${entry[$v.$k]}${path[$v]}" \
+    curl -fs -o /dev/null ${cargs[@]+"${cargs[@]}"} "http://127.0.0.1:${entry[$v.$k]}${path[$v]}" \
       || { echo "compare.sh: variant $v does not answer ${path[$v]} with 200; logs in $work/$v.$k" >&2; exit 1; }
     pairs+=("$v.$k")
   done

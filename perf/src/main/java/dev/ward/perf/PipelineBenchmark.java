@@ -26,12 +26,12 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersEncoder;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.WardHttp2FrameWriter;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.FastThreadLocalThread;
@@ -318,7 +318,7 @@ public class PipelineBenchmark {
             throw new IllegalStateException("the HTTP/2 client connection takes no stream after its preface");
         }
         h2ResponseBlock = new SettlingHeaderBlock(
-                new DefaultHttp2HeadersEncoder(Http2HeadersEncoder.NEVER_SENSITIVE, false), // as a listener's codec
+                WardHttp2FrameWriter.headersEncoder(Http2HeadersEncoder.NEVER_SENSITIVE), // as a listener's codec
                 new DefaultHttp2Headers().status("200").add("content-type", "text/plain")
                         .add("content-length", String.valueOf(BODY.length)));
         return new Backend() {
@@ -375,7 +375,7 @@ public class PipelineBenchmark {
         downstream = new EmbeddedChannel();
         HttpPipelines.http2(downstream.pipeline(), limits, () -> new ProxyHandler(router, true, direction, drain, telemetry));
         // as a sidecar's client codec; a new connection: a new dynamic table at both ends
-        h2RequestBlock = new SettlingHeaderBlock(new DefaultHttp2HeadersEncoder(TraceHeaders.notIndexed(), false), h2Request);
+        h2RequestBlock = new SettlingHeaderBlock(WardHttp2FrameWriter.headersEncoder(TraceHeaders.notIndexed()), h2Request); // the calling sidecar's
         nextStreamId = 3; // an embedded channel has no server parent: Netty would take stream 1 for an h2c upgrade
         ByteBuf hello = Unpooled.buffer();
         hello.writeBytes(Http2CodecUtil.connectionPrefaceBuf());

@@ -98,8 +98,8 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
                 HttpHeaderNames.USER_AGENT, HttpHeaderNames.AUTHORIZATION, HttpHeaderNames.IF_NONE_MATCH,
                 HttpHeaderNames.IF_MODIFIED_SINCE, HttpHeaderNames.ORIGIN, HttpHeaderNames.REFERER,
                 HttpHeaderNames.X_REQUESTED_WITH, AsciiString.cached("x-request-id"), AsciiString.cached("x-forwarded-for"),
-                AsciiString.cached("x-forwarded-proto"), AsciiString.cached("traceparent"), AsciiString.cached("tracestate"),
-                AsciiString.cached("b3"), AsciiString.cached("x-ward-peer-identity"), AsciiString.cached("x-forwarded-client-cert")}) {
+                AsciiString.cached("x-forwarded-proto"), TraceHeaders.TRACEPARENT, TraceHeaders.TRACESTATE,
+                TraceHeaders.B3, AsciiString.cached("x-ward-peer-identity"), AsciiString.cached("x-forwarded-client-cert")}) {
             KNOWN.add(n);
         }
     }

@@ -29,9 +29,13 @@ public final class TraceHeaders {
         }
     };
 
-    private static final AsciiString TRACEPARENT = AsciiString.cached(TraceParent.HEADER);
-    private static final AsciiString TRACESTATE = AsciiString.cached("tracestate");
-    private static final AsciiString B3 = AsciiString.cached("b3");
+    /**
+     * The trace header names, also {@link HeadsToHttp2}'s known names: what its conversion to
+     * HTTP/2 hands the HPACK encoder, so that {@link #kind} knows Ward's {@code traceparent} by identity.
+     */
+    static final AsciiString TRACEPARENT = AsciiString.cached(TraceParent.HEADER);
+    static final AsciiString TRACESTATE = AsciiString.cached("tracestate");
+    static final AsciiString B3 = AsciiString.cached("b3");
     private static final AsciiString AUTHORIZATION = AsciiString.cached("authorization");
     private static final AsciiString PROXY_AUTHORIZATION = AsciiString.cached("proxy-authorization");
     private static final AsciiString COOKIE = AsciiString.cached("cookie");

@@ -153,6 +153,9 @@ class TraceHeadersTest {
         assertThat(perConnection.isSensitive("authorization", "Bearer x")).isTrue();
         assertThat(perConnection.isSensitive("accept", "*/*")).isFalse();
         assertThat(trace).as("names the rule marks, beyond the listed ones").isGreaterThan(12);
+        // The names the conversion to HTTP/2 hands the encoder are these very constants.
+        Object known = HeadsToHttp2.knownName("Traceparent".getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, 11);
+        assertThat(known).isSameAs(TraceHeaders.TRACEPARENT);
     }
 
     /**
