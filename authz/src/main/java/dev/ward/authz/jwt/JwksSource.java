@@ -21,6 +21,11 @@ public interface JwksSource {
     /** The key set in force; an empty set until keys were loaded once. */
     JWKSet current();
 
+    /** {@link #current()} when the caller has just read the clock ({@code nowMillis}, epoch ms): a source that looks at time on use need not read it again. */
+    default JWKSet current(long nowMillis) {
+        return current();
+    }
+
     /** Freshness and errors, for the admin port and {@code /readyz}. */
     Health health();
 
@@ -170,28 +175,33 @@ public interface JwksSource {
     final class FromFile implements JwksSource {
         private final Path file;
         private final Clock clock;
-        private final Duration checkEvery;
+        private final long checkEveryMillis;
         private volatile JWKSet keys = new JWKSet();
         private volatile Instant lastSuccess;
         private volatile String lastError;
-        private volatile Instant lastCheck = Instant.EPOCH;
+        /** Epoch ms: asked for after this, the file is looked at again (as a long: every cached token's check reads it). */
+        private volatile long nextCheck = Long.MIN_VALUE;
         private volatile FileTime seenTime;
         private volatile long seenSize = -1;
 
         public FromFile(Path file, Clock clock, Duration checkEvery) {
             this.file = file;
             this.clock = clock;
-            this.checkEvery = checkEvery;
+            this.checkEveryMillis = checkEvery.toMillis();
             reload();
         }
 
         @Override
         public JWKSet current() {
-            Instant now = clock.instant();
-            if (!now.isBefore(lastCheck.plus(checkEvery))) {
+            return current(clock.millis());
+        }
+
+        @Override
+        public JWKSet current(long now) {
+            if (now >= nextCheck) {
                 synchronized (this) {
-                    if (!now.isBefore(lastCheck.plus(checkEvery))) {
-                        lastCheck = now;
+                    if (now >= nextCheck) {
+                        nextCheck = now + checkEveryMillis;
                         reload();
                     }
                 }

@@ -7,20 +7,16 @@ import com.nimbusds.jwt.JWTClaimsSet;
 import dev.ward.authz.engine.TokenFacts;
 import dev.ward.authz.policy.Policy;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Turns a request's {@code Authorization} headers into {@link TokenFacts}. Only
@@ -30,8 +26,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * checked by {@link JwsVerifier} with that issuer's keys and algorithms; then {@code exp} is
  * required, {@code nbf} and {@code iat} are honoured, each with {@link #SKEW}, and {@code aud}
  * must contain one of the issuer's audiences. Fails closed: every doubt is a {@code token_*}
- * reason. Verified tokens are cached by their SHA-256 until they expire, and the cache of an
- * issuer is dropped when its key set changes, so a removed key stops working at once.
+ * reason. Verified tokens are cached ({@link TokenCache}) until they expire; an issuer's cached
+ * tokens are dropped when its key set changes, so a removed key stops working at once.
  */
 public final class TokenVerifier {
 
@@ -41,12 +37,17 @@ public final class TokenVerifier {
 
     private record Issuer(Policy.TokenIssuer config, JwksSource keys, Set<JWSAlgorithm> algorithms) {}
 
-    private record Cached(TokenFacts.Valid facts, Instant expires, JWKSet keys) {}
+    /** A verified token's facts, until {@code exp} plus {@link #SKEW} (epoch ms), while its issuer's keys are {@code keys}. */
+    private record Cached(TokenFacts.Valid facts, long expiresWithSkew, JWKSet keys, Issuer issuer) {}
+
+    /** Two or more Authorization headers. */
+    public static final TokenFacts.Invalid AMBIGUOUS = new TokenFacts.Invalid("token_ambiguous");
+    private static final byte[] BEARER = "bearer".getBytes(StandardCharsets.US_ASCII);
 
     private final Map<String, Issuer> issuers = new HashMap<>();
-    private final Map<String, Cached> cache = new ConcurrentHashMap<>();
+    /** Null when {@code cacheEntries} is 0. */
+    private final TokenCache<Cached> cache;
     private final Clock clock;
-    private final int cacheEntries;
 
     public TokenVerifier(Map<Policy.TokenIssuer, JwksSource> issuers, Clock clock) {
         this(issuers, clock, DEFAULT_CACHE_ENTRIES);
@@ -55,7 +56,7 @@ public final class TokenVerifier {
     /** {@code cacheEntries} 0: verify every token every time. */
     public TokenVerifier(Map<Policy.TokenIssuer, JwksSource> issuers, Clock clock, int cacheEntries) {
         this.clock = clock;
-        this.cacheEntries = cacheEntries;
+        this.cache = cacheEntries > 0 ? new TokenCache<>(cacheEntries) : null;
         issuers.forEach((cfg, src) -> {
             Set<JWSAlgorithm> algs = new LinkedHashSet<>();
             cfg.algorithms().forEach(a -> algs.add(JWSAlgorithm.parse(a)));
@@ -84,36 +85,84 @@ public final class TokenVerifier {
             return TokenFacts.NONE;
         }
         if (authorization.size() > 1) {
-            return new TokenFacts.Invalid("token_ambiguous");
+            return AMBIGUOUS;
         }
-        String h = authorization.get(0).trim();
-        int sp = h.indexOf(' ');
-        String scheme = sp < 0 ? h : h.substring(0, sp);
-        if (!scheme.equalsIgnoreCase("Bearer")) {
+        return verifyAuthorization(authorization.get(0));
+    }
+
+    /** Verifies a request's only Authorization value. */
+    public TokenFacts verifyAuthorization(CharSequence value) {
+        byte[] b = value.toString().getBytes(StandardCharsets.ISO_8859_1);
+        return verifyAuthorization(b, 0, b.length);
+    }
+
+    /**
+     * Verifies a request's only Authorization value, given as the bytes it arrived in
+     * ({@code b[off, off + len)}, ISO-8859-1) and read where they are: a cached token is found
+     * without copying it. The scheme is everything before the first space (surrounding
+     * whitespace ignored); only {@code Bearer}, in any case, is Ward's.
+     */
+    public TokenFacts verifyAuthorization(byte[] b, int off, int len) {
+        int start = off;
+        int end = off + len;
+        while (start < end && (b[start] & 0xFF) <= ' ') {
+            start++;
+        }
+        while (end > start && (b[end - 1] & 0xFF) <= ' ') {
+            end--;
+        }
+        int sp = start;
+        while (sp < end && b[sp] != ' ') {
+            sp++;
+        }
+        if (!isBearer(b, start, sp)) {
             return TokenFacts.NONE; // Basic and friends belong to the app
         }
-        String token = sp < 0 ? "" : h.substring(sp + 1).trim();
-        return verifyToken(token);
+        int token = sp;
+        while (token < end && (b[token] & 0xFF) <= ' ') {
+            token++;
+        }
+        return verifyToken(b, token, end - token);
+    }
+
+    private static boolean isBearer(byte[] b, int from, int to) {
+        if (to - from != BEARER.length) {
+            return false;
+        }
+        for (int i = 0; i < BEARER.length; i++) {
+            if ((b[from + i] | 0x20) != BEARER[i]) { // the scheme's letters in either case (RFC 9110 11.1)
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Verifies one compact JWT. */
     public TokenFacts verifyToken(String token) {
-        if (token.isEmpty()) {
+        byte[] b = token.getBytes(StandardCharsets.ISO_8859_1);
+        return verifyToken(b, 0, b.length);
+    }
+
+    private TokenFacts verifyToken(byte[] b, int off, int len) {
+        if (len == 0) {
             return new TokenFacts.Invalid("token_malformed");
         }
-        if (token.length() > JwsVerifier.MAX_TOKEN_BYTES) {
+        if (len > JwsVerifier.MAX_TOKEN_BYTES) {
             return new TokenFacts.Invalid("token_too_large");
         }
-        Instant now = clock.instant();
-        String key = sha256(token);
-        Cached c = cache.get(key);
-        if (c != null) {
-            Issuer i = issuers.get(c.facts().issuer());
-            if (i != null && now.isBefore(c.expires().plus(SKEW)) && i.keys().current() == c.keys()) {
-                return c.facts();
+        if (cache != null) {
+            TokenCache.Entry<Cached> e = cache.get(b, off, len);
+            if (e != null) {
+                Cached c = e.value();
+                long now = clock.millis();
+                if (now < c.expiresWithSkew() && c.issuer().keys().current(now) == c.keys()) {
+                    return c.facts();
+                }
+                cache.remove(e); // expired, or its issuer's keys changed: verified again below
             }
-            cache.remove(key);
         }
+        String token = new String(b, off, len, StandardCharsets.ISO_8859_1);
+        Instant now = clock.instant();
         String iss;
         try {
             iss = JWTClaimsSet.parse(JWSObject.parse(token).getPayload().toJSONObject()).getIssuer();
@@ -158,11 +207,8 @@ public final class TokenVerifier {
             return new TokenFacts.Invalid("token_audience");
         }
         TokenFacts.Valid valid = new TokenFacts.Valid(iss, claims.getSubject(), java.util.Collections.unmodifiableMap(claims.getClaims()));
-        if (cacheEntries > 0) {
-            if (cache.size() >= cacheEntries) {
-                cache.clear(); // crude but bounded; a miss only costs a signature check
-            }
-            cache.put(key, new Cached(valid, exp.toInstant(), keys));
+        if (cache != null) {
+            cache.put(b, off, len, new Cached(valid, exp.getTime() + SKEW.toMillis(), keys, issuer));
         }
         return valid;
     }
@@ -192,13 +238,4 @@ public final class TokenVerifier {
     public void close() {
         issuers.values().forEach(i -> i.keys().close());
     }
-
-    private static String sha256(String s) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.US_ASCII)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
 }

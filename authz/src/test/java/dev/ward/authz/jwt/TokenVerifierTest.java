@@ -175,6 +175,35 @@ class TokenVerifierTest {
     }
 
     @Test
+    void readsTheTokenWhereItsBytesArriveAndAnswersRepeatsFromTheCache() throws Exception {
+        TokenVerifier v = verifier(jwks(rsa));
+        String t = token(rsa, JWSAlgorithm.RS256, b -> b);
+        // A header value as a decoder leaves it: inside a larger buffer, with whitespace around it.
+        byte[] buf = ("xx\tbEaReR   " + t + " \tyy").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        TokenFacts first = v.verifyAuthorization(buf, 2, buf.length - 4);
+        assertThat(reason(first)).isEqualTo("valid:alice");
+        assertThat(v.verifyAuthorization(buf, 2, buf.length - 4)).as("the cached verdict itself").isSameAs(first);
+        assertThat(v.verify(List.of("Bearer " + t))).isSameAs(first);
+        assertThat(v.verifyAuthorization("Bearer " + t)).isSameAs(first);
+        // One byte of the signature changed: not the cached token, and its signature fails.
+        byte[] forged = buf.clone();
+        forged[buf.length - 6] = (byte) (forged[buf.length - 6] == 'A' ? 'B' : 'A');
+        assertThat(reason(v.verifyAuthorization(forged, 2, buf.length - 4))).isEqualTo("token_signature");
+        // Schemes and shapes read from bytes as from strings.
+        byte[] basic = "Basic YWxpY2U6c2VjcmV0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        assertThat(v.verifyAuthorization(basic, 0, basic.length)).isEqualTo(TokenFacts.NONE);
+        byte[] bearers = "Bearers x".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        assertThat(v.verifyAuthorization(bearers, 0, bearers.length)).isEqualTo(TokenFacts.NONE);
+        assertThat(reason(v.verifyAuthorization(" Bearer   "))).isEqualTo("token_malformed");
+        assertThat(reason(v.verifyAuthorization("Bearer " + "a".repeat(JwsVerifier.MAX_TOKEN_BYTES + 1)))).isEqualTo("token_too_large");
+        // Without a cache every call verifies afresh: equal verdicts, never the same object.
+        TokenVerifier uncached = new TokenVerifier(Map.of(new Policy.TokenIssuer(ISS, jwks(rsa), null, List.of("orders"),
+                List.of("RS256")), new JwksSource.FromFile(jwks(rsa), clock, Duration.ZERO)), clock, 0);
+        TokenFacts once = uncached.verifyToken(t);
+        assertThat(once).isEqualTo(first).isNotSameAs(uncached.verifyToken(t));
+    }
+
+    @Test
     void cachedTokensStillExpireAndDieWithTheirKey() throws Exception {
         Path file = jwks(rsa, ec);
         TokenVerifier v = verifier(file);

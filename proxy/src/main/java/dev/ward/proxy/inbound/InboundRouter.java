@@ -5,6 +5,7 @@ import dev.ward.authz.engine.PolicyEngine;
 import dev.ward.authz.engine.RequestFacts;
 import dev.ward.authz.engine.TokenFacts;
 import dev.ward.authz.identity.SpiffeId;
+import dev.ward.authz.jwt.TokenVerifier;
 import dev.ward.authz.path.PathNormalizer;
 import dev.ward.authz.policy.Policy;
 import dev.ward.proxy.http.Backend;
@@ -17,8 +18,10 @@ import dev.ward.telemetry.RequestRecord;
 import io.netty.channel.Channel;
 import dev.ward.proxy.policy.PolicySource;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.util.AsciiString;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.function.Supplier;
@@ -78,7 +81,7 @@ public final class InboundRouter implements Route.Router {
         String method = req.method().name();
         // Without token issuers Ward does not read Authorization at all: it belongs to the app.
         TokenFacts token = active.tokens().hasIssuers()
-                ? active.tokens().verify(req.headers().getAll(HttpHeaderNames.AUTHORIZATION)) : TokenFacts.NONE;
+                ? verifyAuthorization(active.tokens(), req.headers()) : TokenFacts.NONE;
         Decision d = engine.decide(new RequestFacts(peer, method, target.path(), req.headers()::get, token));
         if (record != null) {
             record.authz(!d.allowed() ? "deny" : d.audited() ? "audit_deny" : "allow", d.rule(), d.reason());
@@ -162,6 +165,25 @@ public final class InboundRouter implements Route.Router {
      * names as the map holds them: iterating {@code HttpHeaders} as strings would copy every name
      * and value of every request into a new entry and string (about 0.5 KB per request).
      */
+    /**
+     * The request's bearer token verified where its bytes arrived: HTTP/2's and HTTP/1.1's
+     * decoders leave each header value as an {@link AsciiString}, so a cached token is found with
+     * no copy of it made (it used to be copied three times, as a {@code String}, its substring,
+     * and bytes to hash: 0.4 µs and 2 KiB per request for a 600-byte token).
+     */
+    static TokenFacts verifyAuthorization(TokenVerifier verifier, HttpHeaders headers) {
+        java.util.Iterator<? extends CharSequence> values = headers.valueCharSequenceIterator(HttpHeaderNames.AUTHORIZATION);
+        if (!values.hasNext()) {
+            return TokenFacts.NONE;
+        }
+        CharSequence value = values.next();
+        if (values.hasNext()) {
+            return TokenVerifier.AMBIGUOUS;
+        }
+        return value instanceof AsciiString a ? verifier.verifyAuthorization(a.array(), a.arrayOffset(), a.length())
+                : verifier.verifyAuthorization(value);
+    }
+
     static void stripJwtHeaders(HttpRequest req) {
         java.util.List<CharSequence> names = null;
         for (java.util.Iterator<Map.Entry<CharSequence, CharSequence>> it = req.headers().iteratorCharSequence(); it.hasNext(); ) {

@@ -224,6 +224,29 @@ class AuthzIT {
         assertThat(app.lastHeaders.get().getFirst("x-ward-jwt-iss")).isEqualTo("https://auth.example");
         assertThat(app.lastHeaders.get().getFirst("x-scope")).isEqualTo("read,write");
 
+        // The same token again, over HTTP/2 and HTTP/1.1 (each decoder's header bytes): answered from
+        // the cache; one character of its signature changed is not that token, and fails.
+        String token = Tokens.jwt(key, "orders");
+        HttpClient http1 = Clients.mtlsClient(pki.issue("frontend"), HttpClient.Version.HTTP_1_1);
+        for (HttpClient c : List.of(client, client, http1, http1)) {
+            HttpResponse<String> again = c.send(HttpRequest.newBuilder(pay).header("Authorization", "bearer  " + token).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(again.statusCode()).isEqualTo(200);
+            assertThat(app.lastHeaders.get().get("x-ward-jwt-sub")).containsExactly("alice");
+        }
+        char last = token.charAt(token.length() - 2);
+        String forged = token.substring(0, token.length() - 2) + (last == 'A' ? 'B' : 'A') + token.charAt(token.length() - 1);
+        for (HttpClient c : List.of(client, http1)) {
+            HttpResponse<String> bad = c.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + forged).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(bad.statusCode()).isEqualTo(401);
+            assertThat(bad.headers().firstValue("x-ward-reason")).hasValue("token_signature");
+            HttpResponse<String> twice = c.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + token)
+                    .header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(twice.statusCode()).isEqualTo(401);
+            assertThat(twice.headers().firstValue("x-ward-reason")).hasValue("token_ambiguous");
+        }
+
         HttpResponse<String> otherIssuer = client.send(HttpRequest.newBuilder(pay)
                 .header("Authorization", "Bearer " + Tokens.jwt(key, "orders", "https://evil.example")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(otherIssuer.statusCode()).isEqualTo(401);
