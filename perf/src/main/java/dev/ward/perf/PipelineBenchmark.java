@@ -111,6 +111,16 @@ public class PipelineBenchmark {
     @Param({"http1"})
     public String upstreamCodec;
 
+    /**
+     * Inbound only. {@code none}: every request forwarded, no policy; {@code allow}: the sidecar's
+     * inbound router (path normalization, policy decision, peer headers) under a one-rule policy
+     * that allows the caller; {@code token}: the same rule requiring a bearer token, each request carrying the same valid RS256 token (about 600
+     * characters), verified once and then found in the cache, its {@code sub} and {@code iss}
+     * added for the app.
+     */
+    @Param({"none"})
+    public String policy;
+
     private static final byte[] BODY = "hello from upstream\n".getBytes(StandardCharsets.US_ASCII);
     private static final String HEAD = "GET /orders/42 HTTP/1.1\r\nhost: orders\r\nuser-agent: bench\r\naccept: */*\r\n";
     /** What the app answers each request with, on the {@code http1} upstream. */
@@ -156,6 +166,11 @@ public class PipelineBenchmark {
             this.headers = headers;
         }
 
+        /** The bytes of a HEADERS frame with this block, once settled (a guess before): a buffer that size needs no growing. */
+        int frameSize() {
+            return settled != null ? 9 + settled.length : 256;
+        }
+
         /** Writes the block for {@code streamId} after the 9 bytes of {@code frame}'s header, left for the caller to fill. */
         void writeTo(ByteBuf frame, int streamId) {
             frame.writerIndex(9);
@@ -192,6 +207,13 @@ public class PipelineBenchmark {
         for (int i = 0; i < extraHeaders; i++) {
             extra.append("x-bench-").append(i).append(": ").append(TRACEPARENT).append("\r\n");
         }
+        if (!"none".equals(policy) && !"inbound".equals(direction)) {
+            throw new IllegalArgumentException("policy=" + policy + " is an inbound sidecar's (direction=inbound)");
+        }
+        if ("token".equals(policy)) {
+            token = mintToken();
+            extra.append("authorization: Bearer ").append(token).append("\r\n");
+        }
         byte[] requestBytes = (HEAD + (carry ? "traceparent: " + TRACEPARENT + "\r\n" : "") + extra + "\r\n")
                 .getBytes(StandardCharsets.US_ASCII);
         telemetry = new RequestTelemetry("inbound".equals(direction) ? RequestTelemetry.Direction.INBOUND
@@ -204,7 +226,11 @@ public class PipelineBenchmark {
         Backend backend = "h2".equals(upstreamCodec) ? openUpstreamH2() : upstreamHttp1();
         Route forward = new Route.Forward(backend, "bench");
 
-        router = (ch, req) -> forward;
+        router = switch (policy) {
+            case "none" -> (ch, req) -> forward;
+            case "allow", "token" -> policyRouter(backend);
+            default -> throw new IllegalArgumentException("policy: " + policy + " (expected none, allow or token)");
+        };
         request = Unpooled.unreleasableBuffer(Unpooled.directBuffer(requestBytes.length).writeBytes(requestBytes));
         body = Unpooled.unreleasableBuffer(Unpooled.directBuffer(BODY.length).writeBytes(BODY));
         response = Unpooled.unreleasableBuffer(Unpooled.directBuffer(RESPONSE.length).writeBytes(RESPONSE));
@@ -216,6 +242,9 @@ public class PipelineBenchmark {
         for (int i = 0; i < extraHeaders; i++) {
             h2Request.add(AsciiString.of("x-bench-" + i), AsciiString.of(TRACEPARENT));
         }
+        if (token != null) {
+            h2Request.add(HttpHeaderNames.AUTHORIZATION, AsciiString.of("Bearer " + token));
+        }
         if ("http1".equals(protocol)) {
             downstream = new EmbeddedChannel();
             HttpPipelines.http1(downstream.pipeline(), limits, () -> new ProxyHandler(router, false, direction, drain, telemetry));
@@ -224,10 +253,79 @@ public class PipelineBenchmark {
         } else {
             throw new IllegalArgumentException("protocol: " + protocol + " (expected http1 or h2conn)");
         }
+        if (!"none".equals(policy)) {
+            downstream.attr(dev.ward.proxy.tls.PeerIdentity.KEY).set(CALLER); // what the TLS handshake would have found
+        }
+    }
+
+    /** {@code policy=allow} and {@code token}: the policy (and the RS256 key's JWKS), in files as an operator writes them. */
+    private String token;
+    private java.nio.file.Path policyDir;
+    private com.nimbusds.jose.jwk.RSAKey tokenKey;
+
+    private static final dev.ward.authz.identity.SpiffeId CALLER = dev.ward.authz.identity.SpiffeId.parse("spiffe://bench/ns/shop/sa/frontend");
+
+    private String mintToken() {
+        try {
+            tokenKey = new com.nimbusds.jose.jwk.gen.RSAKeyGenerator(2048).keyID("bench").generate();
+            com.nimbusds.jwt.SignedJWT jwt = new com.nimbusds.jwt.SignedJWT(
+                    new com.nimbusds.jose.JWSHeader.Builder(com.nimbusds.jose.JWSAlgorithm.RS256).keyID("bench").build(),
+                    new com.nimbusds.jwt.JWTClaimsSet.Builder().issuer("https://auth.bench").subject("alice").audience("orders")
+                            .jwtID("bench-0123456789abcdef").claim("scope", "orders:read orders:write")
+                            .issueTime(new java.util.Date()).expirationTime(new java.util.Date(System.currentTimeMillis() + 86_400_000L))
+                            .build());
+            jwt.sign(new com.nimbusds.jose.crypto.RSASSASigner(tokenKey));
+            return jwt.serialize();
+        } catch (com.nimbusds.jose.JOSEException e) {
+            throw new IllegalStateException("could not mint the benchmark's token", e);
+        }
+    }
+
+    private Route.Router policyRouter(Backend app) {
+        try {
+            policyDir = java.nio.file.Files.createTempDirectory("ward-bench-policy");
+            String yaml;
+            if (tokenKey != null) {
+                java.nio.file.Path jwks = java.nio.file.Files.writeString(policyDir.resolve("jwks.json"),
+                        new com.nimbusds.jose.jwk.JWKSet(tokenKey).toPublicJWKSet().toString());
+                yaml = """
+                        service: orders
+                        version: "bench"
+                        tokens:
+                          - { issuer: https://auth.bench, jwks: { file: %s }, audiences: [orders] }
+                        rules:
+                          - { name: orders-with-token, from: ["%s"], methods: [GET], paths: [/orders/*], token: required }
+                        """.formatted(jwks, CALLER);
+            } else {
+                yaml = """
+                        service: orders
+                        version: "bench"
+                        rules:
+                          - { name: orders, from: ["%s"], methods: [GET], paths: [/orders/*] }
+                        """.formatted(CALLER);
+            }
+            java.nio.file.Path file = java.nio.file.Files.writeString(policyDir.resolve("policy.yaml"), yaml);
+            dev.ward.telemetry.AuditLog audit = new dev.ward.telemetry.AuditLog(java.io.OutputStream.nullOutputStream(),
+                    java.time.Clock.systemUTC());
+            dev.ward.proxy.policy.PolicySource source = dev.ward.proxy.policy.PolicySource.fromFile(file, audit);
+            source.active().tokens().awaitKeys(java.time.Duration.ofSeconds(5));
+            return new dev.ward.proxy.inbound.InboundRouter(source::active,
+                    dev.ward.authz.identity.SpiffeId.parse("spiffe://bench/ns/shop/sa/orders"), app, audit);
+        } catch (java.io.IOException | dev.ward.authz.policy.PolicyException e) {
+            throw new IllegalStateException("could not set up the benchmark's policy", e);
+        }
     }
 
     @TearDown(Level.Trial)
-    public void tearDown() {
+    public void tearDown() throws java.io.IOException {
+        if (policyDir != null) {
+            try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(policyDir)) {
+                for (java.nio.file.Path f : files.toList()) {
+                    java.nio.file.Files.delete(f);
+                }
+            }
+            java.nio.file.Files.delete(policyDir);
+        }
         if (downstream != null) {
             downstream.finishAndReleaseAll();
         }
@@ -409,7 +507,7 @@ public class PipelineBenchmark {
     private ByteBuf h2HeadersFrame() {
         int streamId = nextStreamId;
         nextStreamId += 2;
-        ByteBuf frame = PooledByteBufAllocator.DEFAULT.directBuffer(256);
+        ByteBuf frame = PooledByteBufAllocator.DEFAULT.directBuffer(h2RequestBlock.frameSize());
         h2RequestBlock.writeTo(frame, streamId);
         int length = frame.writerIndex() - 9;
         frame.setMedium(0, length).setByte(3, 0x1).setByte(4, 0x1 | 0x4).setInt(5, streamId);
@@ -443,12 +541,17 @@ public class PipelineBenchmark {
         if (upstreamStreams != null) {
             upstream.runPendingTasks(); // the request's flush waits for the loop's turn (flush consolidation)
         }
+        boolean forwarded = !upstreamBytes;
         for (Object m; (m = upstream.readOutbound()) != null; ) {
+            forwarded = true;
             if (requestStream == 0 && upstreamStreams != null && m instanceof ByteBuf b && b.readableBytes() >= 9
                     && b.getByte(b.readerIndex() + 3) == 0x1) {
                 requestStream = b.getInt(b.readerIndex() + 5); // the HEADERS frame's stream
             }
             ReferenceCountUtil.release(m);
+        }
+        if (!forwarded) {
+            throw new IllegalStateException("the request did not reach the upstream (refused by the policy?)");
         }
         if (upstreamStreams != null) {
             if (requestStream == 0) {

@@ -104,16 +104,13 @@ public final class InboundRouter implements Route.Router {
         }
         req.setUri(target.target());
         stripJwtHeaders(req);
-        if (!p.claimHeaders().isEmpty()) {
-            p.claimHeaders().values().forEach(req.headers()::remove);
+        for (String header : p.claimHeaders().values()) {
+            req.headers().remove(header);
         }
         if (token instanceof TokenFacts.Valid v) {
-            p.claimHeaders().forEach((claim, header) -> {
-                String value = headerValue(claim.equals("iss") ? v.issuer() : claim.equals("sub") ? v.subject() : v.claims().get(claim));
-                if (value != null) {
-                    req.headers().set(header, value);
-                }
-            });
+            for (CheckedHeader h : claimHeaders(v, p.claimHeaders())) {
+                h.set(req.headers());
+            }
         }
         // Setting each replaces any value that came from outside.
         PeerHeaders h = peerHeaders(peer);
@@ -132,6 +129,34 @@ public final class InboundRouter implements Route.Router {
     }
 
     private PeerHeaders lastPeer; // racy on purpose: each value is immutable, a lost update only costs a rebuild
+
+    /**
+     * The last verified token's claim headers, made and checked once: a caller sends one token on
+     * many requests, and the verifier's cache answers each with the same {@link TokenFacts.Valid}.
+     * A value goes as the bytes the HTTP/1.1 encoder made of it when it was set as a string
+     * (Latin-1 as it is, any other character as {@code ?}).
+     */
+    private record ClaimHeaders(TokenFacts.Valid token, Map<String, String> config, CheckedHeader[] headers) {
+    }
+
+    private ClaimHeaders lastClaims; // racy on purpose, as lastPeer
+
+    private CheckedHeader[] claimHeaders(TokenFacts.Valid v, Map<String, String> config) {
+        ClaimHeaders last = lastClaims;
+        if (last == null || last.token() != v || last.config() != config) {
+            java.util.List<CheckedHeader> headers = new java.util.ArrayList<>(config.size());
+            for (Map.Entry<String, String> e : config.entrySet()) {
+                String claim = e.getKey();
+                String value = headerValue(claim.equals("iss") ? v.issuer() : claim.equals("sub") ? v.subject() : v.claims().get(claim));
+                if (value != null) {
+                    headers.add(CheckedHeader.of(AsciiString.of(e.getValue()), new AsciiString(value)));
+                }
+            }
+            last = new ClaimHeaders(v, config, headers.toArray(CheckedHeader[]::new));
+            lastClaims = last;
+        }
+        return last.headers();
+    }
 
     private PeerHeaders peerHeaders(SpiffeId peer) {
         PeerHeaders last = lastPeer;

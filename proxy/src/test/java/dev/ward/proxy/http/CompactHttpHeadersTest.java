@@ -27,6 +27,36 @@ import org.junit.jupiter.api.Test;
 
 class CompactHttpHeadersTest {
 
+    @Test
+    void valuesAreCheckedByNettysRuleEightBytesAtATime() {
+        // Bytes drawn mostly from the edges of the rule (controls, HTAB, SP, DEL, obs-text), values of
+        // every length up to 40 at every offset: the word-at-a-time check answers as Netty's loop does.
+        byte[] edges = {0x00, 0x01, 0x08, 0x09, 0x0A, 0x0D, 0x1F, 0x20, 0x21, 0x41, 0x7E, 0x7F, (byte) 0x80, (byte) 0x9F, (byte) 0xFF};
+        Random r = new Random(11);
+        int invalid = 0;
+        for (int n = 0; n < 50_000; n++) {
+            int len = r.nextInt(41);
+            int off = r.nextInt(8);
+            byte[] b = new byte[off + len + r.nextInt(8)];
+            r.nextBytes(b);
+            for (int i = off; i < off + len; i++) {
+                b[i] = r.nextInt(40) == 0 ? edges[r.nextInt(edges.length)] : (byte) (0x21 + r.nextInt(0x5E));
+            }
+            AsciiString v = new AsciiString(b, off, len, false);
+            int expected = io.netty.handler.codec.http.HttpHeaderValidationUtil.validateValidHeaderValue(v);
+            assertThat(CompactHttpHeaders.invalidIndex(b, off, len)).as("%s", v).isEqualTo(expected);
+            invalid += expected >= 0 ? 1 : 0;
+        }
+        assertThat(invalid).as("both answers were tried often").isBetween(5_000, 45_000);
+        String token = "Bearer " + "eyJhbGciOiJSUzI1NiJ9".repeat(30);
+        assertThat(CompactHttpHeaders.invalidValue(AsciiString.of(token))).isNull();
+        assertThat(CompactHttpHeaders.invalidValue(AsciiString.of(token + "\u007f"))).isEqualTo(
+                "a header value contains prohibited character 0x7f at index " + token.length() + '.');
+        assertThat(CompactHttpHeaders.invalidValue(AsciiString.of(token.substring(0, 300) + "\t\r" + token.substring(300))))
+                .endsWith("0xd at index 301.");
+    }
+
+
     private static final CharSequence[] NAMES = {"Host", "host", HttpHeaderNames.CONTENT_LENGTH, "Content-Length", "x-a",
             AsciiString.of("X-A"), "connection", "Connection", "traceparent", "cookie", "x-forwarded-for", "Accept"};
     private static final CharSequence[] VALUES = {"1", "42", "close", "keep-alive, Close", "spaced out", "a=1; b=2", "",

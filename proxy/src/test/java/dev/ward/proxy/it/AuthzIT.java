@@ -234,6 +234,16 @@ class AuthzIT {
             assertThat(again.statusCode()).isEqualTo(200);
             assertThat(app.lastHeaders.get().get("x-ward-jwt-sub")).containsExactly("alice");
         }
+        // Tokens of two callers in turn: each request carries its own token's claims (a character
+        // outside Latin-1 goes as '?', as a string header always went).
+        String bob = Tokens.jwt(key, "orders", "https://auth.example", "bob", "caf\u00e9 \u65e5");
+        for (String t : List.of(bob, token, bob)) {
+            assertThat(client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer " + t).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+            boolean isBob = t.equals(bob);
+            assertThat(app.lastHeaders.get().get("x-ward-jwt-sub")).containsExactly(isBob ? "bob" : "alice");
+            assertThat(app.lastHeaders.get().get("x-scope")).containsExactly(isBob ? "caf\u00e9 ?" : "read,write");
+        }
         char last = token.charAt(token.length() - 2);
         String forged = token.substring(0, token.length() - 2) + (last == 'A' ? 'B' : 'A') + token.charAt(token.length() - 1);
         for (HttpClient c : List.of(client, http1)) {

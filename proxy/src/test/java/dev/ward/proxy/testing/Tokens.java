@@ -19,8 +19,13 @@ public final class Tokens {
     }
 
     public static String jwt(RSAKey key, String audience, String issuer) throws Exception {
+        return jwt(key, audience, issuer, "alice", List.of("read", "write"));
+    }
+
+    /** A token for {@code subject} with {@code scope} as its scope claim (a string or a list). */
+    public static String jwt(RSAKey key, String audience, String issuer, String subject, Object scope) throws Exception {
         SignedJWT t = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(key.getKeyID()).build(),
-                new JWTClaimsSet.Builder().issuer(issuer).subject("alice").audience(audience).claim("scope", List.of("read", "write"))
+                new JWTClaimsSet.Builder().issuer(issuer).subject(subject).audience(audience).claim("scope", scope)
                         .expirationTime(new Date(System.currentTimeMillis() + 300_000)).build());
         t.sign(new RSASSASigner(key));
         return t.serialize();
