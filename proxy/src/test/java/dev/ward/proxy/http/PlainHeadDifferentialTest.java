@@ -44,7 +44,33 @@ class PlainHeadDifferentialTest {
         "ETag: \"5f-1\"", "Connection: keep-alive", "CONNECTION: close", "X-Obs: caf\u00e9", "Bad Name: x", "X-Ctl: a\u0001b",
         "X-Ows : v", "X-Fold: a\r\n  b", ": novalue", "X-Del: a\u007fb", "Vary: Accept-Encoding", "X-Long: " + "v".repeat(300),
         "Trailer: X-T", "Keep-Alive: timeout=5",
+        // Long values, read eight bytes at a time where all are visible: each kind of byte that stops
+        // that, at positions that fall differently within the words as the heads before them vary.
+        "Authorization: Bearer " + "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9".repeat(15),
+        "X-Long-Space: " + "abcdefghij".repeat(3) + " " + "klmnopq".repeat(4), "X-Long-Tab: " + "abcdefgh".repeat(3) + "\t\t" + "z".repeat(17),
+        "X-Long-Ctl: " + "q".repeat(29) + "\u0001" + "q".repeat(13), "X-Long-Del: " + "r".repeat(21) + "\u007f" + "r".repeat(30),
+        "X-Long-Obs: " + "s".repeat(19) + "\u00ff" + "s".repeat(9), "X-Long-Trail: " + "t".repeat(23) + "   \t  ",
+        "X-Long-Cr: " + "u".repeat(27) + "\rv" + "u".repeat(8),
     };
+
+    @Test
+    void aWordIsVisibleExactlyWhenEachOfItsBytesIs() {
+        Random random = new Random(8);
+        byte[] edges = {0x00, 0x09, 0x0D, 0x1F, 0x20, 0x21, 0x22, 0x7D, 0x7E, 0x7F, (byte) 0x80, (byte) 0xFE, (byte) 0xFF};
+        int visible = 0;
+        for (int n = 0; n < 200_000; n++) {
+            long x = 0;
+            boolean expected = true;
+            for (int i = 0; i < 8; i++) {
+                int c = random.nextInt(12) == 0 ? edges[random.nextInt(edges.length)] & 0xFF : 0x21 + random.nextInt(0x5E);
+                expected &= c >= 0x21 && c <= 0x7E;
+                x |= (long) c << (8 * i);
+            }
+            assertThat(PlainHead.visible(x)).as("%016x", x).isEqualTo(expected);
+            visible += expected ? 1 : 0;
+        }
+        assertThat(visible).as("both answers were tried often").isBetween(40_000, 160_000);
+    }
 
     @Test
     void whatComesOutOfTheClientCodecIsWhatNettysDecoderMakesOfTheSameBytes() {
