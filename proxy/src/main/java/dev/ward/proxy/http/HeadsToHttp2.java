@@ -157,9 +157,11 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         if (method == null || path == null || AsciiString.contentEquals(method, HttpMethod.CONNECT.asciiName())) {
             return null;
         }
-        // Room for every header: the pseudo-headers leave room for what the proxy adds (the
-        // authority becomes Host). Names and values are not checked again (copyHeaders).
-        CompactHttpHeaders out = new CompactHttpHeaders(in.size());
+        // Room for every header, and what the proxy adds: the four pseudo-headers leave room for
+        // three (the authority becomes Host), one more makes four, as an inbound sidecar adds under
+        // a token policy (the caller's two identity headers and two claims). Names and values are
+        // not checked again (copyHeaders).
+        CompactHttpHeaders out = new CompactHttpHeaders(in.size() + 1);
         if (!copyHeaders(in, out, true)) {
             return null;
         }

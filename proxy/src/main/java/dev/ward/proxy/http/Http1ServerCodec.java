@@ -101,7 +101,7 @@ public final class Http1ServerCodec extends CombinedChannelDuplexHandler<Http1Se
                 plain.readBody(buffer, out, maxChunkSize, trailersFactory);
             } else if (plain.mayRead() && plain.scanRequest(buffer)) {
                 CompactHttpHeaders headers = (CompactHttpHeaders) headersFactory.newHeaders();
-                plain.addHeaders(headers);
+                plain.addHeaders(headers, PlainHead.REQUEST_SPARE);
                 plain.read(buffer, new DefaultHttpRequest(HttpVersion.HTTP_1_1, plain.method, plain.target(), headers),
                         out, maxChunkSize, trailersFactory);
             } else {

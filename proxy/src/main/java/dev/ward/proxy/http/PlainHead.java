@@ -214,9 +214,14 @@ final class PlainHead {
         return new String(b, targetStart, targetEnd - targetStart, StandardCharsets.ISO_8859_1);
     }
 
-    /** The headers found by the last scan, added to {@code headers} (a decoding map, see {@link CompactHttpHeaders#addDecoded}). */
-    void addHeaders(CompactHttpHeaders headers) {
-        headers.room(fields);
+    /**
+     * The headers found by the last scan, added to {@code headers} (a decoding map, see
+     * {@link CompactHttpHeaders#addDecoded}), which gets room for them and {@code spare} more:
+     * what the proxy adds to the message before it goes on (a request's {@code traceparent}, or
+     * the caller's identity headers) would otherwise grow the array, a copy of it all.
+     */
+    void addHeaders(CompactHttpHeaders headers, int spare) {
+        headers.room(fields + spare);
         for (int i = 0, at = 0; i < fields; i++, at += 4) {
             AsciiString name = known[i] != null ? known[i] : new AsciiString(b, spans[at], spans[at + 1], true);
             headers.addDecoded(name, b, spans[at + 2], spans[at + 3] - spans[at + 2]);
@@ -267,6 +272,13 @@ final class PlainHead {
      * Sets {@link #fields}, {@link #known}, {@link #spans}, {@link #length} and
      * {@link #contentLength} (-1 if none).
      */
+    /**
+     * Headers a request's map has room for beyond its own: an outbound sidecar adds a
+     * {@code traceparent} (tracing on), an inbound one the caller's two identity headers. One
+     * growth of the array cost 80-130 B and a copy; the room costs 8 B a header.
+     */
+    static final int REQUEST_SPARE = 2;
+
     private static final java.lang.invoke.VarHandle LONGS =
             java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
     private static final long ONES = 0x0101010101010101L;

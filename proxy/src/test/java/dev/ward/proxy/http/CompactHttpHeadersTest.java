@@ -285,15 +285,18 @@ class CompactHttpHeadersTest {
     }
 
     /**
-     * A plain head is read into a map made for exactly its headers (not the usual eight), and
-     * {@code room} on a map that holds some grows it by what is asked.
+     * A plain request head is read into a map made for its headers and the two the proxy adds
+     * (not the usual eight), and {@code room} on a map that holds some grows it by what is asked.
      */
     @Test
-    void aPlainHeadsMapIsMadeForItsHeaders() {
+    void aPlainHeadsMapIsMadeForItsHeadersAndWhatTheProxyAdds() {
         EmbeddedChannel ch = new EmbeddedChannel(new Http1ServerCodec(new SidecarConfig.Limits(null, null, null, null, null, null, null)));
         ch.writeInbound(Unpooled.copiedBuffer("GET /a HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nX-A: 1\r\n\r\n", StandardCharsets.US_ASCII));
         HttpRequest req = ch.readInbound();
-        assertThat(((CompactHttpHeaders) req.headers()).capacity()).isEqualTo(3);
+        CompactHttpHeaders headers = (CompactHttpHeaders) req.headers();
+        assertThat(headers.capacity()).isEqualTo(3 + PlainHead.REQUEST_SPARE).isEqualTo(5);
+        headers.set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00").set("x-ward-peer-identity", "spiffe://td/x");
+        assertThat(headers.capacity()).as("added without growing").isEqualTo(5);
         assertThat(req.headers().get("accept")).isEqualTo("*/*");
         ch.finishAndReleaseAll();
 

@@ -281,6 +281,14 @@ class HeadsToHttp2Test {
         HttpRequest joined = HeadsToHttp2.toHttp1Request(h2Request(), false);
         assertThat(joined.headers().getAll("cookie")).as("one Cookie header for HTTP/1.1 (RFC 9113 8.2.3)").containsExactly("a=1; b=2");
         assertThat(joined.headers().names()).noneMatch(n -> n.startsWith("x-http2-"));
+        // Room for what an inbound sidecar adds under a token policy: two identity headers, two claims.
+        HttpRequest plain = HeadsToHttp2.toHttp1Request(new DefaultHttp2Headers().method("GET").path("/").scheme("https")
+                .authority("orders").add("accept", "*/*"), true);
+        CompactHttpHeaders room = (CompactHttpHeaders) plain.headers();
+        int capacity = room.capacity();
+        room.set("x-ward-peer-identity", "spiffe://td/a").set("x-forwarded-client-cert", "URI=spiffe://td/a")
+                .set("x-ward-jwt-sub", "alice").set("x-ward-jwt-iss", "https://auth.example");
+        assertThat(room.capacity()).as("four added without growing").isEqualTo(capacity).isEqualTo(6);
         // A host header besides :authority: the app gets one Host, the :authority Ward itself reads.
         HttpRequest twoHosts = HeadsToHttp2.toHttp1Request(new DefaultHttp2Headers().method("GET").path("/").authority("orders")
                 .add("host", "elsewhere"), true);
