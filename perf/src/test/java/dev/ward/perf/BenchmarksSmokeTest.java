@@ -19,7 +19,7 @@ class BenchmarksSmokeTest {
                 .include("dev\\.ward\\.perf\\..*Benchmark")
                 .param("rules", "10")
                 .param("alg", "ES256"));
-        assertThat(results).hasSize(21); // decide allowed/denied, normalize (dot segments, canonical), token cached/uncached, resilience ×3, telemetry ×4,
+        assertThat(results).hasSize(22); // decide allowed/denied, normalize (dot segments, canonical), token cached/cachedHeader/uncached, resilience ×3, telemetry ×4,
         // SPIFFE parse and peer verification, TLS handshake on BoringSSL and on the JDK, pipelines h1/h2 connection × in/out
         assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
     }
@@ -38,6 +38,20 @@ class BenchmarksSmokeTest {
                 .param("upstreamCodec", "h2"));
         assertThat(results).hasSize(1);
         assertThat(results.iterator().next().getPrimaryResult().getScore()).isPositive();
+    }
+
+    /**
+     * The serving sidecar's path under a policy, with and without a bearer token: the benchmark
+     * fails (and so this) if the policy refuses the request instead of forwarding it.
+     */
+    @Test
+    void theInboundPipelineUnderAPolicyRuns() throws Exception {
+        Collection<RunResult> results = once(new OptionsBuilder()
+                .include("dev\\.ward\\.perf\\.PipelineBenchmark")
+                .param("direction", "inbound")
+                .param("policy", "allow", "token"));
+        assertThat(results).hasSize(4); // HTTP/1.1 and an HTTP/2 connection, each under both policies
+        assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
     }
 
     /** Each selected benchmark once, in this JVM, for 50 ms; a benchmark that throws fails the run. */
