@@ -149,7 +149,12 @@ public final class InboundRouter implements Route.Router {
                 String claim = e.getKey();
                 String value = headerValue(claim.equals("iss") ? v.issuer() : claim.equals("sub") ? v.subject() : v.claims().get(claim));
                 if (value != null) {
-                    headers.add(CheckedHeader.of(AsciiString.of(e.getValue()), new AsciiString(value)));
+                    try {
+                        headers.add(CheckedHeader.of(AsciiString.of(e.getValue()), new AsciiString(value)));
+                    } catch (IllegalArgumentException notAHeaderValue) {
+                        // Such as a value that starts with a space: no header, as for a control character
+                        // (the request goes on; setting it as a string failed the request until stop 47).
+                    }
                 }
             }
             last = new ClaimHeaders(v, config, headers.toArray(CheckedHeader[]::new));

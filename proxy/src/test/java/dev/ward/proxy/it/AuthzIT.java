@@ -244,6 +244,12 @@ class AuthzIT {
             assertThat(app.lastHeaders.get().get("x-ward-jwt-sub")).containsExactly(isBob ? "bob" : "alice");
             assertThat(app.lastHeaders.get().get("x-scope")).containsExactly(isBob ? "caf\u00e9 ?" : "read,write");
         }
+        // A claim that is no header value (it starts with a space) is left out; the request goes on.
+        HttpResponse<String> padded = client.send(HttpRequest.newBuilder(pay).header("Authorization", "Bearer "
+                + Tokens.jwt(key, "orders", "https://auth.example", "carol", " padded")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(padded.statusCode()).isEqualTo(200);
+        assertThat(app.lastHeaders.get().get("x-ward-jwt-sub")).containsExactly("carol");
+        assertThat(app.lastHeaders.get().containsKey("x-scope")).isFalse();
         char last = token.charAt(token.length() - 2);
         String forged = token.substring(0, token.length() - 2) + (last == 'A' ? 'B' : 'A') + token.charAt(token.length() - 1);
         for (HttpClient c : List.of(client, http1)) {
