@@ -90,7 +90,11 @@ public final class TokenVerifier {
         return verifyAuthorization(authorization.get(0));
     }
 
-    /** Verifies a request's only Authorization value. */
+    /**
+     * Verifies a request's only Authorization value. A character outside Latin-1 (which a header's
+     * bytes cannot hold) becomes {@code ?}, which no compact JWS contains: such a token is refused
+     * as malformed, and never matches a cached one.
+     */
     public TokenFacts verifyAuthorization(CharSequence value) {
         byte[] b = value.toString().getBytes(StandardCharsets.ISO_8859_1);
         return verifyAuthorization(b, 0, b.length);

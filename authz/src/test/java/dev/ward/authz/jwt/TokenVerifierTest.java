@@ -189,6 +189,9 @@ class TokenVerifierTest {
         byte[] forged = buf.clone();
         forged[buf.length - 6] = (byte) (forged[buf.length - 6] == 'A' ? 'B' : 'A');
         assertThat(reason(v.verifyAuthorization(forged, 2, buf.length - 4))).isEqualTo("token_signature");
+        // A character outside Latin-1, anywhere in the cached token or after it: refused, never the cached verdict.
+        assertThat(reason(v.verifyAuthorization("Bearer " + t.substring(0, 10) + "\u65e5" + t.substring(11)))).isEqualTo("token_malformed");
+        assertThat(reason(v.verifyAuthorization("Bearer " + t + "\u65e5"))).isEqualTo("token_malformed");
         // Schemes and shapes read from bytes as from strings.
         byte[] basic = "Basic YWxpY2U6c2VjcmV0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
         assertThat(v.verifyAuthorization(basic, 0, basic.length)).isEqualTo(TokenFacts.NONE);
