@@ -141,8 +141,30 @@ final class CompactHttp2Headers implements Http2Headers {
         return -1;
     }
 
-    private CharSequence valueAt(int i) {
+    /** Header {@code i}'s value, in order (pseudo-headers first); only while the array is the state ({@link #compactOf}). */
+    CharSequence valueAt(int i) {
         return slots[(i << 1) + 1];
+    }
+
+    /** Header {@code i}'s name, as {@link #valueAt}. */
+    CharSequence nameAt(int i) {
+        return slots[i << 1];
+    }
+
+    /**
+     * {@code in} as a map whose headers {@link #nameAt} and {@link #valueAt} read by index, with
+     * no iterator: {@code in} itself when it is one of these on its array, as a decoded head is;
+     * otherwise a copy (unchecked, in its order, pseudo-headers first).
+     */
+    static CompactHttp2Headers compactOf(Http2Headers in) {
+        if (in instanceof CompactHttp2Headers c && c.full == null) {
+            return c;
+        }
+        CompactHttp2Headers copy = new CompactHttp2Headers(in.size());
+        for (Map.Entry<CharSequence, CharSequence> e : in) {
+            copy.insert(e.getKey(), e.getValue());
+        }
+        return copy;
     }
 
     private void insert(CharSequence name, CharSequence value) {

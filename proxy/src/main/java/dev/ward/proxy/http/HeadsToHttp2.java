@@ -241,15 +241,17 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
      * they are copied without being checked a second time ({@code HttpPipelinesTest} sends such
      * a frame over the wire, to both sides' codecs, to hold Netty to it).
      */
-    private static boolean copyHeaders(Http2Headers in, CompactHttpHeaders out, boolean request) {
+    private static boolean copyHeaders(Http2Headers headers, CompactHttpHeaders out, boolean request) {
         String cookie = null;
         boolean authority = false;
-        for (Map.Entry<CharSequence, CharSequence> e : in) {
-            CharSequence name = e.getKey();
+        CompactHttp2Headers in = CompactHttp2Headers.compactOf(headers); // read by index: no iterator per head
+        for (int i = 0, n = in.size(); i < n; i++) {
+            CharSequence name = in.nameAt(i);
+            CharSequence value = in.valueAt(i);
             if (name.length() > 0 && name.charAt(0) == ':') {
                 if (request) {
                     if (AsciiString.contentEquals(name, AUTHORITY)) {
-                        out.addValidated(HttpHeaderNames.HOST, e.getValue());
+                        out.addValidated(HttpHeaderNames.HOST, value);
                         authority = true;
                     } else if (!Http2Headers.PseudoHeaderName.isPseudoHeader(name)
                             || !Http2Headers.PseudoHeaderName.getPseudoHeader(name).isRequestOnly()) {
@@ -261,7 +263,7 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
                 continue;
             }
             if (AsciiString.contentEquals(name, HttpHeaderNames.COOKIE)) {
-                cookie = cookie == null ? e.getValue().toString() : cookie + "; " + e.getValue();
+                cookie = cookie == null ? value.toString() : cookie + "; " + value;
                 continue;
             }
             if (AsciiString.contentEquals(name, HttpHeaderNames.TRANSFER_ENCODING) || AsciiString.contentEquals(name, TRAILER)
@@ -271,7 +273,7 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
                 // got two Host headers; it gets the one Ward itself reads (the first, :authority).
                 continue;
             }
-            out.addValidated(name, e.getValue());
+            out.addValidated(name, value);
         }
         if (cookie != null) {
             out.addValidated(HttpHeaderNames.COOKIE, cookie); // valid values joined by "; "

@@ -19,6 +19,33 @@ import org.junit.jupiter.api.Test;
 
 class CompactHttp2HeadersTest {
 
+    /** The headers {@code nameAt} and {@code valueAt} read, in order. */
+    private static List<String> byIndex(CompactHttp2Headers h) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < h.size(); i++) {
+            out.add(h.nameAt(i) + ": " + h.valueAt(i));
+        }
+        return out;
+    }
+
+    @Test
+    void readByIndexItselfOrAsACopyInTheSameOrder() {
+        CompactHttp2Headers compact = new CompactHttp2Headers(4);
+        compact.add("accept", "*/*").add(":path", "/a").add(":method", "GET").add("x-a", "1");
+        assertThat(CompactHttp2Headers.compactOf(compact)).isSameAs(compact);
+        assertThat(byIndex(compact)).containsExactly(":path: /a", ":method: GET", "accept: */*", "x-a: 1");
+        Http2Headers netty = new DefaultHttp2Headers().add("accept", "*/*").path("/a").method("GET").add("x-a", "1");
+        assertThat(byIndex(CompactHttp2Headers.compactOf(netty))).containsExactly(":path: /a", ":method: GET", "accept: */*", "x-a: 1");
+        // A map gone over to Netty's (an operation it leaves to Netty) is read as a copy.
+        CompactHttp2Headers moved = new CompactHttp2Headers(2);
+        moved.add(":status", "200").add("x-b", "2");
+        moved.setTimeMillis("date", 0);
+        CompactHttp2Headers copy = CompactHttp2Headers.compactOf(moved);
+        assertThat(copy).isNotSameAs(moved);
+        assertThat(byIndex(copy)).containsExactly(":status: 200", "x-b: 2", "date: Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+
+
     private static final CharSequence[] NAMES = {":method", ":path", ":status", ":authority", ":scheme", "content-length",
             AsciiString.of("content-length"), "x-a", "X-A", "traceparent", "accept", "set-cookie"};
     private static final CharSequence[] VALUES = {"GET", "/a?b=1", "200", "42", "042", "", "text/plain", "Text/Plain",
