@@ -463,11 +463,6 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
                 : "a header value contains prohibited character 0x" + Integer.toHexString(value.charAt(index)) + " at index " + index + '.';
     }
 
-    private static final java.lang.invoke.VarHandle LONGS =
-            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
-    private static final long ONES = 0x0101010101010101L;
-    private static final long HIGHS = 0x8080808080808080L;
-
     /**
      * Where the value {@code b[start, start + length)} breaks RFC 9110's field-content rule, or -1:
      * the rule of Netty's {@link HttpHeaderValidationUtil#validateValidHeaderValue} (no control but
@@ -486,10 +481,7 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
         }
         int i = 1;
         for (; i + 8 <= length; i += 8) {
-            long x = (long) LONGS.get(b, start + i);
-            long y = x ^ (0x7F * ONES);
-            // A byte under 0x20 sets a high bit in the first term, a DEL (0 in y) in the second: exact as to whether, not which.
-            if ((((x - 0x20 * ONES) & ~x | (y - ONES) & ~y) & HIGHS) != 0) {
+            if (AsciiWords.controlOrDel(AsciiWords.word(b, start + i))) {
                 for (int j = i; j < i + 8; j++) {
                     int c = b[start + j] & 0xFF;
                     if (c < 0x20 && c != 0x09 || c == 0x7F) {

@@ -279,16 +279,6 @@ final class PlainHead {
      */
     static final int REQUEST_SPARE = 2;
 
-    private static final java.lang.invoke.VarHandle LONGS =
-            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
-    private static final long ONES = 0x0101010101010101L;
-    private static final long HIGHS = 0x8080808080808080L;
-
-    /** Whether all eight bytes of {@code x} are visible ASCII (0x21-0x7E): none under 0x21, none over 0x7E. */
-    static boolean visible(long x) {
-        return (((x - 0x21 * ONES) & ~x | (x + ONES | x)) & HIGHS) == 0;
-    }
-
     private boolean scanHeaders(int p, int n) {
         int count = 0;
         long length = -1;
@@ -315,7 +305,7 @@ final class PlainHead {
             int valueStart = -1;
             int valueEnd = -1;
             while (p < n) {
-                if (p + 8 <= n && visible((long) LONGS.get(b, p))) {
+                if (p + 8 <= n && AsciiWords.visible(AsciiWords.word(b, p))) {
                     // Eight visible characters, as most of a value is: what the byte loop below would
                     // conclude of them, at once (a 600-byte bearer token took 0.4 µs a byte at a time).
                     if (valueStart < 0) {

@@ -66,7 +66,7 @@ class PlainHeadDifferentialTest {
                 expected &= c >= 0x21 && c <= 0x7E;
                 x |= (long) c << (8 * i);
             }
-            assertThat(PlainHead.visible(x)).as("%016x", x).isEqualTo(expected);
+            assertThat(AsciiWords.visible(x)).as("%016x", x).isEqualTo(expected);
             visible += expected ? 1 : 0;
         }
         assertThat(visible).as("both answers were tried often").isBetween(40_000, 160_000);
