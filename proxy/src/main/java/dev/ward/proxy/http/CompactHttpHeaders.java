@@ -143,14 +143,24 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
 
         /** What to store for a checked name and text not found: a value kept for next time, or the text itself (a credential, too long). */
         CharSequence keep(AsciiString name, String text) {
-            if (name.length() > MAX_NAME || text.length() > MAX_VALUE || credential(name)) {
+            if (!keeps(name, text)) {
                 return text;
             }
-            int i = name.hashCode() & (SLOTS - 1);
-            AsciiString value = new AsciiString(text);
-            names[i] = name;
-            values[i] = value;
+            return keep(name, new AsciiString(text));
+        }
+
+        /** {@link #keep(AsciiString, String)} for a checked value already in bytes: kept as it is, if at all. */
+        AsciiString keep(AsciiString name, AsciiString value) {
+            if (keeps(name, value)) {
+                int i = name.hashCode() & (SLOTS - 1);
+                names[i] = name;
+                values[i] = value;
+            }
             return value;
+        }
+
+        private static boolean keeps(AsciiString name, CharSequence value) {
+            return name.length() <= MAX_NAME && value.length() <= MAX_VALUE && !credential(name);
         }
 
         private static boolean credential(AsciiString name) {
@@ -609,7 +619,13 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
                 return;
             }
         }
-        add(name, new String(bytes, start, length, StandardCharsets.ISO_8859_1));
+        // As the bytes they came in (one copy), not a string: the encoders copy such a value in one
+        // piece, and a bearer token is read where it lies (InboundRouter). Until stop 47 a string,
+        // which the token's check then copied to bytes again.
+        AsciiString value = new AsciiString(bytes, start, length, true);
+        validateName(name, trailers());
+        validateValue(name, value);
+        append(name, repeats != null ? repeats.keep(name, value) : value);
     }
 
     @Override
