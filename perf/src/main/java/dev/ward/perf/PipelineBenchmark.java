@@ -262,6 +262,7 @@ public class PipelineBenchmark {
     private String token;
     private java.nio.file.Path policyDir;
     private com.nimbusds.jose.jwk.RSAKey tokenKey;
+    private dev.ward.proxy.policy.PolicySource policySource;
 
     private static final dev.ward.authz.identity.SpiffeId CALLER = dev.ward.authz.identity.SpiffeId.parse("spiffe://bench/ns/shop/sa/frontend");
 
@@ -307,7 +308,8 @@ public class PipelineBenchmark {
             java.nio.file.Path file = java.nio.file.Files.writeString(policyDir.resolve("policy.yaml"), yaml);
             dev.ward.telemetry.AuditLog audit = new dev.ward.telemetry.AuditLog(java.io.OutputStream.nullOutputStream(),
                     java.time.Clock.systemUTC());
-            dev.ward.proxy.policy.PolicySource source = dev.ward.proxy.policy.PolicySource.fromFile(file, audit);
+            policySource = dev.ward.proxy.policy.PolicySource.fromFile(file, audit);
+            dev.ward.proxy.policy.PolicySource source = policySource;
             source.active().tokens().awaitKeys(java.time.Duration.ofSeconds(5));
             return new dev.ward.proxy.inbound.InboundRouter(source::active,
                     dev.ward.authz.identity.SpiffeId.parse("spiffe://bench/ns/shop/sa/orders"), app, audit);
@@ -318,6 +320,9 @@ public class PipelineBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() throws java.io.IOException {
+        if (policySource != null) {
+            policySource.close(); // its token verifier's key sources
+        }
         if (policyDir != null) {
             try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(policyDir)) {
                 for (java.nio.file.Path f : files.toList()) {

@@ -7,7 +7,6 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.util.AsciiString;
 import io.netty.util.internal.PlatformDependent;
-import java.nio.charset.StandardCharsets;
 import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -143,24 +142,23 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
 
         /** What to store for a checked name and text not found: a value kept for next time, or the text itself (a credential, too long). */
         CharSequence keep(AsciiString name, String text) {
-            if (!keeps(name, text)) {
-                return text;
-            }
-            return keep(name, new AsciiString(text));
+            return keeps(name, text) ? store(name, new AsciiString(text)) : text;
         }
 
         /** {@link #keep(AsciiString, String)} for a checked value already in bytes: kept as it is, if at all. */
         AsciiString keep(AsciiString name, AsciiString value) {
-            if (keeps(name, value)) {
-                int i = name.hashCode() & (SLOTS - 1);
-                names[i] = name;
-                values[i] = value;
-            }
-            return value;
+            return keeps(name, value) ? store(name, value) : value;
         }
 
         private static boolean keeps(AsciiString name, CharSequence value) {
             return name.length() <= MAX_NAME && value.length() <= MAX_VALUE && !credential(name);
+        }
+
+        private AsciiString store(AsciiString name, AsciiString value) {
+            int i = name.hashCode() & (SLOTS - 1);
+            names[i] = name;
+            values[i] = value;
+            return value;
         }
 
         private static boolean credential(AsciiString name) {
@@ -478,8 +476,8 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
      * the rule of Netty's {@link HttpHeaderValidationUtil#validateValidHeaderValue} (no control but
      * HTAB, no DEL; not starting with SP or HTAB), eight bytes at a time. Every value that crosses
      * the sidecar from HTTP/2 is checked once; Netty's loop, a byte at a time, took 0.2 µs of a
-     * 600-byte bearer token's way through the inbound sidecar. A word with a byte under 0x20 or a
-     * DEL is looked at byte by byte (an HTAB is allowed).
+     * 600-byte bearer token's way through the inbound sidecar. From the first word with a byte
+     * under 0x20 or a DEL on, the rest goes a byte at a time (an HTAB is allowed, and rare).
      */
     static int invalidIndex(byte[] b, int start, int length) {
         if (length == 0) {
@@ -490,17 +488,10 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
             return 0;
         }
         int i = 1;
-        for (; i + 8 <= length; i += 8) {
-            if (AsciiWords.controlOrDel(AsciiWords.word(b, start + i))) {
-                for (int j = i; j < i + 8; j++) {
-                    int c = b[start + j] & 0xFF;
-                    if (c < 0x20 && c != 0x09 || c == 0x7F) {
-                        return j;
-                    }
-                }
-            }
+        while (i + 8 <= length && !AsciiWords.controlOrDel(AsciiWords.word(b, start + i))) {
+            i += 8; // no control, no DEL: nothing to look at in these eight
         }
-        for (; i < length; i++) {
+        for (; i < length; i++) { // from the first word with a control (an HTAB is one) or DEL, a byte at a time
             int c = b[start + i] & 0xFF;
             if (c < 0x20 && c != 0x09 || c == 0x7F) {
                 return i;
@@ -607,24 +598,20 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
     }
 
     /**
-     * {@link #add(CharSequence, Object)} for a value a decoder read as Latin-1 bytes: a value that
-     * repeats the connection's kept one ({@link Repeats}) is added as that object, with no string
-     * made for it; any other is made into a string and added as {@code add} adds it.
+     * A header of a head that {@link PlainHead}'s scan read and checked (a name of token
+     * characters; a value of visible characters, spaces and tabs, trimmed: stricter than this map's
+     * own check, so it is not made again): a value that repeats the connection's kept one
+     * ({@link Repeats}) is added as that object; any other as one copy of its bytes, not a string
+     * (the encoders copy such a value in one piece, and a bearer token is read where it lies,
+     * {@code InboundRouter}; until stop 47 a string, which the token's check copied to bytes again).
      */
     void addDecoded(AsciiString name, byte[] bytes, int start, int length) {
-        if (repeats != null) {
-            AsciiString seen = repeats.find(name, bytes, start, length);
-            if (seen != null) {
-                append(name, seen); // name and text were checked when they were first kept
-                return;
-            }
+        AsciiString seen = repeats == null ? null : repeats.find(name, bytes, start, length);
+        if (seen != null) {
+            append(name, seen);
+            return;
         }
-        // As the bytes they came in (one copy), not a string: the encoders copy such a value in one
-        // piece, and a bearer token is read where it lies (InboundRouter). Until stop 47 a string,
-        // which the token's check then copied to bytes again.
         AsciiString value = new AsciiString(bytes, start, length, true);
-        validateName(name, trailers());
-        validateValue(name, value);
         append(name, repeats != null ? repeats.keep(name, value) : value);
     }
 
