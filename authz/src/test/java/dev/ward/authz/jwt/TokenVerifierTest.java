@@ -207,6 +207,20 @@ class TokenVerifierTest {
     }
 
     @Test
+    void aJwksFileIsLookedAtAgainOnlyOnceItsIntervalHasPassed() throws Exception {
+        Path file = jwks(rsa);
+        JwksSource.FromFile source = new JwksSource.FromFile(file, clock, Duration.ofSeconds(10));
+        assertThat(source.current().getKeyByKeyId("rsa-1")).isNotNull();
+        Files.writeString(file, new JWKSet(List.of(ec)).toPublicJWKSet().toString());
+        Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.from(clock.now.plusSeconds(1)));
+        clock.now = clock.now.plusSeconds(5);
+        assertThat(source.current().getKeyByKeyId("rsa-1")).as("within the interval: the keys read before").isNotNull();
+        clock.now = clock.now.plusSeconds(6);
+        assertThat(source.current().getKeyByKeyId("ec-1")).as("past it: the file's new keys").isNotNull();
+        assertThat(source.current().getKeyByKeyId("rsa-1")).isNull();
+    }
+
+    @Test
     void cachedTokensStillExpireAndDieWithTheirKey() throws Exception {
         Path file = jwks(rsa, ec);
         TokenVerifier v = verifier(file);
