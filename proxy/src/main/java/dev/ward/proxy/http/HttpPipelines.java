@@ -11,7 +11,6 @@ import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2ConnectionDecoder;
 import io.netty.handler.codec.http2.DefaultHttp2ConnectionEncoder;
-import io.netty.handler.codec.http2.DefaultHttp2FrameReader;
 import io.netty.handler.codec.http2.WardHttp2ConnectionEncoder;
 import io.netty.handler.codec.http2.WardHttp2FrameWriter;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder;
@@ -75,6 +74,9 @@ public final class HttpPipelines {
      * decoder only with a whole encoder and decoder of one's own, and then leaves out the encoder's
      * guards; {@link WardHttp2Guards} puts Netty's back.
      *
+     * <p>A HEADERS frame that holds a whole head is read without Netty's per-frame objects
+     * ({@link WholeHeadsFrameReader}; every other frame is Netty's reader's).
+     *
      * <p>Frames are written by {@link WardHttp2FrameWriter}: a HEADERS frame, and a DATA frame of
      * up to 1 KiB, as one buffer and one write instead of Netty's two with a promise aggregating
      * them (the same bytes; perf/README.md, Tuning log), and a DATA frame waits for the send
@@ -86,7 +88,7 @@ public final class HttpPipelines {
         connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection,
                 new UniformStreamByteDistributor(connection)));
         Long maxHeaderListSize = settings.maxHeaderListSize();
-        Http2FrameReader reader = new DefaultHttp2FrameReader(new CompactHeadersDecoder(
+        Http2FrameReader reader = new WholeHeadsFrameReader(new CompactHeadersDecoder(
                 maxHeaderListSize == null ? Http2CodecUtil.DEFAULT_HEADER_LIST_SIZE : maxHeaderListSize));
         Http2ConnectionEncoder encoder = WardHttp2Guards.guard(
                 new WardHttp2ConnectionEncoder(new DefaultHttp2ConnectionEncoder(connection, new WardHttp2FrameWriter(sensitive))), server);
