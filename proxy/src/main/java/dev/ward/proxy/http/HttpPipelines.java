@@ -29,6 +29,7 @@ import io.netty.handler.codec.http2.Http2PromisedRequestVerifier;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 import io.netty.handler.codec.http2.WardHttp2Guards;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import java.util.List;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -160,23 +161,23 @@ public final class HttpPipelines {
 
     /**
      * Flushes held on an HTTP/2 connection before one is made at once (system property
-     * {@code ward.h2.flushAfterFlushes}, default 256, as Netty's {@code FlushConsolidationHandler}; a smaller number is for measuring
+     * {@code ward.h2.flushAfterFlushes}, default Netty's 256; a smaller number is for measuring
      * what batching costs the tail latency).
      */
     static final int FLUSH_AFTER_FLUSHES =
-            Integer.getInteger("ward.h2.flushAfterFlushes", 256);
+            Integer.getInteger("ward.h2.flushAfterFlushes", FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES);
 
     /**
      * On an HTTP/2 connection between sidecars every stream flushes the connection as its request
      * or response is relayed, so the requests (or responses) of many callers read in one pass of the
      * event loop would each become a TLS record and a {@code write}. Flushes are held until the
-     * loop has handled what it read, then made once ({@link FlushConsolidation}, also when
+     * loop has handled what it read, then made once ({@link FlushConsolidationHandler}, also when
      * no read is in progress on this connection itself: the flushes come from the callers'
      * connections and the app's). Goes between TLS and the HTTP/2 codec.
      */
     static void consolidateFlushes(ChannelPipeline p) {
         if (CONSOLIDATE_FLUSHES) {
-            p.addLast("flush", new FlushConsolidation(FLUSH_AFTER_FLUSHES));
+            p.addLast("flush", new FlushConsolidationHandler(FLUSH_AFTER_FLUSHES, true));
         }
     }
 
