@@ -267,18 +267,18 @@ final class PlainHead {
     }
 
     /**
-     * Header lines from {@code p} to the empty line, within {@code b[0..n)}: whether all are plain
-     * and whole, with at most one plain {@code Content-Length} and no {@code Transfer-Encoding}.
-     * Sets {@link #fields}, {@link #known}, {@link #spans}, {@link #length} and
-     * {@link #contentLength} (-1 if none).
-     */
-    /**
      * Headers a request's map has room for beyond its own: an outbound sidecar adds a
      * {@code traceparent} (tracing on), an inbound one the caller's two identity headers. One
      * growth of the array cost 80-130 B and a copy; the room costs 8 B a header.
      */
     static final int REQUEST_SPARE = 2;
 
+    /**
+     * Header lines from {@code p} to the empty line, within {@code b[0..n)}: whether all are plain
+     * and whole, with at most one plain {@code Content-Length} and no {@code Transfer-Encoding}.
+     * Sets {@link #fields}, {@link #known}, {@link #spans}, {@link #length} and
+     * {@link #contentLength} (-1 if none).
+     */
     private boolean scanHeaders(int p, int n) {
         int count = 0;
         long length = -1;

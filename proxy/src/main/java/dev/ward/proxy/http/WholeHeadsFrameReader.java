@@ -36,6 +36,7 @@ import io.netty.handler.codec.http2.Http2HeadersDecoder;
  */
 final class WholeHeadsFrameReader implements Http2FrameReader {
 
+    private static final int END_STREAM = 0x1;
     private static final int END_HEADERS = 0x4;
     /** PADDED, PRIORITY: left to Netty's reader. */
     private static final int PADDED_OR_PRIORITY = 0x8 | 0x20;
@@ -47,8 +48,13 @@ final class WholeHeadsFrameReader implements Http2FrameReader {
     private boolean readError;
 
     WholeHeadsFrameReader(Http2HeadersDecoder headersDecoder) {
+        this(headersDecoder, new DefaultHttp2FrameReader(headersDecoder));
+    }
+
+    /** With {@code netty} reading the other frames (made on the same {@code headersDecoder}); for tests. */
+    WholeHeadsFrameReader(Http2HeadersDecoder headersDecoder, DefaultHttp2FrameReader netty) {
         this.headersDecoder = headersDecoder;
-        this.netty = new DefaultHttp2FrameReader(headersDecoder);
+        this.netty = netty;
     }
 
     @Override
@@ -75,7 +81,7 @@ final class WholeHeadsFrameReader implements Http2FrameReader {
                 if (!continuing && type == Http2FrameTypes.HEADERS && (flags & (END_HEADERS | PADDED_OR_PRIORITY)) == END_HEADERS
                         && streamId != 0 && length <= headersDecoder.configuration().maxHeaderListSizeGoAway()) {
                     readWholeHead(ctx, input, start + Http2CodecUtil.FRAME_HEADER_LENGTH, end, streamId,
-                            (flags & 0x1) != 0, listener);
+                            (flags & END_STREAM) != 0, listener);
                 } else {
                     if (type == Http2FrameTypes.HEADERS || type == Http2FrameTypes.PUSH_PROMISE) {
                         continuing = (flags & END_HEADERS) == 0;
