@@ -303,7 +303,7 @@ class WholeHeadsFrameReaderTest {
             ours.reader.close();
             netty.reader.close();
         }
-        assertThat(fastHeads).as("heads read on the fast path").isGreaterThan(2_000);
+        assertThat(fastHeads).as("whole heads without priority among the frames (the fast path's kind)").isGreaterThan(2_000);
         // Both kinds of error came up: the stream's (reading goes on) and the connection's (what follows is skipped).
         assertThat(errors).anyMatch(e -> e.contains("stream=true invalid header name"))
                 .anyMatch(e -> e.contains("stream=false HPACK"))
@@ -324,10 +324,26 @@ class WholeHeadsFrameReaderTest {
         in.writeInt(1);
         Recorder recorder = new Recorder();
         int writerIndex = in.writerIndex();
-        new WholeHeadsFrameReader(decoder()).readFrame(ctx, in, recorder);
+        DefaultHttp2HeadersDecoder decoder = decoder();
+        int[] nettyReads = {0};
+        DefaultHttp2FrameReader netty = new DefaultHttp2FrameReader(decoder) {
+            @Override
+            public void readFrame(ChannelHandlerContext c, ByteBuf input, io.netty.handler.codec.http2.Http2FrameListener l)
+                    throws Http2Exception {
+                nettyReads[0]++;
+                super.readFrame(c, input, l);
+            }
+        };
+        WholeHeadsFrameReader reader = new WholeHeadsFrameReader(decoder, netty);
+        reader.readFrame(ctx, in, recorder);
         assertThat(recorder.events).containsExactly("HEADERS 3 [:method: GET, :path: /a, :scheme: https, ] pad=0 end=true");
+        assertThat(nettyReads[0]).as("the whole head was read without Netty's reader").isZero();
         assertThat(in.writerIndex()).isEqualTo(writerIndex);
         assertThat(in.readableBytes()).as("the partial PING waits").isEqualTo(9 + 4);
+        in.writeInt(2); // the rest of the PING: Netty's reader's
+        reader.readFrame(ctx, in, recorder);
+        assertThat(recorder.events).last().isEqualTo("PING " + ((1L << 32) | 2));
+        assertThat(nettyReads[0]).isEqualTo(1);
         block.release();
         in.release();
         channel.finishAndReleaseAll();
