@@ -309,9 +309,8 @@ public class PipelineBenchmark {
             dev.ward.telemetry.AuditLog audit = new dev.ward.telemetry.AuditLog(java.io.OutputStream.nullOutputStream(),
                     java.time.Clock.systemUTC());
             policySource = dev.ward.proxy.policy.PolicySource.fromFile(file, audit);
-            dev.ward.proxy.policy.PolicySource source = policySource;
-            source.active().tokens().awaitKeys(java.time.Duration.ofSeconds(5));
-            return new dev.ward.proxy.inbound.InboundRouter(source::active,
+            policySource.active().tokens().awaitKeys(java.time.Duration.ofSeconds(5));
+            return new dev.ward.proxy.inbound.InboundRouter(policySource::active,
                     dev.ward.authz.identity.SpiffeId.parse("spiffe://bench/ns/shop/sa/orders"), app, audit);
         } catch (java.io.IOException | dev.ward.authz.policy.PolicyException e) {
             throw new IllegalStateException("could not set up the benchmark's policy", e);
