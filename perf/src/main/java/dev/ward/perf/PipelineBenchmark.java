@@ -62,8 +62,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * connection (bytes in, bytes out, through the codec). {@code h2conn}: a whole HTTP/2 listener
  * connection, as a sidecar's inbound one less TLS: each request arrives as the bytes of a HEADERS
  * frame (HPACK-encoded by a client encoder that keeps its dynamic table, as the calling sidecar's
- * does) on stream 3, 5, 7..., and Netty's frame codec and Ward's {@code Http2Streams} serve it as
- * the sidecar does (no channel per stream since 2026-12-05; the {@code http2} case, a stream
+ * does) on stream 3, 5, 7..., and Ward's {@code Http2Streams} (Netty's connection handler) serves it as
+ * the sidecar does (no channel per stream since 2026-12-05, no frame codec since 2026-12-06; the {@code http2} case, a stream
  * channel's pipeline alone, went with them). Metrics on, logs off. {@code tracing}:
  * {@code off}; {@code unsampled}: tracing on, sampling nothing (the 99% of a 1% ratio), with
  * inbound requests carrying the unsampled {@code traceparent} the caller's sidecar would send;

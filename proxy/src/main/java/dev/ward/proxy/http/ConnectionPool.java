@@ -10,7 +10,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
@@ -377,7 +376,7 @@ public final class ConnectionPool implements Backend {
             Channel parent = h2;
             h2 = null;
             if (parent != null) {
-                Http2FrameCodec codec = parent.attr(H2_STREAMS).get().codec();
+                Http2Streams codec = parent.attr(H2_STREAMS).get();
                 if (codec.connection().numActiveStreams() == 0) {
                     parent.close();
                 } else {

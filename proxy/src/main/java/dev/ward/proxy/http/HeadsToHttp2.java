@@ -1,6 +1,12 @@
 package dev.ward.proxy.http;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpRequest;
@@ -303,29 +309,100 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
     }
 
     /**
-     * A frame of an inbound stream as HTTP objects, for {@link Http2Streams} (which serves streams
-     * without a channel each): what this codec's read makes of it. {@code ctx} is the connection's.
-     * The frame stays the caller's to release.
+     * Where {@link #encodeResponse} and {@link #encodeRequest} put the frames a message becomes, in
+     * order: {@link Http2Streams}' stream, which writes each to the connection's encoder, or the
+     * tests' frame handler ({@link #write}).
      */
-    void decodeFrame(ChannelHandlerContext ctx, Http2StreamFrame frame, List<Object> out) throws Exception {
-        decode(ctx, frame, out);
+    interface FrameSink {
+        /** A HEADERS frame of {@code headers}. */
+        void headers(Http2Headers headers, boolean endStream);
+
+        /** A DATA frame of {@code data}, which the sink takes (and releases). */
+        void data(ByteBuf data, boolean endStream);
     }
 
     /**
-     * A response's message on an inbound stream as frames (without their stream), for
-     * {@link Http2Streams}: what this codec's write makes of it. Takes {@code msg} (released here).
+     * A HEADERS frame the peer sent on {@code stream}, as HTTP objects, for {@link Http2Streams}
+     * (which serves streams without a channel each): what this codec's read makes of it, without a
+     * frame object for the usual request or response head. {@code ctx} is the connection's.
      */
-    void encodeResponse(ChannelHandlerContext ctx, HttpObject msg, List<Object> out) throws Exception {
+    void decodeHeaders(ChannelHandlerContext ctx, Http2FrameStream stream, Http2Headers headers, boolean endStream,
+                       List<Object> out) throws Exception {
+        HttpMessage m = server ? toHttp1Request(headers, endStream) : toHttp1Response(headers, endStream);
+        if (m != null) {
+            out.add(m);
+        } else {
+            super.decode(ctx, new DefaultHttp2HeadersFrame(headers, endStream).stream(stream), out);
+        }
+    }
+
+    /**
+     * A DATA frame's bytes as HTTP content (retained: the caller keeps its reference), as this
+     * codec's read makes them; the one that ends the stream gets the shared empty trailers instead
+     * of a header map of its own (see {@link #decode}).
+     */
+    static HttpContent decodeData(ByteBuf data, boolean endStream) {
+        return endStream ? new DefaultLastHttpContent(data.retain(), EmptyHttpHeaders.INSTANCE)
+                : new DefaultHttpContent(data.retain());
+    }
+
+    /**
+     * A response's message on an inbound stream as frames, for {@link Http2Streams}: what this
+     * codec's write makes of it. Takes {@code msg}: its body goes on in the DATA frame, anything
+     * else is released here. On an exception nothing has gone to {@code out}.
+     */
+    void encodeResponse(ChannelHandlerContext ctx, HttpObject msg, FrameSink out) throws Exception {
         if (msg instanceof HttpResponse res && !(msg instanceof FullHttpMessage)
                 && res.status().codeClass() != HttpStatusClass.INFORMATIONAL
                 && !res.headers().contains(HttpHeaderNames.CONNECTION)) {
-            out.add(new DefaultHttp2HeadersFrame(toHttp2(res), false));
+            out.headers(toHttp2(res), false);
             return;
         }
+        if (!encodeContent(msg, out)) {
+            encodeByNetty(ctx, msg, out);
+        }
+    }
+
+    /**
+     * A body's piece that is not also a head: its buffer as a DATA frame, as Netty's codec makes it
+     * (the last piece ends the stream), without a frame object. False, for Netty's codec, for
+     * anything else, and for a last piece with trailers.
+     */
+    private static boolean encodeContent(HttpObject msg, FrameSink out) {
+        if (msg instanceof HttpMessage || !(msg instanceof HttpContent c)) {
+            return false;
+        }
+        if (msg instanceof LastHttpContent last) {
+            if (!last.trailingHeaders().isEmpty()) {
+                return false;
+            }
+            out.data(c.content(), true); // the message's only reference is its content's: passed on
+            return true;
+        }
+        out.data(c.content(), false);
+        return true;
+    }
+
+    /** What Netty's conversion makes of {@code msg} (released here), handed to {@code out} once it is all made. */
+    private void encodeByNetty(ChannelHandlerContext ctx, HttpObject msg, FrameSink out) throws Exception {
+        List<Object> frames = new java.util.ArrayList<>(2);
         try {
-            encode(ctx, msg, out);
+            encode(ctx, msg, frames);
+        } catch (Exception | Error e) {
+            for (Object f : frames) {
+                ReferenceCountUtil.release(f);
+            }
+            throw e;
         } finally {
             ReferenceCountUtil.release(msg);
+        }
+        for (Object f : frames) {
+            if (f instanceof Http2HeadersFrame h) {
+                out.headers(h.headers(), h.isEndStream());
+            } else {
+                Http2DataFrame d = (Http2DataFrame) f;
+                out.data(d.content(), d.isEndStream());
+            }
         }
     }
 
@@ -339,11 +416,11 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
     }
 
     /**
-     * A request's message on a stream this sidecar opened as frames (without their stream), for
-     * {@link Http2Streams}: what this codec's write makes of it. {@code ctx} is the connection's.
-     * Takes {@code msg} (released here).
+     * A request's message on a stream this sidecar opened as frames, for {@link Http2Streams}: what
+     * this codec's write makes of it. {@code ctx} is the connection's. Takes {@code msg}, as
+     * {@link #encodeResponse} does.
      */
-    void encodeRequest(ChannelHandlerContext ctx, HttpObject msg, List<Object> out) throws Exception {
+    void encodeRequest(ChannelHandlerContext ctx, HttpObject msg, FrameSink out) throws Exception {
         if (msg instanceof HttpRequest req) {
             Http2Headers headers = toHttp2(req, scheme(ctx));
             if (headers != null) {
@@ -351,14 +428,12 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
                 if (whole) {
                     ReferenceCountUtil.release(msg); // sent whole: no body, no trailers (toHttp2 checked)
                 }
-                out.add(new DefaultHttp2HeadersFrame(headers, whole));
+                out.headers(headers, whole);
                 return;
             }
         }
-        try {
-            encode(ctx, msg, out);
-        } finally {
-            ReferenceCountUtil.release(msg);
+        if (!encodeContent(msg, out)) {
+            encodeByNetty(ctx, msg, out);
         }
     }
 
@@ -375,10 +450,21 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
             return;
         }
         List<Object> frames = new java.util.ArrayList<>(2);
+        FrameSink sink = new FrameSink() {
+            @Override
+            public void headers(Http2Headers headers, boolean endStream) {
+                frames.add(new DefaultHttp2HeadersFrame(headers, endStream));
+            }
+
+            @Override
+            public void data(ByteBuf data, boolean endStream) {
+                frames.add(new DefaultHttp2DataFrame(data, endStream));
+            }
+        };
         if (server) {
-            encodeResponse(ctx, obj, frames);
+            encodeResponse(ctx, obj, sink);
         } else {
-            encodeRequest(ctx, obj, frames);
+            encodeRequest(ctx, obj, sink);
         }
         if (frames.isEmpty()) {
             promise.setSuccess();

@@ -1,12 +1,8 @@
 package dev.ward.proxy.http;
 
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2ConnectionAdapter;
-import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2Stream;
 
 /**
@@ -32,9 +28,13 @@ final class Http2DrainHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         draining = true;
-        Http2FrameCodec codec = ctx.pipeline().get(Http2FrameCodec.class);
-        if (codec == null || codec.connection().numActiveStreams() == 0) {
-            goAwayAndClose(ctx);
+        Http2Streams codec = ctx.pipeline().get(Http2Streams.class);
+        if (codec == null) {
+            ctx.close();
+            return;
+        }
+        if (codec.connection().numActiveStreams() == 0) {
+            codec.goAwayAndClose();
             return;
         }
         codec.connection().addListener(new Http2ConnectionAdapter() {
@@ -42,15 +42,9 @@ final class Http2DrainHandler extends ChannelInboundHandlerAdapter {
             public void onStreamClosed(Http2Stream stream) {
                 if (codec.connection().numActiveStreams() == 0) {
                     // Leave the stream's last frames to be flushed first.
-                    ctx.executor().execute(() -> goAwayAndClose(ctx));
+                    ctx.executor().execute(codec::goAwayAndClose);
                 }
             }
         });
-    }
-
-    private static void goAwayAndClose(ChannelHandlerContext ctx) {
-        if (ctx.channel().isActive()) {
-            ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR)).addListener(ChannelFutureListener.CLOSE);
-        }
     }
 }

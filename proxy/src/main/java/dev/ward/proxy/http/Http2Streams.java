@@ -1,24 +1,27 @@
 package dev.ward.proxy.http;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
-import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
-import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
-import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2ConnectionAdapter;
+import io.netty.handler.codec.http2.Http2ConnectionDecoder;
+import io.netty.handler.codec.http2.Http2ConnectionEncoder;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2FrameAdapter;
 import io.netty.handler.codec.http2.Http2FrameStream;
-import io.netty.handler.codec.http2.Http2FrameStreamEvent;
-import io.netty.handler.codec.http2.Http2FrameStreamException;
-import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2LocalFlowController;
+import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2Stream;
-import io.netty.handler.codec.http2.Http2StreamFrame;
-import io.netty.handler.codec.http2.Http2WindowUpdateFrame;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.collection.IntObjectHashMap;
 import java.util.ArrayDeque;
@@ -33,8 +36,17 @@ import org.slf4j.LoggerFactory;
  * accepted, each stream the caller opens is served by its own {@link ProxyHandler} (its
  * {@link Downstream}); on a connection Ward opened to the next hop ({@link #client}), each try of a
  * request opens one ({@link #open}, an {@link Upstream} that relays the response to the exchange).
- * Goes behind the connection's {@link Http2FrameCodec}, where Netty's {@code Http2MultiplexHandler}
- * would go.
+ * It is the connection's HTTP/2 handler itself: Netty's {@link Http2ConnectionHandler} (the
+ * connection's state, its flow control, HPACK, frame reading and writing, and Netty's guards),
+ * with the frames of the streams handed to them here as its decoder reads them, and their frames
+ * written straight to its encoder.
+ *
+ * <p>Until 2026-12-06 it went behind Netty's {@code Http2FrameCodec}, which puts a frame object
+ * around every frame read and written, a stream object beside every one of its streams, and two
+ * event objects into each stream (its state and its writability), and sends all of them through
+ * the pipeline: about 200 B of every HTTP/2 request. Here a frame is a call with its parts, and
+ * what the codec did for its streams is done here for Ward's: a stream's first HEADERS gives it
+ * its id, the bytes of the DATA handed on go back to the windows, a stream's error resets it.
  *
  * <p>Netty's multiplexer gives every stream a child channel: a channel object, its pipeline with
  * head and tail contexts, a config, its registration on the event loop with a promise and a
@@ -60,7 +72,7 @@ import org.slf4j.LoggerFactory;
  * reset first.
  * </ul>
  */
-public final class Http2Streams extends ChannelInboundHandlerAdapter {
+public final class Http2Streams extends Http2ConnectionHandler {
 
     /** What serves one stream ({@link ProxyHandler}): the events a stream channel's last handler would get. */
     public interface StreamHandler {
@@ -92,40 +104,84 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
     /** Streams that read frames in the connection's current read: their read is completed with the connection's. */
     private final ArrayList<Stream> readInThisPass = new ArrayList<>();
     private ChannelHandlerContext ctx;
-    private Http2FrameCodec codec;
     private boolean connectionReading;
     /**
-     * A received frame as HTTP objects, and a written message as frames: one list each for the
-     * connection's streams, since a stream is made per request. A call that finds its list in use
-     * (a handler acting on another stream from inside one's call: not expected) makes its own.
+     * A received head as HTTP objects: one list for the connection's streams, since a stream is
+     * made per request. A call that finds it in use (a handler acting on another stream from inside
+     * one's call: not expected) makes its own.
      */
     private final ArrayList<Object> decoded = new ArrayList<>(2);
-    private final ArrayList<Object> encoded = new ArrayList<>(2);
     private boolean decodedInUse;
-    private boolean encodedInUse;
 
-    /** On a connection a listener accepted: each stream the caller opens is served by a handler from {@code handlers}. */
-    Http2Streams(Supplier<? extends StreamHandler> handlers) {
+    private Http2Streams(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings,
+                         Supplier<? extends StreamHandler> handlers) {
+        super(decoder, encoder, settings, false, true); // as Netty's builders: GOAWAY on close, the preface flushed
         this.handlers = handlers;
+        decoder.frameListener(new FrameListener());
+        connection().addListener(new Http2ConnectionAdapter() {
+            @Override
+            public void onStreamClosed(Http2Stream stream) {
+                Stream s = streams.get(stream.id());
+                if (s != null) {
+                    s.streamClosed();
+                }
+            }
+        });
+        connection().remote().flowController().listener(stream -> {
+            Stream s = streams.get(stream.id());
+            if (s != null) {
+                s.writabilityChanged();
+            }
+        });
     }
 
     /**
-     * On a connection this sidecar opened (to another sidecar, or an app that speaks HTTP/2): its
-     * streams are opened here ({@link #open}), one per try of a request; a stream the server would
-     * open (push, which Ward's settings disable) is refused.
+     * The handler of an HTTP/2 connection of this side, from its decoder and encoder
+     * ({@link HttpPipelines#h2Codec}), with Netty's guards on what the peer sends as its builders
+     * add them (empty DATA frames, a flood of RST_STREAMs on a server), the advertised stream limit
+     * enforced from the start, and no grace period on close. On a connection a listener accepted
+     * ({@code server}), each stream the caller opens is served by a handler from {@code handlers};
+     * on one this sidecar opened ({@code handlers} null) streams are opened here ({@link #open}),
+     * one per try of a request, and a stream the server would open (push, which Ward's settings
+     * disable) is refused.
      */
-    public static Http2Streams client() {
-        return new Http2Streams(null);
+    static Http2Streams of(boolean server, HttpPipelines.H2Codec codec, Http2Settings settings,
+                           Supplier<? extends StreamHandler> handlers) {
+        return new Builder(server, codec, settings, handlers).build();
     }
 
-    /** The connection's codec. */
-    Http2FrameCodec codec() {
-        return codec;
+    /** Netty's builder of a connection handler, for this one: it adds Netty's decoder guards and settings. */
+    private static final class Builder extends AbstractHttp2ConnectionHandlerBuilder<Http2Streams, Builder> {
+        private final boolean server;
+        private final Supplier<? extends StreamHandler> handlers;
+
+        Builder(boolean server, HttpPipelines.H2Codec codec, Http2Settings settings, Supplier<? extends StreamHandler> handlers) {
+            this.server = server;
+            this.handlers = handlers;
+            codec(codec.decoder(), codec.encoder());
+            initialSettings(settings);
+            gracefulShutdownTimeoutMillis(0);
+        }
+
+        @Override
+        public boolean isServer() { // with a codec of one's own, the builder takes the side only this way
+            return server;
+        }
+
+        @Override
+        public Http2Streams build() {
+            return super.build();
+        }
+
+        @Override
+        protected Http2Streams build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings initialSettings) {
+            return new Http2Streams(decoder, encoder, initialSettings, handlers);
+        }
     }
 
     /** Whether {@link #open} may succeed: the server's stream limit and the stream ids allow another, and no GOAWAY came. */
     public boolean canOpenStream() {
-        return ctx.channel().isActive() && codec.connection().local().canOpenStream() && !codec.connection().goAwayReceived();
+        return ctx.channel().isActive() && connection().local().canOpenStream() && !connection().goAwayReceived();
     }
 
     /**
@@ -134,27 +190,39 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
      */
     public Upstream open(boolean reused) {
         assert ctx.executor().inEventLoop() && handlers == null;
-        return new ClientStream(io.netty.handler.codec.http2.WardOutboundStreams.newStream(codec), reused);
+        return new ClientStream(reused);
     }
 
-    @Override
-    public boolean isSharable() {
-        return false;
-    }
-
-    @Override
-    public void handlerAdded(ChannelHandlerContext ctx) {
-        this.ctx = ctx;
-        this.codec = ctx.pipeline().get(Http2FrameCodec.class);
-        if (codec == null) {
-            throw new IllegalStateException("Http2Streams goes behind an Http2FrameCodec");
-        }
-        if (handlers == null) {
+    /** Grows the connection's receive window to {@code size} bytes, if it is smaller (Netty starts it at 64 KiB). */
+    void widenConnectionWindow(int size) {
+        Http2Stream c = connection().connectionStream();
+        Http2LocalFlowController flow = connection().local().flowController();
+        int now = flow.windowSize(c);
+        if (now < size) {
             try {
-                HeadsToHttp2.CLIENT.connectionAdded(ctx);
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
+                flow.incrementWindowSize(c, size - now); // sends the WINDOW_UPDATE
+            } catch (Http2Exception e) {
+                onError(ctx, true, e);
             }
+            flush(ctx);
+        }
+    }
+
+    /** GOAWAY (no error) naming the last stream the peer opened, then the connection closes once it is sent. */
+    void goAwayAndClose() {
+        if (ctx.channel().isActive()) {
+            goAway(ctx, connection().remote().lastStreamCreated(), Http2Error.NO_ERROR.code(), io.netty.buffer.Unpooled.EMPTY_BUFFER,
+                    ctx.newPromise()).addListener(ChannelFutureListener.CLOSE);
+            flush(ctx);
+        }
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
+        this.ctx = ctx;
+        super.handlerAdded(ctx);
+        if (handlers == null) {
+            HeadsToHttp2.CLIENT.connectionAdded(ctx);
         }
     }
 
@@ -163,131 +231,148 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
         return streams.size();
     }
 
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (!(msg instanceof Http2StreamFrame frame)) {
-            ctx.fireChannelRead(msg); // SETTINGS, PING, GOAWAY: the connection's
-            return;
+    /** The frames the connection's decoder reads, after it has checked them and applied them to its state. */
+    private final class FrameListener extends Http2FrameAdapter {
+        @Override
+        public void onHeadersRead(ChannelHandlerContext ctx, int streamId, Http2Headers headers, int streamDependency,
+                                  short weight, boolean exclusive, int padding, boolean endOfStream) {
+            onHeadersRead(ctx, streamId, headers, padding, endOfStream);
         }
-        connectionReading = true;
-        if (msg instanceof Http2WindowUpdateFrame) {
-            return; // the codec has applied it to the send window already
-        }
-        Http2FrameStream fs = frame.stream();
-        Stream s = streams.get(fs.id());
-        if (s == null) {
-            if (!(frame instanceof Http2HeadersFrame) || handlers == null) {
-                // A stream already let go (its handler closed it): what still comes is dropped. On a
-                // connection this sidecar opened, a stream the server opens is refused.
-                ReferenceCountUtil.release(frame);
-                if (handlers == null && frame instanceof Http2HeadersFrame && fs.state() != Http2Stream.State.CLOSED) {
-                    ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM).stream(fs), ctx.voidPromise());
-                }
-                return;
-            }
-            s = accept(fs);
+
+        @Override
+        public void onHeadersRead(ChannelHandlerContext ctx, int streamId, Http2Headers headers, int padding,
+                                  boolean endOfStream) {
+            connectionReading = true;
+            Stream s = streams.get(streamId);
             if (s == null) {
-                ReferenceCountUtil.release(frame);
-                return;
+                if (handlers == null) {
+                    // On a connection this sidecar opened, a stream the server opens is refused.
+                    Http2Stream h2 = connection().stream(streamId);
+                    if (h2 != null && h2.state() != Http2Stream.State.CLOSED) {
+                        encoder().writeRstStream(ctx, streamId, Http2Error.REFUSED_STREAM.code(), ctx.voidPromise());
+                        flush(ctx);
+                    }
+                    return;
+                }
+                s = accept(streamId);
+                if (s == null) {
+                    return;
+                }
+            }
+            s.receiveHeaders(headers, endOfStream);
+        }
+
+        @Override
+        public int onDataRead(ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding, boolean endOfStream) {
+            connectionReading = true;
+            Stream s = streams.get(streamId);
+            if (s == null) {
+                // A stream already let go (its handler closed it): what still comes is dropped, its bytes given back.
+                return data.readableBytes() + padding;
+            }
+            s.receiveData(data, endOfStream);
+            return padding; // the data's own bytes go back once handed on (Stream#readComplete)
+        }
+
+        @Override
+        public void onRstStreamRead(ChannelHandlerContext ctx, int streamId, long errorCode) {
+            connectionReading = true;
+            Stream s = streams.get(streamId);
+            if (s != null) {
+                s.resetByPeer(errorCode); // the peer gave up on it, or refused it
             }
         }
-        if (frame instanceof Http2ResetFrame rst) {
-            s.resetByPeer(rst.errorCode()); // the peer gave up on it, or refused it
-            return;
-        }
-        if (frame instanceof Http2HeadersFrame || frame instanceof Http2DataFrame) {
-            s.receive(frame);
-        } else {
-            ReferenceCountUtil.release(frame); // PRIORITY, unknown frame types: nothing for the handler
-        }
+        // SETTINGS, PING, GOAWAY, WINDOW_UPDATE, PRIORITY, unknown frames: the connection's decoder
+        // has applied them already (a GOAWAY closes the streams above its last id), nothing for the streams.
     }
 
     /** A stream the caller opened, with its handler. */
-    private Stream accept(Http2FrameStream fs) {
-        Http2Stream h2 = codec.connection().stream(fs.id());
+    private Stream accept(int streamId) {
+        Http2Stream h2 = connection().stream(streamId);
         if (h2 == null) {
-            return null; // closed already (a HEADERS frame with a reset behind it in the same read)
+            return null; // closed already
         }
         StreamHandler handler = handlers.get();
-        ServerStream s = new ServerStream(fs, h2, handler);
+        ServerStream s = new ServerStream(streamId, h2, handler);
         handler.attach(s);
-        streams.put(fs.id(), s);
+        streams.put(streamId, s);
         return s;
     }
 
     @Override
-    public void channelReadComplete(ChannelHandlerContext ctx) {
+    public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
         connectionReading = false;
         // Index loop: a stream's readComplete may not add streams, but may close one (which stays listed, harmlessly).
         for (int i = 0; i < readInThisPass.size(); i++) {
             readInThisPass.get(i).readComplete();
         }
         readInThisPass.clear();
-        ctx.fireChannelReadComplete();
+        super.channelReadComplete(ctx); // and then flushes
     }
 
     @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof Http2FrameStreamEvent e) {
-            Stream s = streams.get(e.stream().id());
-            if (s != null) {
-                if (e.type() == Http2FrameStreamEvent.Type.Writability) {
-                    s.writabilityChanged();
-                } else if (e.stream().state() == Http2Stream.State.CLOSED) {
-                    s.streamClosed();
-                }
-            }
-            return;
-        }
-        ctx.fireUserEventTriggered(evt);
-    }
-
-    @Override
-    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+        super.channelWritabilityChanged(ctx);
         if (ctx.channel().isWritable()) {
             for (Stream s : streams.values().toArray(new Stream[0])) {
                 s.writabilityChanged();
             }
         }
-        ctx.fireChannelWritabilityChanged();
     }
 
     @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-        for (Stream s : streams.values().toArray(new Stream[0])) {
-            s.closeQuietly();
-        }
-        ctx.fireChannelInactive();
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof Http2FrameStreamException e) {
-            // An error in one stream's frames (the codec's validation of a head, a body longer than its
-            // content-length...): that stream is reset with the error's code; the connection goes on.
-            Stream s = streams.get(e.stream().id());
-            log.debug("stream {} of {}: {}", e.stream().id(), ctx.channel().remoteAddress(), String.valueOf(e.getCause()));
-            if (s != null) {
-                s.reset(e.error());
-            } else {
-                ctx.writeAndFlush(new DefaultHttp2ResetFrame(e.error()).stream(e.stream()));
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        try {
+            super.channelInactive(ctx); // closes the connection's streams (each ends here as Netty closes it)
+        } finally {
+            for (Stream s : streams.values().toArray(new Stream[0])) {
+                s.closeQuietly();
             }
-            return;
         }
-        ctx.fireExceptionCaught(cause);
+    }
+
+    /**
+     * An error in one stream's frames (the decoder's validation of a head, a body longer than its
+     * content-length...): a stream of Ward's is reset with the error's code and ends; the connection
+     * goes on. A stream Ward does not know is reset by Netty. An error in writing a stream's frame
+     * fails the write, which the stream hears from its promise, as Netty's frame codec left it.
+     */
+    @Override
+    protected void onStreamError(ChannelHandlerContext ctx, boolean outbound, Throwable cause,
+                                 Http2Exception.StreamException e) {
+        Stream s = streams.get(e.streamId());
+        if (s == null) {
+            log.debug("stream {} of {}: {}", e.streamId(), ctx.channel().remoteAddress(), String.valueOf(cause));
+            super.onStreamError(ctx, outbound, cause, e);
+        } else if (!outbound) {
+            log.debug("{}: {}", s, String.valueOf(cause));
+            s.reset(e.error());
+        }
+    }
+
+    /** A connection error: the pipeline hears of what the peer did (as from Netty's frame codec), then GOAWAY and close. */
+    @Override
+    protected void onConnectionError(ChannelHandlerContext ctx, boolean outbound, Throwable cause, Http2Exception http2Ex) {
+        if (!outbound) {
+            ctx.fireExceptionCaught(cause);
+        }
+        super.onConnectionError(ctx, outbound, cause, http2Ex);
     }
 
     /**
      * One stream: the frames the peer sent it, handed on as HTTP objects while its user reads, and
      * the messages its user writes, sent as frames. A {@link ServerStream} (the caller opened it) or
-     * a {@link ClientStream} (this sidecar did).
+     * a {@link ClientStream} (this sidecar did). It is the {@link Http2FrameStream} Netty's
+     * conversion is given for a head it converts itself (it names the stream in a header the proxy
+     * drops).
      */
-    private abstract class Stream implements ChannelFutureListener {
-        final Http2FrameStream fs;
-        /** The codec's stream; for a {@link ClientStream}, null until its first frame is written. */
+    private abstract class Stream implements ChannelFutureListener, HeadsToHttp2.FrameSink, Http2FrameStream {
+        /** Its id; for a {@link ClientStream}, -1 until its first frame is written. */
+        int id;
+        /** The connection's stream; for a {@link ClientStream}, null until its first frame is written. */
         Http2Stream h2;
-        /** Frames not yet handed on, while its user does not read; made when first needed. */
-        ArrayDeque<Http2StreamFrame> held;
+        /** Messages not yet handed on, while its user does not read; made when first needed. */
+        ArrayDeque<Object> held;
         /** DATA bytes handed on and not yet given back to the peer's window. */
         int consumed;
         boolean autoRead = true;
@@ -297,9 +382,19 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
         boolean localEnded;
         boolean closed;
 
-        Stream(Http2FrameStream fs, Http2Stream h2) {
-            this.fs = fs;
+        Stream(int id, Http2Stream h2) {
+            this.id = id;
             this.h2 = h2;
+        }
+
+        @Override
+        public int id() {
+            return id;
+        }
+
+        @Override
+        public Http2Stream.State state() {
+            return h2 == null ? Http2Stream.State.IDLE : h2.state();
         }
 
         /** Its half of the conversion: requests in and responses out, or the other way round. */
@@ -318,7 +413,7 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
             closeQuietly();
         }
 
-        /** The codec closed it (ended both ways, reset, or cut by a GOAWAY). */
+        /** The connection closed it (ended both ways, reset, or cut by a GOAWAY). */
         void streamClosed() {
             closeQuietly(); // what is held is of no use now
         }
@@ -326,22 +421,59 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
         /** Its user is told, later in this loop's turn, that it has gone (if it still cares). */
         abstract void notifyInactive();
 
-        void receive(Http2StreamFrame frame) {
+        void receiveHeaders(Http2Headers headers, boolean endOfStream) {
             if (closed) {
-                ReferenceCountUtil.release(frame);
                 return;
             }
-            remoteEnded |= frame instanceof Http2HeadersFrame h ? h.isEndStream() : ((Http2DataFrame) frame).isEndStream();
+            remoteEnded |= endOfStream;
+            boolean shared = !decodedInUse;
+            List<Object> in = shared ? decoded : new ArrayList<>(2);
+            decodedInUse = true;
+            try {
+                try {
+                    conversion().decodeHeaders(ctx, this, headers, endOfStream, in);
+                } catch (Exception e) {
+                    // Netty's conversion refused the head (the decoder validated it already, so not expected).
+                    log.debug("{}: {}", this, e.toString());
+                    releaseAll(in);
+                    reset(Http2Error.PROTOCOL_ERROR);
+                    return;
+                }
+                for (int i = 0; i < in.size(); i++) {
+                    receive(in.get(i));
+                }
+            } finally {
+                in.clear();
+                if (shared) {
+                    decodedInUse = false;
+                }
+            }
+        }
+
+        /** A DATA frame's bytes (the decoder's: retained here for as long as they are needed). */
+        void receiveData(ByteBuf data, boolean endOfStream) {
+            if (closed) {
+                return;
+            }
+            remoteEnded |= endOfStream;
+            receive(HeadsToHttp2.decodeData(data, endOfStream));
+        }
+
+        private void receive(Object msg) {
+            if (closed) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
             if (autoRead && (held == null || held.isEmpty()) && !delivering) {
-                deliver(frame);
+                deliver(msg);
             } else {
                 if (held == null) {
                     held = new ArrayDeque<>(4);
                 }
-                held.add(frame);
+                held.add(msg);
             }
             if (autoRead && held != null && !held.isEmpty()) {
-                drainHeld(); // its user turned reading back on while the frame was handed to it
+                drainHeld(); // its user turned reading back on while the message was handed to it
             }
             listForReadComplete();
         }
@@ -354,44 +486,22 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
         }
 
         /**
-         * Hands one frame on, as HTTP objects. Not re-entered: a user that turns reading back on
-         * while it is handed a frame gets the held ones after it returns ({@link #receive},
-         * {@link #drainHeld}).
+         * Hands one message on. Not re-entered: a user that turns reading back on while it is handed
+         * a message gets the held ones after it returns ({@link #receive}, {@link #drainHeld}).
          */
-        private void deliver(Http2StreamFrame frame) {
-            if (frame instanceof Http2DataFrame d) {
-                consumed += d.initialFlowControlledBytes();
+        private void deliver(Object msg) {
+            if (closed) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            if (msg instanceof HttpContent c) {
+                consumed += c.content().readableBytes(); // a DATA frame's (a head's content is empty)
             }
             delivering = true;
-            boolean shared = !decodedInUse;
-            List<Object> in = shared ? decoded : new ArrayList<>(2);
-            decodedInUse = true;
             try {
-                try {
-                    conversion().decodeFrame(ctx, frame, in);
-                } catch (Exception e) {
-                    // Netty's conversion refused the head (the codec validated it already, so not expected).
-                    log.debug("{}: {}", this, e.toString());
-                    releaseAll(in);
-                    reset(Http2Error.PROTOCOL_ERROR);
-                    return;
-                } finally {
-                    ReferenceCountUtil.release(frame);
-                }
-                for (int i = 0; i < in.size(); i++) {
-                    Object o = in.get(i);
-                    if (closed) {
-                        ReferenceCountUtil.release(o);
-                    } else {
-                        handOn(o);
-                    }
-                }
+                handOn(msg);
             } finally {
-                in.clear();
                 delivering = false;
-                if (shared) {
-                    decodedInUse = false;
-                }
             }
         }
 
@@ -406,23 +516,28 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
         }
 
         private void returnWindow() {
-            if (consumed > 0 && !closed) {
+            if (consumed > 0 && !closed && h2 != null) {
                 int n = consumed;
                 consumed = 0;
-                // The codec returns them to the stream's and the connection's receive windows, and sends
-                // WINDOW_UPDATEs when half a window is consumed (Netty's default ratio).
-                ctx.write(new DefaultHttp2WindowUpdateFrame(n).stream(fs), ctx.voidPromise());
-                ctx.flush();
+                try {
+                    // Back to the stream's and the connection's receive windows; a WINDOW_UPDATE goes
+                    // when half a window is consumed (Netty's default ratio).
+                    if (Http2Streams.this.connection().local().flowController().consumeBytes(h2, n)) {
+                        Http2Streams.this.flush(ctx);
+                    }
+                } catch (Http2Exception e) {
+                    onError(ctx, true, e);
+                }
             }
         }
 
-        /** Hands on held frames while its user reads. */
+        /** Hands on held messages while its user reads. */
         void drainHeld() {
             if (delivering || held == null) {
                 return;
             }
-            for (Http2StreamFrame f; autoRead && !closed && !delivering && (f = held.poll()) != null; ) {
-                deliver(f);
+            for (Object m; autoRead && !closed && !delivering && (m = held.poll()) != null; ) {
+                deliver(m);
             }
             if (connectionReading) {
                 listForReadComplete();
@@ -441,48 +556,61 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
                 ReferenceCountUtil.release(msg);
                 return;
             }
-            boolean shared = !encodedInUse;
-            List<Object> frames = shared ? encoded : new ArrayList<>(2);
-            encodedInUse = true;
             try {
-                try {
-                    encode(msg, frames);
-                } catch (Exception e) {
-                    log.debug("{}: message not sent: {}", this, e.toString());
-                    releaseAll(frames);
-                    reset(Http2Error.INTERNAL_ERROR);
-                    return;
-                }
-                for (int i = 0; i < frames.size(); i++) {
-                    Http2StreamFrame f = ((Http2StreamFrame) frames.get(i)).stream(fs);
-                    if (closed) {
-                        ReferenceCountUtil.release(f); // the first frame's write failed at once
-                        continue;
-                    }
-                    boolean ends = f instanceof Http2HeadersFrame h ? h.isEndStream() : f instanceof Http2DataFrame d && d.isEndStream();
-                    localEnded |= ends;
-                    if (ends || h2 == null || !(f instanceof Http2HeadersFrame)) {
-                        ctx.write(f).addListener(this);
-                    } else {
-                        // A head that more frames follow, on a stream that has its id: a failure to
-                        // encode it resets the stream (which ends this one), and a failure to send it
-                        // fails the frames after it too, whose listener hears it. Without a listener
-                        // of ours its promise has just Netty's, so no listener list is made for it.
-                        ctx.write(f);
-                    }
-                    if (h2 == null && !closed) {
-                        opened();
-                    }
-                }
-            } finally {
-                frames.clear();
-                if (shared) {
-                    encodedInUse = false;
-                }
+                encode(msg);
+            } catch (Exception e) {
+                log.debug("{}: message not sent: {}", this, e.toString());
+                reset(Http2Error.INTERNAL_ERROR);
             }
         }
 
-        abstract void encode(HttpObject msg, List<Object> frames) throws Exception;
+        /** {@code msg} as frames, to {@link #headers} and {@link #data}. */
+        abstract void encode(HttpObject msg) throws Exception;
+
+        @Override
+        public void headers(Http2Headers headers, boolean endStream) {
+            if (closed || id < 0 && !newId()) {
+                return;
+            }
+            localEnded |= endStream;
+            ChannelPromise p = ctx.newPromise();
+            if (endStream || h2 == null) {
+                p.addListener(this);
+            }
+            // Otherwise a head that more frames follow, on a stream that has its id: a failure to
+            // encode it resets the stream (which ends this one), and a failure to send it fails the
+            // frames after it too, whose listener hears it; without a listener of ours its promise
+            // has just Netty's, so no listener list is made for it.
+            encoder().writeHeaders(ctx, id, headers, 0, endStream, p);
+            if (h2 == null && !closed) {
+                opened();
+            }
+        }
+
+        @Override
+        public void data(ByteBuf data, boolean endStream) {
+            if (closed || id < 0) { // a body before its head (not expected): the stream cannot take it
+                data.release();
+                if (!closed) {
+                    close();
+                }
+                return;
+            }
+            localEnded |= endStream;
+            encoder().writeData(ctx, id, data, 0, endStream, ctx.newPromise().addListener(this));
+        }
+
+        /** A {@link ClientStream}'s id, taken as its first HEADERS goes; false (and it has ended) if the connection has none left. */
+        private boolean newId() {
+            int next = Http2Streams.this.connection().local().incrementAndGetNextStreamId();
+            if (next < 0) {
+                log.debug("{}: no stream ids left on the connection", this);
+                closeQuietly();
+                return false;
+            }
+            id = next;
+            return true;
+        }
 
         /** A {@link ClientStream}'s first frame has been written: it has its id. */
         void opened() {
@@ -498,11 +626,12 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
         }
 
         public void flush() {
-            ctx.flush();
+            Http2Streams.this.flush(ctx); // the flow controller's pending DATA first
         }
 
         public boolean isWritable() {
-            return !closed && ctx.channel().isWritable() && (h2 == null || codec.connection().remote().flowController().isWritable(h2));
+            return !closed && ctx.channel().isWritable()
+                    && (h2 == null || Http2Streams.this.connection().remote().flowController().isWritable(h2));
         }
 
         public boolean isActive() {
@@ -531,14 +660,14 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
             }
         }
 
-        /** Resets the stream with {@code error} (unless the codec has closed it already, or never opened it), then ends it. */
+        /** Resets the stream with {@code error} (unless the connection has closed it already, or never opened it), then ends it. */
         void reset(Http2Error error) {
             if (closed) {
                 return;
             }
             if (h2 != null && ctx.channel().isActive() && h2.state() != Http2Stream.State.CLOSED) {
-                ctx.write(new DefaultHttp2ResetFrame(error).stream(fs), ctx.voidPromise());
-                ctx.flush();
+                encoder().writeRstStream(ctx, id, error.code(), ctx.voidPromise()); // through Netty's limit on RSTs sent
+                Http2Streams.this.flush(ctx);
             }
             closeQuietly();
         }
@@ -549,12 +678,12 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
                 return;
             }
             closed = true;
-            if (h2 != null) {
-                streams.remove(fs.id());
+            if (id > 0 && streams.get(id) == this) {
+                streams.remove(id);
             }
             if (held != null) {
-                for (Http2StreamFrame f; (f = held.poll()) != null; ) {
-                    ReferenceCountUtil.release(f);
+                for (Object m; (m = held.poll()) != null; ) {
+                    ReferenceCountUtil.release(m);
                 }
             }
             notifyInactive();
@@ -571,7 +700,7 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
 
         @Override
         public String toString() {
-            return "stream " + fs.id() + " of " + ctx.channel();
+            return "stream " + id + " of " + ctx.channel();
         }
     }
 
@@ -579,8 +708,8 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
     private final class ServerStream extends Stream implements Downstream {
         final StreamHandler handler;
 
-        ServerStream(Http2FrameStream fs, Http2Stream h2, StreamHandler handler) {
-            super(fs, h2);
+        ServerStream(int id, Http2Stream h2, StreamHandler handler) {
+            super(id, h2);
             this.handler = handler;
         }
 
@@ -590,8 +719,8 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
         }
 
         @Override
-        void encode(HttpObject msg, List<Object> frames) throws Exception {
-            HeadsToHttp2.SERVER.encodeResponse(ctx, msg, frames);
+        void encode(HttpObject msg) throws Exception {
+            HeadsToHttp2.SERVER.encodeResponse(ctx, msg, this);
         }
 
         @Override
@@ -643,8 +772,8 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
         Relay relay;
         Object attachment;
 
-        ClientStream(Http2FrameStream fs, boolean reused) {
-            super(fs, null);
+        ClientStream(boolean reused) {
+            super(-1, null);
             this.reused = reused;
         }
 
@@ -654,16 +783,16 @@ public final class Http2Streams extends ChannelInboundHandlerAdapter {
         }
 
         @Override
-        void encode(HttpObject msg, List<Object> frames) throws Exception {
-            HeadsToHttp2.CLIENT.encodeRequest(ctx, msg, frames);
+        void encode(HttpObject msg) throws Exception {
+            HeadsToHttp2.CLIENT.encodeRequest(ctx, msg, this);
         }
 
         @Override
         void opened() {
-            if (fs.id() > 0) { // the codec gave it an id as it wrote its HEADERS
-                h2 = codec.connection().stream(fs.id());
+            if (id > 0) { // it took its id as it wrote its HEADERS
+                h2 = Http2Streams.this.connection().stream(id);
                 if (h2 != null) {
-                    streams.put(fs.id(), this);
+                    streams.put(id, this);
                 }
             }
             // Otherwise the write failed at once (no stream ids left, the connection gone): its listener closes it.

@@ -15,12 +15,9 @@ import io.netty.handler.codec.http2.WardHttp2ConnectionEncoder;
 import io.netty.handler.codec.http2.WardHttp2FrameWriter;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
-import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
 import io.netty.handler.codec.http2.Http2ConnectionEncoder;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2FrameReader;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersEncoder.SensitivityDetector;
@@ -50,10 +47,14 @@ public final class HttpPipelines {
 
     private HttpPipelines() {}
 
+    /** An HTTP/2 connection's decoder and encoder, as {@link #h2Codec} assembles them. */
+    public record H2Codec(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder) {}
+
     /**
-     * The HTTP/2 frame codec of a connection of this side ({@code server} or client), sending
-     * {@code settings} and never indexing what {@code sensitive} names. Netty's
-     * {@code Http2FrameCodecBuilder} with its defaults, assembled here for four differences.
+     * The HTTP/2 decoder and encoder of a connection of this side ({@code server} or client),
+     * never indexing what {@code sensitive} names, for {@link Http2Streams#of} with the same
+     * {@code settings}. What Netty's builders assemble with their defaults, but for four
+     * differences.
      *
      * <p>The streams share the connection's send window in turn ({@link UniformStreamByteDistributor})
      * rather than by RFC 7540's priority tree ({@code WeightedFairQueueByteDistributor}, Netty's
@@ -84,7 +85,7 @@ public final class HttpPipelines {
      * window as one small object ({@link WardHttp2ConnectionEncoder}) instead of Netty's buffer
      * queue and chained promises.
      */
-    public static Http2FrameCodec h2Codec(boolean server, Http2Settings settings, SensitivityDetector sensitive) {
+    public static H2Codec h2Codec(boolean server, Http2Settings settings, SensitivityDetector sensitive) {
         DefaultHttp2Connection connection = new DefaultHttp2Connection(server);
         connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection,
                 new UniformStreamByteDistributor(connection)));
@@ -95,16 +96,7 @@ public final class HttpPipelines {
                 new WardHttp2ConnectionEncoder(new DefaultHttp2ConnectionEncoder(connection, new WardHttp2FrameWriter(sensitive))), server);
         Http2ConnectionDecoder decoder = new DefaultHttp2ConnectionDecoder(connection, encoder, reader,
                 Http2PromisedRequestVerifier.ALWAYS_VERIFY, true, true, true); // ack SETTINGS and PINGs, validate heads
-        return new Http2FrameCodecBuilder() {
-            {
-                codec(decoder, encoder); // protected: the builder takes a codec only from a subclass
-            }
-
-            @Override
-            public boolean isServer() { // the builder's default (true) would also set a client's RST limits as a server's
-                return server;
-            }
-        }.initialSettings(settings).gracefulShutdownTimeoutMillis(0).build(); // no grace: as forServer()/forClient()
+        return new H2Codec(decoder, encoder);
     }
 
     /** HPACK decoding into {@link CompactHttp2Headers#validating}, with Netty's checks on (names and values). */
@@ -119,37 +111,37 @@ public final class HttpPipelines {
         }
     }
 
+    /** The settings of an HTTP/2 connection Ward opens: no server push, responses' heads up to {@code maxHeaderSize}, the wide stream window. */
+    static Http2Settings h2ClientSettings(int maxHeaderSize) {
+        return Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(maxHeaderSize).initialWindowSize(H2_STREAM_WINDOW);
+    }
+
     /**
-     * The codec of an HTTP/2 connection Ward opens (to another sidecar, or to an app that speaks
-     * HTTP/2): no server push, responses' heads up to {@code maxHeaderSize}, the wide stream
-     * window, and trace headers kept out of HPACK's dynamic table ({@link TraceHeaders#notIndexed}).
+     * The HTTP/2 handler of a connection Ward opens (to another sidecar, or to an app that speaks
+     * HTTP/2): {@link #h2ClientSettings}, trace headers kept out of HPACK's dynamic table
+     * ({@link TraceHeaders#notIndexed}), its streams opened one per try of a request; a stream the
+     * server would open is refused.
      */
-    public static Http2FrameCodec h2ClientCodec(int maxHeaderSize) {
-        return h2Codec(false, Http2Settings.defaultSettings().pushEnabled(false).maxHeaderListSize(maxHeaderSize)
-                .initialWindowSize(H2_STREAM_WINDOW), TraceHeaders.notIndexed());
+    public static Http2Streams h2ClientStreams(int maxHeaderSize) {
+        Http2Settings settings = h2ClientSettings(maxHeaderSize);
+        return Http2Streams.of(false, h2Codec(false, settings, TraceHeaders.notIndexed()), settings, null);
     }
 
     /**
      * The HTTP/2 side of a connection Ward opened, once TLS (if any) and ALPN are done: flush
-     * consolidation, the client codec ({@link #h2ClientCodec}) and its streams, which the returned
-     * {@link Http2Streams} opens one per try of a request.
+     * consolidation and the connection's handler ({@link #h2ClientStreams}), which the caller opens
+     * streams on.
      */
     public static Http2Streams h2Client(ChannelPipeline p, int maxHeaderSize) {
         consolidateFlushes(p);
-        p.addLast("h2", h2ClientCodec(maxHeaderSize));
-        Http2Streams streams = Http2Streams.client(); // refuses any stream the server opens (push is disabled)
-        p.addLast("h2-streams", streams);
+        Http2Streams streams = h2ClientStreams(maxHeaderSize);
+        p.addLast("h2", streams);
         return streams;
     }
 
     /** Grows the connection-level receive window of the HTTP/2 connection {@code ch} to {@link #H2_CONNECTION_WINDOW}. */
     public static void widenConnectionWindow(Channel ch) {
-        io.netty.handler.codec.http2.Http2FrameCodec codec = ch.pipeline().get(io.netty.handler.codec.http2.Http2FrameCodec.class);
-        int now = codec.connection().local().flowController().windowSize(codec.connection().connectionStream());
-        if (now < H2_CONNECTION_WINDOW) { // Netty already widens it by what the stream window grew
-            ch.writeAndFlush(new DefaultHttp2WindowUpdateFrame(H2_CONNECTION_WINDOW - now))
-                    .addListener(io.netty.channel.ChannelFutureListener.CLOSE_ON_FAILURE);
-        }
+        ch.pipeline().get(Http2Streams.class).widenConnectionWindow(H2_CONNECTION_WINDOW);
     }
 
     /**
@@ -192,8 +184,8 @@ public final class HttpPipelines {
 
     /**
      * HTTP/2: one connection, each stream served by its own {@link ProxyHandler} through
-     * {@link Http2Streams} (frames converted to HTTP objects and back, without a channel per
-     * stream), so the same handler serves both protocols. Drains with {@link Http2DrainHandler}.
+     * {@link Http2Streams} (the connection's handler: frames converted to HTTP objects and back,
+     * without a channel or frame objects per stream), so the same handler serves both protocols. Drains with {@link Http2DrainHandler}.
      */
     public static void http2(ChannelPipeline p, SidecarConfig.Limits limits, Supplier<ProxyHandler> handler) {
         Http2Settings settings = Http2Settings.defaultSettings().initialWindowSize(H2_STREAM_WINDOW)
@@ -203,8 +195,7 @@ public final class HttpPipelines {
         // the multiplexer lets through (behind it, a busy connection looked idle and was closed).
         p.addLast("idle", new IdleTimeout(limits.idleTimeout()));
         consolidateFlushes(p);
-        p.addLast("h2", h2Codec(true, settings, Http2HeadersEncoder.NEVER_SENSITIVE));
-        p.addLast("h2-streams", new Http2Streams(handler));
+        p.addLast("h2", Http2Streams.of(true, h2Codec(true, settings, Http2HeadersEncoder.NEVER_SENSITIVE), settings, handler));
         p.addLast("h2-drain", new Http2DrainHandler());
         widenConnectionWindow(p.channel());
     }

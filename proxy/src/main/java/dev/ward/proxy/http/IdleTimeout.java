@@ -2,7 +2,6 @@ package dev.ward.proxy.http;
 
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Ticker;
 import java.time.Duration;
@@ -120,7 +119,7 @@ public final class IdleTimeout extends ChannelDuplexHandler {
             checkIn(ctx, reading ? timeoutNanos : timeoutNanos - quietFor);
             return;
         }
-        Http2FrameCodec h2 = ctx.pipeline().get(Http2FrameCodec.class);
+        Http2Streams h2 = ctx.pipeline().get(Http2Streams.class);
         if (h2 == null) {
             check = null;
             ctx.close();

@@ -23,9 +23,7 @@ import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameStream;
-import io.netty.handler.codec.http2.Http2HeadersEncoder;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -112,21 +110,19 @@ class Http2StreamsTest {
 
     final List<Recorder> handlers = new ArrayList<>();
     BiConsumer<Recorder, Object> onRead = (r, m) -> { };
-    final Http2FrameCodec serverCodec = HttpPipelines.h2Codec(true, Http2Settings.defaultSettings(), Http2HeadersEncoder.NEVER_SENSITIVE);
-    final Http2Streams streams = new Http2Streams(() -> {
+    final Http2Streams streams = H2Peers.server(Http2Settings.defaultSettings(), () -> {
         Recorder r = new Recorder();
         r.onRead = onRead;
         handlers.add(r);
         return r;
     });
-    final EmbeddedChannel server = new EmbeddedChannel(serverCodec, streams);
+    final EmbeddedChannel server = new EmbeddedChannel(streams);
     final Caller caller = new Caller();
     EmbeddedChannel client;
 
     /** A caller whose streams take at most {@code window} bytes of response before it gives some back. */
     void connect(int window) {
-        client = new EmbeddedChannel(HttpPipelines.h2Codec(false, Http2Settings.defaultSettings().initialWindowSize(window),
-                Http2HeadersEncoder.NEVER_SENSITIVE), caller);
+        client = new EmbeddedChannel(H2Peers.frameCodec(false, Http2Settings.defaultSettings().initialWindowSize(window)), caller);
         pump();
     }
 
@@ -155,8 +151,8 @@ class Http2StreamsTest {
     }
 
     int unconsumed(Http2FrameStream s) {
-        Http2Stream st = serverCodec.connection().stream(s.id());
-        return serverCodec.connection().local().flowController().unconsumedBytes(st);
+        Http2Stream st = streams.connection().stream(s.id());
+        return streams.connection().local().flowController().unconsumedBytes(st);
     }
 
     @AfterEach

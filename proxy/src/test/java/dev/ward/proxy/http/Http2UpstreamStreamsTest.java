@@ -23,9 +23,7 @@ import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameStream;
-import io.netty.handler.codec.http2.Http2HeadersEncoder;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -98,17 +96,16 @@ class Http2UpstreamStreamsTest {
         }
     }
 
-    final Http2FrameCodec clientCodec = HttpPipelines.h2ClientCodec(8192);
-    final Http2Streams streams = Http2Streams.client();
-    final EmbeddedChannel client = new EmbeddedChannel(clientCodec, streams);
+    final Http2Streams streams = HttpPipelines.h2ClientStreams(8192);
+    final Http2Streams clientCodec = streams;
+    final EmbeddedChannel client = new EmbeddedChannel(streams);
     final Server peer = new Server();
     final Recorder relay = new Recorder();
     EmbeddedChannel server;
 
     /** A server whose streams take at most {@code window} bytes of request body before it gives some back. */
     void connect(int window) {
-        server = new EmbeddedChannel(HttpPipelines.h2Codec(true, Http2Settings.defaultSettings().initialWindowSize(window),
-                Http2HeadersEncoder.NEVER_SENSITIVE), peer);
+        server = new EmbeddedChannel(H2Peers.frameCodec(true, Http2Settings.defaultSettings().initialWindowSize(window)), peer);
         pump();
     }
 

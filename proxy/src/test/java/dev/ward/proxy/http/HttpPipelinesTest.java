@@ -6,26 +6,24 @@ import dev.ward.proxy.config.SidecarConfig;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersEncoder;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayList;
@@ -45,7 +43,7 @@ class HttpPipelinesTest {
     void http2ConnectionsGetWideReceiveWindows() {
         EmbeddedChannel ch = new EmbeddedChannel();
         HttpPipelines.http2(ch.pipeline(), limits, handler);
-        Http2FrameCodec codec = ch.pipeline().get(Http2FrameCodec.class);
+        Http2Streams codec = ch.pipeline().get(Http2Streams.class);
         var local = codec.connection().local().flowController();
         assertThat(local.windowSize(codec.connection().connectionStream())).isEqualTo(HttpPipelines.H2_CONNECTION_WINDOW);
         // The SETTINGS sent (applied once the peer acknowledges them).
@@ -55,11 +53,11 @@ class HttpPipelinesTest {
 
     @Test
     void http2CodecsKnowTheirSideAndShareTheSendWindowInTurn() throws Exception {
-        Http2FrameCodec server = HttpPipelines.h2Codec(true, Http2Settings.defaultSettings(), Http2HeadersEncoder.NEVER_SENSITIVE);
-        Http2FrameCodec client = HttpPipelines.h2Codec(false, Http2Settings.defaultSettings(), Http2HeadersEncoder.NEVER_SENSITIVE);
+        Http2Streams server = H2Peers.server(Http2Settings.defaultSettings(), () -> null);
+        Http2Streams client = HttpPipelines.h2ClientStreams(8192);
         assertThat(server.connection().isServer()).isTrue();
         assertThat(client.connection().isServer()).isFalse();
-        for (Http2FrameCodec c : List.of(server, client)) {
+        for (Http2Streams c : List.of(server, client)) {
             var flow = c.connection().remote().flowController();
             assertThat(flow).isInstanceOf(DefaultHttp2RemoteFlowController.class);
             var distributor = DefaultHttp2RemoteFlowController.class.getDeclaredField("streamByteDistributor");
@@ -77,7 +75,7 @@ class HttpPipelinesTest {
         assertThat(h2.pipeline().get("protocol")).isNotNull();
         h2.writeInbound(Unpooled.copiedBuffer("\r\nSM\r\n\r\n", StandardCharsets.US_ASCII));
         assertThat(h2.pipeline().get("protocol")).isNull();
-        assertThat(h2.pipeline().get(Http2FrameCodec.class)).isNotNull();
+        assertThat(h2.pipeline().get(Http2Streams.class)).isNotNull();
         assertThat(h2.pipeline().get(Http1ServerCodec.class)).isNull();
         h2.finishAndReleaseAll();
 
@@ -85,7 +83,7 @@ class HttpPipelinesTest {
         HttpPipelines.cleartext(h1.pipeline(), limits, handler, handler);
         h1.writeInbound(Unpooled.copiedBuffer("PUT / HTTP/1.1\r\n", StandardCharsets.US_ASCII)); // starts like the preface, then differs
         assertThat(h1.pipeline().get(Http1ServerCodec.class)).isNotNull();
-        assertThat(h1.pipeline().get(Http2FrameCodec.class)).isNull();
+        assertThat(h1.pipeline().get(Http2Streams.class)).isNull();
         h1.finishAndReleaseAll();
     }
 
@@ -143,7 +141,8 @@ class HttpPipelinesTest {
      */
     @Test
     void aListenerDecodesHeadsIntoWardsMapAndClosesAConnectionThatMadeItReset201Streams() throws Exception {
-        EmbeddedChannel ch = new EmbeddedChannel(HttpPipelines.h2Codec(true, Http2Settings.defaultSettings(), Http2HeadersEncoder.NEVER_SENSITIVE));
+        // Ward's decoder, behind Netty's frame codec so that the decoded head can be seen as a frame.
+        EmbeddedChannel ch = new EmbeddedChannel(H2Peers.frameCodec(true, Http2Settings.defaultSettings()));
         ByteBuf hello = Unpooled.buffer();
         hello.writeBytes(Http2CodecUtil.connectionPrefaceBuf());
         frameHeader(hello, 0, 0x4, 0, 0);
@@ -157,7 +156,15 @@ class HttpPipelinesTest {
         }
         assertThat(((Http2HeadersFrame) head).headers()).isInstanceOf(CompactHttp2Headers.class);
         assertThat(((Http2HeadersFrame) head).headers().path().toString()).isEqualTo("/");
+        ch.finishAndReleaseAll();
 
+        // A listener's own handler, as HttpPipelines.http2 installs it.
+        ch = new EmbeddedChannel(H2Peers.server(Http2Settings.defaultSettings(), handler));
+        hello = Unpooled.buffer();
+        hello.writeBytes(Http2CodecUtil.connectionPrefaceBuf());
+        frameHeader(hello, 0, 0x4, 0, 0);
+        ch.writeInbound(hello);
+        frames(ch);
         int id = 5;
         for (int i = 1; i <= 200; i++, id += 2) {
             ch.writeInbound(headersFrame(encoder, id, new DefaultHttp2Headers(false).method("GET").path("/").scheme("https")
@@ -182,7 +189,7 @@ class HttpPipelinesTest {
                 public void flush(ChannelHandlerContext ctx) {
                     // a peer that reads nothing: the socket's buffer is full, nothing written completes
                 }
-            }, HttpPipelines.h2Codec(server, Http2Settings.defaultSettings(), Http2HeadersEncoder.NEVER_SENSITIVE));
+            }, server ? H2Peers.server(Http2Settings.defaultSettings(), handler) : HttpPipelines.h2ClientStreams(8192));
             ByteBuf in = Unpooled.buffer();
             if (server) {
                 in.writeBytes(Http2CodecUtil.connectionPrefaceBuf());
@@ -201,32 +208,29 @@ class HttpPipelinesTest {
     /** The same on a connection Ward opens: a response head with a control character or a bad name never reaches the stream that asked. */
     @Test
     void aSidecarsOwnConnectionResetsAStreamWhoseResponseHeadCarriesAControlCharacterOrABadName() throws Exception {
-        EmbeddedChannel conn = new EmbeddedChannel();
-        conn.pipeline().addLast(HttpPipelines.h2ClientCodec(8192), new Http2MultiplexHandler(new ChannelInitializer<>() {
-            @Override
-            protected void initChannel(io.netty.channel.Channel ch) {
-            }
-        }));
+        Http2Streams streams = HttpPipelines.h2ClientStreams(8192);
+        EmbeddedChannel conn = new EmbeddedChannel(streams);
         Http2HeadersEncoder encoder = new DefaultHttp2HeadersEncoder((name, value) -> true, false);
-        List<Object> seen = new CopyOnWriteArrayList<>();
+        Http2UpstreamStreamsTest.Recorder seen = new Http2UpstreamStreamsTest.Recorder();
         boolean first = true;
         List<String[]> cases = new ArrayList<>(List.of(BAD_FIELDS));
         cases.add(new String[] {"x-a", "fine\tstill fine"}); // last: a good head is delivered, so the refusals above are real
+        int id = 1;
         for (String[] field : cases) {
-            seen.clear();
-            Http2StreamChannel stream = new Http2StreamChannelBootstrap(conn).handler(new ChannelInboundHandlerAdapter() {
-                @Override
-                public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                    seen.add(msg);
-                    ReferenceCountUtil.release(msg);
-                }
-            }).open().sync().getNow();
-            var written = stream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("GET").path("/")
-                    .scheme("https").authority("b"), true));
+            seen.read.forEach(ReferenceCountUtil::release);
+            seen.read.clear();
+            Upstream up = streams.open(false);
+            up.relayTo(seen);
+            DefaultFullHttpRequest get = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/", Unpooled.EMPTY_BUFFER);
+            get.headers().set(HttpHeaderNames.HOST, "b");
+            up.write(get);
+            up.flush();
             conn.runPendingTasks();
-            assertThat(written.isSuccess()).as("the request's head went out").isTrue();
-            int id = stream.stream().id();
-            frames(conn);
+            assertThat(up.isActive()).as("the request's head went out").isTrue();
+            id += 2; // the client's streams: 3, 5, 7... (Netty keeps 1 for an upgrade)
+            List<int[]> out = frames(conn);
+            final int sid = id;
+            assertThat(out).as("the request's HEADERS").anySatisfy(f -> assertThat(f[0] == 0x1 && f[1] == sid).isTrue());
             ByteBuf in = Unpooled.buffer();
             if (first) {
                 frameHeader(in, 0, 0x4, 0, 0); // the server's SETTINGS come first
@@ -237,14 +241,15 @@ class HttpPipelinesTest {
             conn.runPendingTasks();
             List<int[]> sent = frames(conn);
             if (field == cases.get(cases.size() - 1)) {
-                assertThat(seen).as("the good head").anySatisfy(m -> assertThat(m).isInstanceOf(Http2HeadersFrame.class));
+                assertThat(seen.read).as("the good head").anySatisfy(m -> assertThat(m).isInstanceOf(HttpResponse.class));
                 assertThat(sent).noneSatisfy(f -> assertThat(f[0]).isEqualTo(0x3));
             } else {
-                assertThat(seen).as("%s", field[0]).noneSatisfy(m -> assertThat(m).isInstanceOf(Http2HeadersFrame.class));
+                assertThat(seen.read).as("%s", field[0]).noneSatisfy(m -> assertThat(m).isInstanceOf(HttpResponse.class));
                 assertThat(sent).as("%s", field[0])
-                        .anySatisfy(f -> assertThat(f).containsExactly(0x3, id, (int) Http2Error.PROTOCOL_ERROR.code()));
+                        .anySatisfy(f -> assertThat(f).containsExactly(0x3, sid, (int) Http2Error.PROTOCOL_ERROR.code()));
             }
         }
+        seen.read.forEach(ReferenceCountUtil::release);
         conn.finishAndReleaseAll();
     }
 

@@ -79,8 +79,7 @@ class SmallHandlersTest {
 
     @Test
     void anHttp2ConnectionWithAStreamOpenIsNotIdleAndOneWithoutIsClosed() {
-        io.netty.handler.codec.http2.Http2FrameCodec codec =
-                io.netty.handler.codec.http2.Http2FrameCodecBuilder.forClient().build();
+        Http2Streams codec = HttpPipelines.h2ClientStreams(8192);
         EmbeddedChannel ch = new EmbeddedChannel(new IdleTimeout(Duration.ofSeconds(10)), codec);
         io.netty.handler.codec.http2.Http2Stream stream;
         try {

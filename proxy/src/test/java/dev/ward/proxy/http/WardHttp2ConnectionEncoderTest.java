@@ -18,7 +18,6 @@ import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameStream;
-import io.netty.handler.codec.http2.Http2HeadersEncoder;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2Stream;
@@ -48,7 +47,7 @@ class WardHttp2ConnectionEncoderTest {
         }
     }
 
-    final Http2FrameCodec serverCodec = HttpPipelines.h2Codec(true, Http2Settings.defaultSettings(), Http2HeadersEncoder.NEVER_SENSITIVE);
+    final Http2FrameCodec serverCodec = H2Peers.frameCodec(true, Http2Settings.defaultSettings());
     final Server serverSide = new Server();
     final EmbeddedChannel server = new EmbeddedChannel(serverCodec, serverSide);
     final Http2StreamsTest.Caller caller = new Http2StreamsTest.Caller();
@@ -56,8 +55,7 @@ class WardHttp2ConnectionEncoderTest {
 
     /** A caller whose streams take {@code window} bytes before it gives some back; opens one stream. */
     Http2FrameStream connectAndRequest(int window) {
-        client = new EmbeddedChannel(HttpPipelines.h2Codec(false, Http2Settings.defaultSettings().initialWindowSize(window),
-                Http2HeadersEncoder.NEVER_SENSITIVE), caller);
+        client = new EmbeddedChannel(H2Peers.frameCodec(false, Http2Settings.defaultSettings().initialWindowSize(window)), caller);
         pump();
         Http2FrameStream s = caller.open();
         client.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("GET").path("/").scheme("https")
