@@ -151,6 +151,28 @@ final class CompactHttp2Headers implements Http2Headers {
         return slots[i << 1];
     }
 
+    /** How many of the first headers are pseudo-headers. */
+    int pseudoHeaders() {
+        return full == null ? pseudo : -1;
+    }
+
+    /**
+     * Its array of names and values (header {@code i}'s name at {@code 2i}, its value at
+     * {@code 2i + 1}, {@link #size} headers), handed over: this map is empty afterwards. For a
+     * decoded head converted to HTTP/1.1 in place ({@link HeadsToHttp2}). Null if its headers are
+     * not on the array (an operation left to Netty's map made them that map's).
+     */
+    CharSequence[] handOverSlots() {
+        if (full != null) {
+            return null;
+        }
+        CharSequence[] s = slots;
+        slots = NONE;
+        size = 0;
+        pseudo = 0;
+        return s;
+    }
+
     /**
      * {@code in} as a map whose headers {@link #nameAt} and {@link #valueAt} read by index, with
      * no iterator: {@code in} itself when it is one of these on its array, as a decoded head is;

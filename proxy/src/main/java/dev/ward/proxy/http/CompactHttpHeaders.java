@@ -179,6 +179,16 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
     }
 
     /**
+     * A map of the first {@code size} headers on {@code slots} (header {@code i}'s name at
+     * {@code 2i}, its value at {@code 2i + 1}), which it takes: headers checked as
+     * {@link #addValidated} takes them ({@link HeadsToHttp2}, an HTTP/2 head converted in place).
+     */
+    CompactHttpHeaders(CharSequence[] slots, int size) {
+        this.slots = slots;
+        this.size = size;
+    }
+
+    /**
      * {@link #iteratorCharSequence}: the iterator is also the entry it hands out, the header at
      * its cursor (see the class comment).
      */

@@ -152,7 +152,7 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
      * next hop anyway) and less its garbage: no translation-table lookups, no stream id printed
      * as a string, no removals afterwards, and a whole request (END_STREAM) gets the shared empty
      * buffer rather than one from the pool. Names and values are taken as Netty's decoder checked
-     * them (see {@link #copyHeaders}: a CR or LF never reaches the app's HTTP/1.1 connection);
+     * them (see {@link #toHttp1Headers}: a CR or LF never reaches the app's HTTP/1.1 connection);
      * the path is checked by the request object, as in Netty's conversion. Null, for Netty's
      * codec to convert, when the frame is not a plain request head: a missing {@code :method} or
      * {@code :path}, {@code CONNECT}, or a pseudo-header other than the four a request has.
@@ -163,12 +163,8 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         if (method == null || path == null || AsciiString.contentEquals(method, HttpMethod.CONNECT.asciiName())) {
             return null;
         }
-        // Room for every header, and what the proxy adds: the four pseudo-headers leave room for
-        // three (the authority becomes Host), one more makes four, as an inbound sidecar adds under
-        // a token policy (the caller's two identity headers and two claims). Names and values are
-        // not checked again (copyHeaders).
-        CompactHttpHeaders out = new CompactHttpHeaders(in.size() + 1);
-        if (!copyHeaders(in, out, true)) {
+        CompactHttpHeaders out = toHttp1Headers(in, true);
+        if (out == null) {
             return null;
         }
         HttpMethod m = method(method);
@@ -203,8 +199,8 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         if (code < 200) {
             return null;
         }
-        CompactHttpHeaders out = new CompactHttpHeaders(in.size() + 1); // and a Transfer-Encoding, below
-        if (!copyHeaders(in, out, false)) {
+        CompactHttpHeaders out = toHttp1Headers(in, false);
+        if (out == null) {
             return null;
         }
         HttpResponseStatus st = HttpResponseStatus.valueOf(code);
@@ -234,37 +230,57 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
     private static final AsciiString TRAILER = AsciiString.cached("trailer");
 
     /**
-     * The regular headers of {@code in}, in order, as Netty's translation copies them: cookies
+     * The regular headers of {@code headers}, in order, as Netty's translation copies them: cookies
      * joined into one header with {@code "; "}, {@code :authority} (requests) as {@code Host} (and
      * a {@code host} header beside it dropped, so that the app sees one), and without
      * {@code Transfer-Encoding}, {@code Trailer} and {@code Connection}, which Netty removes after
-     * copying. False for a pseudo-header this conversion does not expect.
+     * copying. Null for a pseudo-header this conversion does not expect, with {@code headers}
+     * untouched; otherwise {@code headers} is taken (left empty when it is Ward's map).
      *
-     * <p>{@code in} comes from Netty's HTTP/2 decoder, which Ward's codecs build with validation
-     * on ({@link HttpPipelines#h2Codec}): it has refused any frame with a name that is not a
-     * lower-case token or a value with a CR, LF, NUL or other control (a stream error, before
+     * <p>A head Ward's decoder made ({@link CompactHttp2Headers}, as every head read from the wire
+     * is) is converted on its own array, which the HTTP/1.1 map takes: the conversion only drops
+     * headers, and turns {@code :authority} into {@code Host} and several cookies into one, so each
+     * header moves to a place at or before its own. That map is left empty. Its room is what the
+     * decoder gave it (see {@link HttpPipelines#h2Codec}): the four pseudo-headers of a request
+     * leave room for three (the authority becomes Host), the decoder's one more makes four, as an
+     * inbound sidecar adds under a token policy (the caller's two identity headers and two claims);
+     * a response's status leaves room for a {@code Transfer-Encoding}. Any other map is copied,
+     * with the same room.
+     *
+     * <p>{@code headers} comes from Netty's HTTP/2 decoder, which Ward's codecs build with
+     * validation on ({@link HttpPipelines#h2Codec}): it has refused any frame with a name that is
+     * not a lower-case token or a value with a CR, LF, NUL or other control (a stream error, before
      * the frame reaches a stream), with the same checks {@link CompactHttpHeaders#add} makes. So
-     * they are copied without being checked a second time ({@code HttpPipelinesTest} sends such
-     * a frame over the wire, to both sides' codecs, to hold Netty to it).
+     * they are taken without being checked a second time ({@code HttpPipelinesTest} sends such a
+     * frame over the wire, to both sides' codecs, to hold Netty to it).
      */
-    private static boolean copyHeaders(Http2Headers headers, CompactHttpHeaders out, boolean request) {
+    private static CompactHttpHeaders toHttp1Headers(Http2Headers headers, boolean request) {
+        CompactHttp2Headers in = CompactHttp2Headers.compactOf(headers); // read by index: no iterator per head
+        int n = in.size();
+        int pseudo = in.pseudoHeaders();
+        for (int i = 0; i < pseudo; i++) {
+            CharSequence name = in.nameAt(i);
+            if (request ? !AsciiString.contentEquals(name, AUTHORITY) && (!Http2Headers.PseudoHeaderName.isPseudoHeader(name)
+                    || !Http2Headers.PseudoHeaderName.getPseudoHeader(name).isRequestOnly())
+                    : !AsciiString.contentEquals(name, Http2Headers.PseudoHeaderName.STATUS.value())) {
+                return null; // a request's other than :method, :path, :scheme, :authority; a response's other than :status
+            }
+        }
+        // The decoder's map is taken; a copy compactOf made is ours too, but has no room.
+        CharSequence[] from = in.handOverSlots();
+        CharSequence[] to = in == headers ? from : new CharSequence[(n + 1) << 1];
         String cookie = null;
         boolean authority = false;
-        CompactHttp2Headers in = CompactHttp2Headers.compactOf(headers); // read by index: no iterator per head
-        for (int i = 0, n = in.size(); i < n; i++) {
-            CharSequence name = in.nameAt(i);
-            CharSequence value = in.valueAt(i);
-            if (name.length() > 0 && name.charAt(0) == ':') {
-                if (request) {
-                    if (AsciiString.contentEquals(name, AUTHORITY)) {
-                        out.addValidated(HttpHeaderNames.HOST, value);
-                        authority = true;
-                    } else if (!Http2Headers.PseudoHeaderName.isPseudoHeader(name)
-                            || !Http2Headers.PseudoHeaderName.getPseudoHeader(name).isRequestOnly()) {
-                        return false; // not :method, :path or :scheme
-                    }
-                } else if (!AsciiString.contentEquals(name, Http2Headers.PseudoHeaderName.STATUS.value())) {
-                    return false;
+        int w = 0;
+        for (int r = 0; r < n; r++) { // w <= r throughout: on one array, nothing is overwritten before it is read
+            CharSequence name = from[r << 1];
+            CharSequence value = from[(r << 1) + 1];
+            if (r < pseudo) {
+                if (request && AsciiString.contentEquals(name, AUTHORITY)) {
+                    to[w << 1] = HttpHeaderNames.HOST;
+                    to[(w << 1) + 1] = value;
+                    w++;
+                    authority = true;
                 }
                 continue;
             }
@@ -279,12 +295,19 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
                 // got two Host headers; it gets the one Ward itself reads (the first, :authority).
                 continue;
             }
-            out.addValidated(name, value);
+            to[w << 1] = name;
+            to[(w << 1) + 1] = value;
+            w++;
         }
-        if (cookie != null) {
-            out.addValidated(HttpHeaderNames.COOKIE, cookie); // valid values joined by "; "
+        if (cookie != null) { // valid values joined by "; ", in a place a cookie left
+            to[w << 1] = HttpHeaderNames.COOKIE;
+            to[(w << 1) + 1] = cookie;
+            w++;
         }
-        return true;
+        if (to == from) {
+            java.util.Arrays.fill(to, w << 1, n << 1, null);
+        }
+        return new CompactHttpHeaders(to, w);
     }
 
     /**

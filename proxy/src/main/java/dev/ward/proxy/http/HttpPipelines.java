@@ -107,7 +107,10 @@ public final class HttpPipelines {
 
         @Override
         protected Http2Headers newHeaders() {
-            return CompactHttp2Headers.validating(numberOfHeadersGuess());
+            // One header of room beyond the decoder's guess (its running average of heads' sizes):
+            // HeadsToHttp2 converts the head to HTTP/1.1 on this array, and the headers a sidecar
+            // adds go into what the pseudo-headers leave and this one.
+            return CompactHttp2Headers.validating(numberOfHeadersGuess() + 1);
         }
     }
 

@@ -297,6 +297,68 @@ class HeadsToHttp2Test {
                 .headers().getAll("host")).as("without :authority, the host header stays").containsExactly("orders");
     }
 
+    /** {@code h} as the decoder makes it: Ward's validating map, with the decoder's one header of room. */
+    static CompactHttp2Headers decoded(Http2Headers h) {
+        CompactHttp2Headers c = CompactHttp2Headers.validating(h.size() + 1);
+        h.forEach(e -> c.add(e.getKey(), e.getValue()));
+        return c;
+    }
+
+    /**
+     * A head the decoder made is converted to HTTP/1.1 on its own array, which the HTTP/1.1 map
+     * takes: the same messages as Netty makes of the same headers (cookies, a Host beside
+     * :authority, headers HTTP/1.1 must not get, repeated names), the decoder's map left empty, and
+     * the room an inbound sidecar needs without the array growing.
+     */
+    @Test
+    void aDecodedHeadIsConvertedOnItsOwnArrayAsNettyWouldConvertIt() {
+        List<Http2Headers> requests = List.of(h2Request(), h2Request().add("content-length", "5"),
+                new DefaultHttp2Headers().method("GET").path("/").scheme("http"),
+                new DefaultHttp2Headers().method("GET").path("/").authority("orders")
+                        .add("connection", "close").add("transfer-encoding", "chunked").add("trailer", "x").add("x-last", "1"),
+                new DefaultHttp2Headers().method("GET").path("/").authority("a").add("cookie", "only=1").add("x-after", "2"));
+        for (boolean end : new boolean[] {false, true}) {
+            for (Http2Headers req : requests) {
+                CompactHttp2Headers mine = decoded(req);
+                List<String> ours = decodeWith(HeadsToHttp2.SERVER, new DefaultHttp2HeadersFrame(mine, end));
+                List<String> netty = decodeWith(new io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec(true),
+                        new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().add(req), end));
+                assertThat(ours).as("request %s, end of stream %s", req, end).isEqualTo(netty);
+                assertThat(mine.size()).as("the decoder's map, handed over").isZero();
+            }
+            for (Http2Headers res : List.of(new DefaultHttp2Headers().status("200").add("content-type", "text/plain")
+                            .add("set-cookie", "a=1").add("set-cookie", "b=2"),
+                    new DefaultHttp2Headers().status("404").add("content-length", "9"), new DefaultHttp2Headers().status("204"))) {
+                CompactHttp2Headers mine = decoded(res);
+                List<String> ours = decodeWith(HeadsToHttp2.CLIENT, new DefaultHttp2HeadersFrame(mine, end));
+                List<String> netty = decodeWith(new io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec(false),
+                        new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().add(res), end));
+                assertThat(ours).as("response %s, end of stream %s", res, end).isEqualTo(netty);
+                assertThat(mine.size()).isZero();
+            }
+        }
+        // Room, on the decoder's array: four pseudo-headers and one more make room for the four an
+        // inbound sidecar adds under a token policy.
+        HttpRequest plain = HeadsToHttp2.toHttp1Request(decoded(new DefaultHttp2Headers().method("GET").path("/").scheme("https")
+                .authority("orders").add("accept", "*/*")), true);
+        CompactHttpHeaders room = (CompactHttpHeaders) plain.headers();
+        assertThat(room.capacity()).isEqualTo(6);
+        room.set("x-ward-peer-identity", "spiffe://td/a").set("x-forwarded-client-cert", "URI=spiffe://td/a")
+                .set("x-ward-jwt-sub", "alice").set("x-ward-jwt-iss", "https://auth.example");
+        assertThat(room.capacity()).as("four added without growing").isEqualTo(6);
+        assertThat(room.size()).isEqualTo(6);
+        // A host header besides :authority: the app gets one Host, the :authority Ward itself reads.
+        assertThat(HeadsToHttp2.toHttp1Request(decoded(new DefaultHttp2Headers().method("GET").path("/").authority("orders")
+                .add("host", "elsewhere").add("x-a", "1")), true).headers().entries().toString())
+                .isEqualTo("[host=orders, x-a=1]");
+        // A head with a pseudo-header the conversion does not expect is left whole, for Netty's conversion.
+        CompactHttp2Headers odd = CompactHttp2Headers.validating(4);
+        odd.method("GET").path("/").add("x-a", "1");
+        odd.add(":status", "200"); // a response's, in a request
+        assertThat(HeadsToHttp2.toHttp1Request(odd, true)).isNull();
+        assertThat(odd.size()).as("untouched").isEqualTo(4);
+    }
+
     @Test
     void unusualHeadsAreLeftToNettyAndBadValuesAreRefusedAsNettyRefusesThem() {
         assertThat(HeadsToHttp2.toHttp1Request(new DefaultHttp2Headers().method("CONNECT").authority("a:443"), false)).isNull();
