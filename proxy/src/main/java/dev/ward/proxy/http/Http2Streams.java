@@ -6,6 +6,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.VoidChannelPromise;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
@@ -104,6 +105,12 @@ public final class Http2Streams extends Http2ConnectionHandler {
     /** Streams that read frames in the connection's current read: their read is completed with the connection's. */
     private final ArrayList<Stream> readInThisPass = new ArrayList<>();
     private ChannelHandlerContext ctx;
+    /**
+     * The promise of a write whose outcome no one here needs: void, and, unlike the channel's own
+     * void promise, it does not send a failure through the pipeline (the connection handler has
+     * heard of it as an error already).
+     */
+    private ChannelPromise quiet;
     private boolean connectionReading;
     /**
      * A received head as HTTP objects: one list for the connection's streams, since a stream is
@@ -220,6 +227,7 @@ public final class Http2Streams extends Http2ConnectionHandler {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
         this.ctx = ctx;
+        this.quiet = new VoidChannelPromise(ctx.channel(), false);
         super.handlerAdded(ctx);
         if (handlers == null) {
             HeadsToHttp2.CLIENT.connectionAdded(ctx);
@@ -334,8 +342,9 @@ public final class Http2Streams extends Http2ConnectionHandler {
     /**
      * An error in one stream's frames (the decoder's validation of a head, a body longer than its
      * content-length...): a stream of Ward's is reset with the error's code and ends; the connection
-     * goes on. A stream Ward does not know is reset by Netty. An error in writing a stream's frame
-     * fails the write, which the stream hears from its promise, as Netty's frame codec left it.
+     * goes on. So is one in what this side sends on it (a head larger than the peer's header list
+     * limit: the frames after it must not go, and the peer must hear that the stream is over). A
+     * stream Ward does not know is reset by Netty.
      */
     @Override
     protected void onStreamError(ChannelHandlerContext ctx, boolean outbound, Throwable cause,
@@ -344,7 +353,7 @@ public final class Http2Streams extends Http2ConnectionHandler {
         if (s == null) {
             log.debug("stream {} of {}: {}", e.streamId(), ctx.channel().remoteAddress(), String.valueOf(cause));
             super.onStreamError(ctx, outbound, cause, e);
-        } else if (!outbound) {
+        } else {
             log.debug("{}: {}", s, String.valueOf(cause));
             s.reset(e.error());
         }
@@ -573,14 +582,11 @@ public final class Http2Streams extends Http2ConnectionHandler {
                 return;
             }
             localEnded |= endStream;
-            ChannelPromise p = ctx.newPromise();
-            if (endStream || h2 == null) {
-                p.addListener(this);
-            }
-            // Otherwise a head that more frames follow, on a stream that has its id: a failure to
-            // encode it resets the stream (which ends this one), and a failure to send it fails the
-            // frames after it too, whose listener hears it; without a listener of ours its promise
-            // has just Netty's, so no listener list is made for it.
+            // A head that ends the stream, or opens it, is heard of: its failure ends the stream.
+            // Otherwise (a response's head; a request's whose body follows) a failure to encode it
+            // resets the stream (onStreamError), and a failure to send it is the connection's,
+            // which then closes, and every stream with it: no promise is made for it.
+            ChannelPromise p = endStream || h2 == null ? ctx.newPromise().addListener(this) : quiet;
             encoder().writeHeaders(ctx, id, headers, 0, endStream, p);
             if (h2 == null && !closed) {
                 opened();
@@ -597,7 +603,10 @@ public final class Http2Streams extends Http2ConnectionHandler {
                 return;
             }
             localEnded |= endStream;
-            encoder().writeData(ctx, id, data, 0, endStream, ctx.newPromise().addListener(this));
+            // No promise either: a DATA frame that cannot be written is the connection's error
+            // (which closes it), or the flow controller's for a stream already closed or reset
+            // (which resets it: onStreamError).
+            encoder().writeData(ctx, id, data, 0, endStream, quiet);
         }
 
         /** A {@link ClientStream}'s id, taken as its first HEADERS goes; false (and it has ended) if the connection has none left. */

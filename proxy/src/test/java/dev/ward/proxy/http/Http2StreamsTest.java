@@ -122,7 +122,12 @@ class Http2StreamsTest {
 
     /** A caller whose streams take at most {@code window} bytes of response before it gives some back. */
     void connect(int window) {
-        client = new EmbeddedChannel(H2Peers.frameCodec(false, Http2Settings.defaultSettings().initialWindowSize(window)), caller);
+        connect(Http2Settings.defaultSettings().initialWindowSize(window));
+    }
+
+    /** A caller that sends {@code settings}. */
+    void connect(Http2Settings settings) {
+        client = new EmbeddedChannel(H2Peers.frameCodec(false, settings), caller);
         pump();
     }
 

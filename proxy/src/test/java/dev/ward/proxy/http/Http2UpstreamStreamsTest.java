@@ -14,6 +14,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
@@ -105,7 +106,12 @@ class Http2UpstreamStreamsTest {
 
     /** A server whose streams take at most {@code window} bytes of request body before it gives some back. */
     void connect(int window) {
-        server = new EmbeddedChannel(H2Peers.frameCodec(true, Http2Settings.defaultSettings().initialWindowSize(window)), peer);
+        connect(Http2Settings.defaultSettings().initialWindowSize(window));
+    }
+
+    /** A server that sends {@code settings}. */
+    void connect(Http2Settings settings) {
+        server = new EmbeddedChannel(H2Peers.frameCodec(true, settings), peer);
         pump();
     }
 
@@ -158,6 +164,33 @@ class Http2UpstreamStreamsTest {
         peer.frames.forEach(ReferenceCountUtil::release);
         client.finishAndReleaseAll();
         server.finishAndReleaseAll();
+    }
+
+    /**
+     * A request head larger than the server's header list limit is not sent: nothing of it, nor
+     * of its body, reaches the server, its relay hears the stream is over, and the connection
+     * serves the next request.
+     */
+    @Test
+    void aRequestHeadTheServerWouldNotTakeEndsItsStreamAndSendsNothing() {
+        connect(Http2Settings.defaultSettings().maxHeaderListSize(256));
+        Upstream up = streams.open(false);
+        up.relayTo(relay);
+        DefaultHttpRequest post = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/orders");
+        post.headers().set(HttpHeaderNames.HOST, "orders").set("x-large", "x".repeat(400));
+        up.write(post);
+        up.write(new DefaultLastHttpContent(Unpooled.copiedBuffer("body", StandardCharsets.US_ASCII)));
+        up.flush();
+        pump();
+        client.runPendingTasks();
+        assertThat(peer.frames).as("neither the head nor the body").isEmpty();
+        assertThat(up.isActive()).isFalse();
+        assertThat(relay.inactive).as("its relay hears the stream is over").isEqualTo(1);
+        assertThat(streams.openStreams()).isZero();
+
+        Upstream next = request(true);
+        assertThat(peer.frames).as("the next request goes").hasSize(1).first().isInstanceOf(Http2HeadersFrame.class);
+        assertThat(next.isActive()).isTrue();
     }
 
     @Test

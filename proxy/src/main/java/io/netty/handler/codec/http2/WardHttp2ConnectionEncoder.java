@@ -5,6 +5,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.HttpStatusClass;
 
 /**
  * Netty's connection encoder, with a DATA frame handed to the flow controller as one small object.
@@ -51,6 +52,11 @@ public final class WardHttp2ConnectionEncoder extends DecoratingHttp2ConnectionE
         super.lifecycleManager(lifecycleManager);
     }
 
+    /**
+     * A void promise is kept void here (Netty's encoder would make a promise of it): the writer of
+     * a stream's body that needs no word of the write (Ward's streams hear of a failed write as the
+     * connection's error, {@link #lifecycleManager}) allocates nothing for it.
+     */
     @Override
     public ChannelFuture writeData(ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding,
             boolean endOfStream, ChannelPromise promise) {
@@ -59,9 +65,42 @@ public final class WardHttp2ConnectionEncoder extends DecoratingHttp2ConnectionE
                 || (stream.state() != Http2Stream.State.OPEN && stream.state() != Http2Stream.State.HALF_CLOSED_REMOTE)) {
             return super.writeData(ctx, streamId, data, padding, endOfStream, promise);
         }
-        promise = promise.unvoid();
         flowController().addFlowControlled(stream, new Data(stream, data, endOfStream, promise));
         return promise;
+    }
+
+    /**
+     * A stream's first head, that does not end it, with a void promise: encoded and written here,
+     * as Netty's encoder writes it, without the promise Netty's encoder would make of the void one
+     * and the listener it hangs on it. The case of a response's head on a stream the caller
+     * opened. Netty's encoder does the rest (a head that ends the stream, a stream's first head
+     * when it opens it, trailers, 1xx heads, padding, a stream in any other state), and a writer
+     * other than Ward's.
+     *
+     * <p>What Netty's encoder does for this case, this does: the HPACK encoding's failure (a head
+     * larger than the peer's header list limit) is the connection handler's stream error, and the
+     * stream is marked as having sent its head once the head is encoded. A failure of the write
+     * itself goes unheard, as with any void promise: it is the connection's, which closes it.
+     */
+    @Override
+    public ChannelFuture writeHeaders(ChannelHandlerContext ctx, int streamId, Http2Headers headers, int padding,
+            boolean endStream, ChannelPromise promise) {
+        Http2Stream stream;
+        if (!promise.isVoid() || endStream || padding != 0 || !(frameWriter() instanceof WardHttp2FrameWriter writer)
+                || (stream = connection().stream(streamId)) == null || stream.isHeadersSent() || stream.isTrailersSent()
+                || (stream.state() != Http2Stream.State.OPEN && stream.state() != Http2Stream.State.HALF_CLOSED_REMOTE)
+                || connection().isServer() && HttpStatusClass.valueOf(headers.status()) == HttpStatusClass.INFORMATIONAL) {
+            return super.writeHeaders(ctx, streamId, headers, padding, endStream, promise);
+        }
+        ByteBuf block;
+        try {
+            block = writer.encodeHeaderBlock(ctx, streamId, headers);
+        } catch (Throwable t) {
+            lifecycleManager.onError(ctx, true, t);
+            return promise;
+        }
+        stream.headersSent(false);
+        return writer.writeHeaderBlock(ctx, streamId, block, false, promise);
     }
 
     /** One DATA frame's buffer waiting for the flow controller, and the promise of who wrote it. */
@@ -124,8 +163,20 @@ public final class WardHttp2ConnectionEncoder extends DecoratingHttp2ConnectionE
                 // lambda) on the caller's promise for that; the write's promise has ours already.
                 closeWhenWritten = true;
             } else {
-                lifecycleManager.closeStreamLocal(stream, promise);
+                lifecycleManager.closeStreamLocal(stream, doneFuture());
             }
+        }
+
+        /**
+         * The caller's promise, done by now (the last write completed it); with a void promise, which
+         * is never done, the last write's own future, or a succeeded one when a failure cut the
+         * frame short (the stream closes either way).
+         */
+        private ChannelFuture doneFuture() {
+            if (!promise.isVoid()) {
+                return promise;
+            }
+            return last != null ? last : flowController().channelHandlerContext().newSucceededFuture();
         }
 
         @Override

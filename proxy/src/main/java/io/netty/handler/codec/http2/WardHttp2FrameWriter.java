@@ -86,11 +86,46 @@ public final class WardHttp2FrameWriter extends DefaultHttp2FrameWriter {
         if (padding != 0 || streamId <= 0) {
             return super.writeHeaders(ctx, streamId, headers, padding, endStream, promise);
         }
-        ByteBuf frame = null;
+        ByteBuf block;
         try {
-            frame = ctx.alloc().buffer();
+            block = encodeHeaderBlock(ctx, streamId, headers);
+        } catch (Http2Exception e) {
+            return promise.setFailure(e);
+        } catch (Throwable t) {
+            promise.tryFailure(t);
+            PlatformDependent.throwException(t);
+            return promise;
+        }
+        return writeHeaderBlock(ctx, streamId, block, endStream, promise);
+    }
+
+    /**
+     * {@code headers} HPACK-encoded into a new buffer after 9 free bytes (for the frame header),
+     * for {@link #writeHeaderBlock}. A failure (the peer's header list limit) leaves nothing to
+     * release.
+     */
+    ByteBuf encodeHeaderBlock(ChannelHandlerContext ctx, int streamId, Http2Headers headers) throws Http2Exception {
+        ByteBuf frame = ctx.alloc().buffer();
+        boolean done = false;
+        try {
             frame.writerIndex(Http2CodecUtil.FRAME_HEADER_LENGTH);
             headersEncoder.encodeHeaders(streamId, headers, frame);
+            done = true;
+            return frame;
+        } finally {
+            if (!done) {
+                frame.release();
+            }
+        }
+    }
+
+    /**
+     * Writes a block from {@link #encodeHeaderBlock} (which it takes) as one HEADERS frame, or as a
+     * HEADERS frame and CONTINUATION frames when it is larger than the peer's frame size.
+     */
+    ChannelFuture writeHeaderBlock(ChannelHandlerContext ctx, int streamId, ByteBuf frame, boolean endStream,
+            ChannelPromise promise) {
+        try {
             int block = frame.writerIndex() - Http2CodecUtil.FRAME_HEADER_LENGTH;
             int max = maxFrameSize();
             int flags = endStream ? Http2Flags.END_STREAM : 0;
@@ -101,8 +136,6 @@ public final class WardHttp2FrameWriter extends DefaultHttp2FrameWriter {
                 return ctx.write(whole, promise);
             }
             return writeFragmented(ctx, streamId, frame, max, flags, promise);
-        } catch (Http2Exception e) {
-            return promise.setFailure(e);
         } catch (Throwable t) {
             promise.tryFailure(t);
             PlatformDependent.throwException(t);
