@@ -2,7 +2,6 @@ package dev.ward.proxy.http;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
@@ -35,7 +34,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The streams of one HTTP/2 connection, without a channel per stream. On a connection a listener
  * accepted, each stream the caller opens is served by its own {@link ProxyHandler} (its
- * {@link Downstream}); on a connection Ward opened to the next hop ({@link #client}), each try of a
+ * {@link Downstream}); on a connection Ward opened to the next hop ({@link HttpPipelines#h2ClientStreams}), each try of a
  * request opens one ({@link #open}, an {@link Upstream} that relays the response to the exchange).
  * It is the connection's HTTP/2 handler itself: Netty's {@link Http2ConnectionHandler} (the
  * connection's state, its flow control, HPACK, frame reading and writing, and Netty's guards),
@@ -375,7 +374,7 @@ public final class Http2Streams extends Http2ConnectionHandler {
      * conversion is given for a head it converts itself (it names the stream in a header the proxy
      * drops).
      */
-    private abstract class Stream implements ChannelFutureListener, HeadsToHttp2.FrameSink, Http2FrameStream {
+    private abstract class Stream implements HeadsToHttp2.FrameSink, Http2FrameStream {
         /** Its id; for a {@link ClientStream}, -1 until its first frame is written. */
         int id;
         /** The connection's stream; for a {@link ClientStream}, null until its first frame is written. */
@@ -576,21 +575,19 @@ public final class Http2Streams extends Http2ConnectionHandler {
         /** {@code msg} as frames, to {@link #headers} and {@link #data}. */
         abstract void encode(HttpObject msg) throws Exception;
 
+        /**
+         * Writes a HEADERS frame. No promise is made for it: a failure to encode it (a head larger
+         * than the peer's header list limit) is a stream error, which resets the stream
+         * ({@link #onStreamError}), and a failure to send it is the connection's, which then closes,
+         * and every stream with it.
+         */
         @Override
         public void headers(Http2Headers headers, boolean endStream) {
-            if (closed || id < 0 && !newId()) {
+            if (closed || h2 == null && !open()) {
                 return;
             }
             localEnded |= endStream;
-            // A head that ends the stream, or opens it, is heard of: its failure ends the stream.
-            // Otherwise (a response's head; a request's whose body follows) a failure to encode it
-            // resets the stream (onStreamError), and a failure to send it is the connection's,
-            // which then closes, and every stream with it: no promise is made for it.
-            ChannelPromise p = endStream || h2 == null ? ctx.newPromise().addListener(this) : quiet;
-            encoder().writeHeaders(ctx, id, headers, 0, endStream, p);
-            if (h2 == null && !closed) {
-                opened();
-            }
+            encoder().writeHeaders(ctx, id, headers, 0, endStream, quiet);
         }
 
         @Override
@@ -609,29 +606,31 @@ public final class Http2Streams extends Http2ConnectionHandler {
             encoder().writeData(ctx, id, data, 0, endStream, quiet);
         }
 
-        /** A {@link ClientStream}'s id, taken as its first HEADERS goes; false (and it has ended) if the connection has none left. */
-        private boolean newId() {
-            int next = Http2Streams.this.connection().local().incrementAndGetNextStreamId();
+        /**
+         * A {@link ClientStream}'s id and its stream on the connection, as its first HEADERS goes:
+         * made here, as Netty's encoder would make them, so that the head is written as any other
+         * (the stream takes its place among the connection's streams before its first frame, as
+         * it does in Netty's encoder). False, and the stream has ended, if the connection takes
+         * no more streams (no ids left, the server's limit reached, a GOAWAY received).
+         */
+        private boolean open() {
+            Http2Connection.Endpoint<?> local = Http2Streams.this.connection().local();
+            int next = local.incrementAndGetNextStreamId();
             if (next < 0) {
                 log.debug("{}: no stream ids left on the connection", this);
                 closeQuietly();
                 return false;
             }
             id = next;
-            return true;
-        }
-
-        /** A {@link ClientStream}'s first frame has been written: it has its id. */
-        void opened() {
-        }
-
-        /** A frame that could not be written (the stream was reset meanwhile, the connection failed): the stream ends. */
-        @Override
-        public void operationComplete(ChannelFuture f) {
-            if (!f.isSuccess() && !closed) {
-                log.debug("{}: write failed: {}", this, String.valueOf(f.cause()));
-                close();
+            try {
+                h2 = local.createStream(next, false);
+            } catch (Http2Exception e) {
+                log.debug("{}: not opened: {}", this, e.toString());
+                closeQuietly();
+                return false;
             }
+            streams.put(id, this);
+            return true;
         }
 
         public void flush() {
@@ -796,16 +795,6 @@ public final class Http2Streams extends Http2ConnectionHandler {
             HeadsToHttp2.CLIENT.encodeRequest(ctx, msg, this);
         }
 
-        @Override
-        void opened() {
-            if (id > 0) { // it took its id as it wrote its HEADERS
-                h2 = Http2Streams.this.connection().stream(id);
-                if (h2 != null) {
-                    streams.put(id, this);
-                }
-            }
-            // Otherwise the write failed at once (no stream ids left, the connection gone): its listener closes it.
-        }
 
         @Override
         void handOn(Object msg) {

@@ -193,6 +193,29 @@ class Http2UpstreamStreamsTest {
         assertThat(next.isActive()).isTrue();
     }
 
+    /**
+     * A stream the connection cannot take (the server's limit of concurrent streams reached) ends
+     * at its first write without a frame, its relay hears of it, and the connection goes on.
+     */
+    @Test
+    void aStreamBeyondTheServersLimitEndsWithoutAFrame() {
+        connect(Http2Settings.defaultSettings().maxConcurrentStreams(1));
+        Upstream first = request(false); // its body still to come: the stream stays open
+        assertThat(streams.canOpenStream()).as("the server's limit, as its SETTINGS said").isFalse();
+        Recorder second = new Recorder();
+        Upstream up = streams.open(false);
+        up.relayTo(second);
+        up.write(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/b", Unpooled.EMPTY_BUFFER));
+        up.flush();
+        pump();
+        client.runPendingTasks();
+        assertThat(up.isActive()).isFalse();
+        assertThat(second.inactive).isEqualTo(1);
+        assertThat(peer.frames).as("the first stream's head alone").hasSize(1);
+        assertThat(first.isActive()).isTrue();
+        assertThat(client.isActive()).isTrue();
+    }
+
     @Test
     void aRequestGoesOutOnANewStreamAndItsResponseComesBackToTheRelay() {
         connect(65_535);

@@ -70,25 +70,30 @@ public final class WardHttp2ConnectionEncoder extends DecoratingHttp2ConnectionE
     }
 
     /**
-     * A stream's first head, that does not end it, with a void promise: encoded and written here,
-     * as Netty's encoder writes it, without the promise Netty's encoder would make of the void one
-     * and the listener it hangs on it. The case of a response's head on a stream the caller
-     * opened. Netty's encoder does the rest (a head that ends the stream, a stream's first head
-     * when it opens it, trailers, 1xx heads, padding, a stream in any other state), and a writer
-     * other than Ward's.
+     * A stream's first head, with a void promise, on an open stream (or, if it does not end the
+     * stream, one whose peer has ended its side): encoded and written here, as Netty's encoder
+     * writes it, without the promise Netty's encoder would make of the void one and the listener
+     * it hangs on it. The cases of a response's head on a stream the caller opened, and of a
+     * request's head on a stream Ward opened (which makes the stream on the connection itself
+     * first, as Netty's encoder would). Netty's encoder does the rest (a head that closes the
+     * stream, trailers, 1xx heads, padding, a stream not yet made or in any other state), and a
+     * writer other than Ward's.
      *
-     * <p>What Netty's encoder does for this case, this does: the HPACK encoding's failure (a head
-     * larger than the peer's header list limit) is the connection handler's stream error, and the
-     * stream is marked as having sent its head once the head is encoded. A failure of the write
-     * itself goes unheard, as with any void promise: it is the connection's, which closes it.
+     * <p>What Netty's encoder does for these cases, this does: the HPACK encoding's failure (a head
+     * larger than the peer's header list limit) is the connection handler's stream error; the
+     * stream is marked as having sent its head once the head is encoded; a head that ends the
+     * stream closes its local side. A failure of the write itself goes unheard, as with any void
+     * promise: it is the connection's, which closes it.
      */
     @Override
     public ChannelFuture writeHeaders(ChannelHandlerContext ctx, int streamId, Http2Headers headers, int padding,
             boolean endStream, ChannelPromise promise) {
         Http2Stream stream;
-        if (!promise.isVoid() || endStream || padding != 0 || !(frameWriter() instanceof WardHttp2FrameWriter writer)
+        if (!promise.isVoid() || padding != 0 || !(frameWriter() instanceof WardHttp2FrameWriter writer)
                 || (stream = connection().stream(streamId)) == null || stream.isHeadersSent() || stream.isTrailersSent()
-                || (stream.state() != Http2Stream.State.OPEN && stream.state() != Http2Stream.State.HALF_CLOSED_REMOTE)
+                || !(stream.state() == Http2Stream.State.OPEN
+                        || !endStream && stream.state() == Http2Stream.State.HALF_CLOSED_REMOTE)
+                || endStream && flowController().hasFlowControlled(stream)
                 || connection().isServer() && HttpStatusClass.valueOf(headers.status()) == HttpStatusClass.INFORMATIONAL) {
             return super.writeHeaders(ctx, streamId, headers, padding, endStream, promise);
         }
@@ -100,7 +105,11 @@ public final class WardHttp2ConnectionEncoder extends DecoratingHttp2ConnectionE
             return promise;
         }
         stream.headersSent(false);
-        return writer.writeHeaderBlock(ctx, streamId, block, false, promise);
+        ChannelFuture f = writer.writeHeaderBlock(ctx, streamId, block, endStream, promise);
+        if (endStream) {
+            lifecycleManager.closeStreamLocal(stream, f); // OPEN: its local side closes now, the future unused
+        }
+        return f;
     }
 
     /** One DATA frame's buffer waiting for the flow controller, and the promise of who wrote it. */
