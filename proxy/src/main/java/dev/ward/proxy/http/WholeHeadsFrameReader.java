@@ -12,10 +12,11 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersDecoder;
 
 /**
- * Netty's HTTP/2 frame reader, with the one frame every request and response starts with read
+ * Netty's HTTP/2 frame reader, with the frames every request and response is made of read
  * without its machinery: a HEADERS frame that holds a whole head (END_HEADERS set), with no
- * padding and no priority, is decoded straight from the connection's buffer. Every other frame,
- * and any frame while a head is being continued, is Netty's reader's, given to it whole.
+ * padding and no priority, is decoded straight from the connection's buffer, and a DATA frame
+ * without padding is handed on as a slice of it ({@link #readData}). Every other frame, and any
+ * frame while a head is being continued, is Netty's reader's, given to it whole.
  *
  * <p>For each HEADERS frame Netty's reader makes a flags object, a slice of the payload, a
  * continuation object and a header-block builder, and a retained slice of the block for the
@@ -38,8 +39,9 @@ final class WholeHeadsFrameReader implements Http2FrameReader {
 
     private static final int END_STREAM = 0x1;
     private static final int END_HEADERS = 0x4;
+    private static final int PADDED = 0x8;
     /** PADDED, PRIORITY: left to Netty's reader. */
-    private static final int PADDED_OR_PRIORITY = 0x8 | 0x20;
+    private static final int PADDED_OR_PRIORITY = PADDED | 0x20;
 
     private final Http2HeadersDecoder headersDecoder;
     private final DefaultHttp2FrameReader netty;
@@ -82,6 +84,9 @@ final class WholeHeadsFrameReader implements Http2FrameReader {
                         && streamId != 0 && length <= headersDecoder.configuration().maxHeaderListSizeGoAway()) {
                     readWholeHead(ctx, input, start + Http2CodecUtil.FRAME_HEADER_LENGTH, end, streamId,
                             (flags & END_STREAM) != 0, listener);
+                } else if (!continuing && type == Http2FrameTypes.DATA && (flags & PADDED) == 0 && streamId != 0) {
+                    readData(ctx, input, start + Http2CodecUtil.FRAME_HEADER_LENGTH, end, streamId, (flags & END_STREAM) != 0,
+                            listener);
                 } else {
                     if (type == Http2FrameTypes.HEADERS || type == Http2FrameTypes.PUSH_PROMISE) {
                         continuing = (flags & END_HEADERS) == 0;
@@ -114,6 +119,22 @@ final class WholeHeadsFrameReader implements Http2FrameReader {
             input.readerIndex(end);
         }
         listener.onHeadersRead(ctx, streamId, headers, 0, endStream);
+    }
+
+    /**
+     * A DATA frame without padding: its payload handed on as a retained slice of the connection's
+     * buffer, released once the listener has it (a pooled buffer's retained slice is a recycled
+     * object; Netty's reader makes a flags object and a new slice object for every DATA frame).
+     */
+    private void readData(ChannelHandlerContext ctx, ByteBuf input, int from, int end, int streamId, boolean endStream,
+            Http2FrameListener listener) throws Http2Exception {
+        ByteBuf data = input.retainedSlice(from, end - from);
+        input.readerIndex(end);
+        try {
+            listener.onDataRead(ctx, streamId, data, 0, endStream);
+        } finally {
+            data.release();
+        }
     }
 
     /** Netty's reader, given exactly the frame that ends at {@code end}. */

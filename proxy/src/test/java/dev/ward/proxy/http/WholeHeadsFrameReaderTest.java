@@ -312,7 +312,7 @@ class WholeHeadsFrameReaderTest {
     }
 
     @Test
-    void readsAWholeHeadInPlaceAndLeavesTheBufferAsItWas() throws Exception {
+    void readsAWholeHeadAndABodyInPlaceAndLeavesTheBufferAsItWas() throws Exception {
         EmbeddedChannel channel = new EmbeddedChannel(new ChannelInboundHandlerAdapter());
         ChannelHandlerContext ctx = channel.pipeline().firstContext();
         ByteBuf block = Unpooled.buffer();
@@ -320,6 +320,8 @@ class WholeHeadsFrameReaderTest {
         ByteBuf in = Unpooled.buffer();
         frame(in, block.readableBytes(), Http2FrameTypes.HEADERS, 0x4 | 0x1, 3);
         in.writeBytes(block);
+        frame(in, 3, Http2FrameTypes.DATA, 0x1, 5); // a body, read in place too
+        in.writeBytes(new byte[] {1, 2, 3});
         frame(in, 8, Http2FrameTypes.PING, 0, 0); // and half of the next frame
         in.writeInt(1);
         Recorder recorder = new Recorder();
@@ -336,8 +338,10 @@ class WholeHeadsFrameReaderTest {
         };
         WholeHeadsFrameReader reader = new WholeHeadsFrameReader(decoder, netty);
         reader.readFrame(ctx, in, recorder);
-        assertThat(recorder.events).containsExactly("HEADERS 3 [:method: GET, :path: /a, :scheme: https, ] pad=0 end=true");
-        assertThat(nettyReads[0]).as("the whole head was read without Netty's reader").isZero();
+        assertThat(recorder.events).containsExactly("HEADERS 3 [:method: GET, :path: /a, :scheme: https, ] pad=0 end=true",
+                "DATA 5 010203 pad=0 end=true");
+        assertThat(nettyReads[0]).as("the whole head and the body were read without Netty's reader").isZero();
+        assertThat(in.refCnt()).as("the body's slice released once handed on").isEqualTo(1);
         assertThat(in.writerIndex()).isEqualTo(writerIndex);
         assertThat(in.readableBytes()).as("the partial PING waits").isEqualTo(9 + 4);
         in.writeInt(2); // the rest of the PING: Netty's reader's
