@@ -256,7 +256,7 @@ public final class Http2Streams extends Http2ConnectionHandler {
                     // On a connection this sidecar opened, a stream the server opens is refused.
                     Http2Stream h2 = connection().stream(streamId);
                     if (h2 != null && h2.state() != Http2Stream.State.CLOSED) {
-                        encoder().writeRstStream(ctx, streamId, Http2Error.REFUSED_STREAM.code(), ctx.voidPromise());
+                        encoder().writeRstStream(ctx, streamId, Http2Error.REFUSED_STREAM.code(), quiet);
                         flush(ctx);
                     }
                     return;
@@ -674,7 +674,7 @@ public final class Http2Streams extends Http2ConnectionHandler {
                 return;
             }
             if (h2 != null && ctx.channel().isActive() && h2.state() != Http2Stream.State.CLOSED) {
-                encoder().writeRstStream(ctx, id, error.code(), ctx.voidPromise()); // through Netty's limit on RSTs sent
+                encoder().writeRstStream(ctx, id, error.code(), quiet); // through Netty's limit on RSTs sent
                 Http2Streams.this.flush(ctx);
             }
             closeQuietly();
