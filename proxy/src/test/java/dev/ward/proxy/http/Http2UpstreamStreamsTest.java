@@ -98,7 +98,6 @@ class Http2UpstreamStreamsTest {
     }
 
     final Http2Streams streams = HttpPipelines.h2ClientStreams(8192);
-    final Http2Streams clientCodec = streams;
     final EmbeddedChannel client = new EmbeddedChannel(streams);
     final Server peer = new Server();
     final Recorder relay = new Recorder();
@@ -154,8 +153,8 @@ class Http2UpstreamStreamsTest {
 
     /** Response bytes the client has taken in and not given back to the server's window. */
     int unconsumed(Http2FrameStream s) {
-        Http2Stream st = clientCodec.connection().stream(s.id());
-        return st == null ? 0 : clientCodec.connection().local().flowController().unconsumedBytes(st);
+        Http2Stream st = streams.connection().stream(s.id());
+        return st == null ? 0 : streams.connection().local().flowController().unconsumedBytes(st);
     }
 
     @AfterEach
@@ -276,7 +275,7 @@ class Http2UpstreamStreamsTest {
         assertThat(relay.read).hasSize(1);
         assertThat(unconsumed(s)).as("held bytes are not given back: the server's window shrinks").isEqualTo(2000);
         answer(new DefaultHttp2DataFrame(bytes(500), true));
-        assertThat(clientCodec.connection().stream(s.id())).as("ended both ways: the codec let it go").isNull();
+        assertThat(streams.connection().stream(s.id())).as("ended both ways: the codec let it go").isNull();
         assertThat(up.isActive()).as("but the response is not all handed on").isTrue();
         assertThat(relay.read).hasSize(1);
 

@@ -3,9 +3,10 @@ package io.netty.handler.codec.http2;
 /**
  * Netty's guards on what an HTTP/2 connection's encoder sends, for a codec Ward assembles itself
  * ({@code dev.ward.proxy.http.HttpPipelines#h2Codec}, which brings its own header decoder).
- * {@code Http2FrameCodecBuilder} adds these guards only to the encoder it makes; given an encoder
- * and decoder of one's own ({@code codec(decoder, encoder)}) it adds the decoder's guards but not
- * these, and their classes are package-private. This class, in Netty's package, is the one place
+ * Netty's handler builders ({@code AbstractHttp2ConnectionHandlerBuilder}, which
+ * {@code dev.ward.proxy.http.Http2Streams} is built with) add these guards only to the encoder
+ * they make; given an encoder and decoder of one's own ({@code codec(decoder, encoder)}) they add
+ * the decoder's guards but not these, and their classes are package-private. This class, in Netty's package, is the one place
  * Ward reaches them; it does what the builder's {@code buildFromConnection} does with its defaults
  * (Netty 4.2.18, pinned in the parent pom).
  */
