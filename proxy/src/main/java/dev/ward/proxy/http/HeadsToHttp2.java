@@ -125,25 +125,20 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
     }
 
     /**
-     * A DATA frame that ends its stream ends the message, and no trailers can follow it, so its
-     * {@code LastHttpContent} gets the shared empty trailers instead of a header map of its own
-     * (Netty makes one, with a 16-slot table: about 200 B per message with a body). Every other
-     * frame is Netty's to convert.
+     * As a handler (in a pipeline of frames, as Netty's codec): a frame read becomes what
+     * {@link #decodeHeaders} and {@link #decodeData} make of it. Ward's listeners and pools convert
+     * through {@link Http2Streams}, which calls those directly; this is for the tests, which check
+     * the same conversion against Netty's.
      */
     @Override
     protected void decode(ChannelHandlerContext ctx, Http2StreamFrame frame, List<Object> out) throws Exception {
-        if (frame instanceof Http2DataFrame data && data.isEndStream()) {
-            out.add(new DefaultLastHttpContent(data.content().retain(), EmptyHttpHeaders.INSTANCE));
-            return;
+        if (frame instanceof Http2DataFrame data) {
+            out.add(decodeData(data.content(), data.isEndStream()));
+        } else if (frame instanceof Http2HeadersFrame hf) {
+            decodeHeaders(ctx, hf.stream(), hf.headers(), hf.isEndStream(), out);
+        } else {
+            super.decode(ctx, frame, out);
         }
-        if (frame instanceof Http2HeadersFrame hf) {
-            HttpMessage m = server ? toHttp1Request(hf.headers(), hf.isEndStream()) : toHttp1Response(hf.headers(), hf.isEndStream());
-            if (m != null) {
-                out.add(m);
-                return;
-            }
-        }
-        super.decode(ctx, frame, out);
     }
 
     /**
@@ -360,9 +355,11 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
     }
 
     /**
-     * A DATA frame's bytes as HTTP content (retained: the caller keeps its reference), as this
-     * codec's read makes them; the one that ends the stream gets the shared empty trailers instead
-     * of a header map of its own (see {@link #decode}).
+     * A DATA frame's bytes as HTTP content (retained: the caller keeps its reference), as Netty's
+     * codec makes them, except that the one that ends the stream ends the message, and no trailers
+     * can follow it, so its {@code LastHttpContent} gets the shared empty trailers instead of a
+     * header map of its own (Netty makes one, with a 16-slot table: about 200 B per message with a
+     * body).
      */
     static HttpContent decodeData(ByteBuf data, boolean endStream) {
         return endStream ? new DefaultLastHttpContent(data.retain(), EmptyHttpHeaders.INSTANCE)
