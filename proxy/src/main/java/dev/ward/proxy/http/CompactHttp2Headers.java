@@ -151,21 +151,20 @@ final class CompactHttp2Headers implements Http2Headers {
         return slots[i << 1];
     }
 
-    /** How many of the first headers are pseudo-headers. */
+    /** How many of the first headers are pseudo-headers (of a map on its array: {@link #compactOf}). */
     int pseudoHeaders() {
-        return full == null ? pseudo : -1;
+        assert full == null;
+        return pseudo;
     }
 
     /**
      * Its array of names and values (header {@code i}'s name at {@code 2i}, its value at
      * {@code 2i + 1}, {@link #size} headers), handed over: this map is empty afterwards. For a
-     * decoded head converted to HTTP/1.1 in place ({@link HeadsToHttp2}). Null if its headers are
-     * not on the array (an operation left to Netty's map made them that map's).
+     * decoded head converted to HTTP/1.1 in place ({@link HeadsToHttp2}); only of a map whose
+     * headers are on its array, as {@link #compactOf} returns it.
      */
     CharSequence[] handOverSlots() {
-        if (full != null) {
-            return null;
-        }
+        assert full == null;
         CharSequence[] s = slots;
         slots = NONE;
         size = 0;

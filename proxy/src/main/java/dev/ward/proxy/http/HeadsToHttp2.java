@@ -135,7 +135,7 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         if (frame instanceof Http2DataFrame data) {
             out.add(decodeData(data.content(), data.isEndStream()));
         } else if (frame instanceof Http2HeadersFrame hf) {
-            decodeHeaders(ctx, hf.stream(), hf.headers(), hf.isEndStream(), out);
+            out.add(decodeHeaders(ctx, hf.stream(), hf.headers(), hf.isEndStream()));
         } else {
             super.decode(ctx, frame, out);
         }
@@ -340,18 +340,19 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
     }
 
     /**
-     * A HEADERS frame the peer sent on {@code stream}, as HTTP objects, for {@link Http2Streams}
+     * A HEADERS frame the peer sent on {@code stream}, as the one HTTP message it is, for {@link Http2Streams}
      * (which serves streams without a channel each): what this codec's read makes of it, without a
      * frame object for the usual request or response head. {@code ctx} is the connection's.
      */
-    void decodeHeaders(ChannelHandlerContext ctx, Http2FrameStream stream, Http2Headers headers, boolean endStream,
-                       List<Object> out) throws Exception {
+    HttpObject decodeHeaders(ChannelHandlerContext ctx, Http2FrameStream stream, Http2Headers headers, boolean endStream)
+            throws Exception {
         HttpMessage m = server ? toHttp1Request(headers, endStream) : toHttp1Response(headers, endStream);
         if (m != null) {
-            out.add(m);
-        } else {
-            super.decode(ctx, new DefaultHttp2HeadersFrame(headers, endStream).stream(stream), out);
+            return m;
         }
+        List<Object> out = new java.util.ArrayList<>(1); // Netty's conversion makes one message of a head
+        super.decode(ctx, new DefaultHttp2HeadersFrame(headers, endStream).stream(stream), out);
+        return (HttpObject) out.get(0);
     }
 
     /**

@@ -111,13 +111,6 @@ public final class Http2Streams extends Http2ConnectionHandler {
      */
     private ChannelPromise quiet;
     private boolean connectionReading;
-    /**
-     * A received head as HTTP objects: one list for the connection's streams, since a stream is
-     * made per request. A call that finds it in use (a handler acting on another stream from inside
-     * one's call: not expected) makes its own.
-     */
-    private final ArrayList<Object> decoded = new ArrayList<>(2);
-    private boolean decodedInUse;
 
     private Http2Streams(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings,
                          Supplier<? extends StreamHandler> handlers) {
@@ -434,28 +427,16 @@ public final class Http2Streams extends Http2ConnectionHandler {
                 return;
             }
             remoteEnded |= endOfStream;
-            boolean shared = !decodedInUse;
-            List<Object> in = shared ? decoded : new ArrayList<>(2);
-            decodedInUse = true;
+            Object msg;
             try {
-                try {
-                    conversion().decodeHeaders(ctx, this, headers, endOfStream, in);
-                } catch (Exception e) {
-                    // Netty's conversion refused the head (the decoder validated it already, so not expected).
-                    log.debug("{}: {}", this, e.toString());
-                    releaseAll(in);
-                    reset(Http2Error.PROTOCOL_ERROR);
-                    return;
-                }
-                for (int i = 0; i < in.size(); i++) {
-                    receive(in.get(i));
-                }
-            } finally {
-                in.clear();
-                if (shared) {
-                    decodedInUse = false;
-                }
+                msg = conversion().decodeHeaders(ctx, this, headers, endOfStream);
+            } catch (Exception e) {
+                // Netty's conversion refused the head (the decoder validated it already, so not expected).
+                log.debug("{}: {}", this, e.toString());
+                reset(Http2Error.PROTOCOL_ERROR);
+                return;
             }
+            receive(msg);
         }
 
         /** A DATA frame's bytes (the decoder's: retained here for as long as they are needed). */
@@ -887,12 +868,5 @@ public final class Http2Streams extends Http2ConnectionHandler {
         public void attach(Object attachment) {
             this.attachment = attachment;
         }
-    }
-
-    private static void releaseAll(List<Object> messages) {
-        for (Object o : messages) {
-            ReferenceCountUtil.release(o);
-        }
-        messages.clear();
     }
 }
