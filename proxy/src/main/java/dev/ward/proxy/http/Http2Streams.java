@@ -226,6 +226,18 @@ public final class Http2Streams extends Http2ConnectionHandler {
         }
     }
 
+    /**
+     * Always, for Netty's close: it does not wait for open streams to close (as with Netty's grace
+     * period of 0, which this handler has, it closes once the GOAWAY is out), and so no stream's
+     * close closes the connection. That matters because a stream that ends as its last DATA frame is
+     * written closes then, before the flush that sends the frame ({@link io.netty.handler.codec.http2.WardHttp2ConnectionEncoder}
+     * with a void promise): a close waiting on the streams would have closed the connection first.
+     */
+    @Override
+    protected boolean isGracefulShutdownComplete() {
+        return true;
+    }
+
     /** Streams open now (for tests). */
     int openStreams() {
         return streams.size();
@@ -729,8 +741,10 @@ public final class Http2Streams extends Http2ConnectionHandler {
 
         @Override
         void notifyInactive() {
-            // A handler whose exchange is over (a stream that ended both ways) has nothing to hear.
-            if (!handler.idle()) {
+            // A handler whose exchange is over has nothing to hear: it is idle, or the stream ended
+            // both ways, so it wrote the response's end (the stream may close as that is written,
+            // before the handler has finished the exchange, which it then does).
+            if (!handler.idle() && !(remoteEnded && localEnded)) {
                 later(handler::inactive);
             }
         }

@@ -202,6 +202,50 @@ class Http2StreamsTest {
     }
 
     @Test
+    void aStreamClosesAsItsLastFrameIsWrittenWithoutAPromiseAndItsBusyHandlerIsNotTold() {
+        connect(65_535);
+        Http2FrameStream s = request(true);
+        Recorder r = handlers.get(0);
+        List<Boolean> voidWrites = new ArrayList<>();
+        server.pipeline().addFirst(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+            @Override
+            public void write(ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise promise) {
+                voidWrites.add(promise.isVoid());
+                ctx.write(msg, promise);
+            }
+        });
+        // The handler is still in its exchange (not idle) as its response's end goes, as a proxy's is.
+        r.stream.writeAndFlush(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK), false);
+        r.stream.writeAndFlush(new DefaultLastHttpContent(Unpooled.copiedBuffer("ok", StandardCharsets.US_ASCII)), false);
+        assertThat(streams.connection().stream(s.id())).as("closed as its last DATA frame was written").isNull();
+        assertThat(streams.openStreams()).isZero();
+        assertThat(voidWrites).as("head and body written with void promises").isNotEmpty().containsOnly(true);
+        r.done = true;
+        server.runPendingTasks();
+        assertThat(r.inactive).as("a handler that wrote its response's end is not told the stream has gone").isFalse();
+        pump();
+        assertThat(caller.frames).hasSize(2);
+        Http2DataFrame data = (Http2DataFrame) caller.frames.get(1);
+        assertThat(data.content().toString(StandardCharsets.US_ASCII)).isEqualTo("ok");
+        assertThat(data.isEndStream()).isTrue();
+    }
+
+    @Test
+    void closingTheConnectionWithAStreamOpenDoesNotWaitForIt() {
+        connect(65_535);
+        request(false);
+        assertThat(streams.openStreams()).isOne();
+        server.pipeline().close(); // not EmbeddedChannel's close, which runs the timers due first
+        // Netty's handler would wait for the stream (or its grace period's timer, not run here) to
+        // close; a stream may now close before its last frame is flushed, which must not close the
+        // connection under that frame.
+        assertThat(server.isOpen()).as("closed once its GOAWAY is out").isFalse();
+        Object goAway = server.readOutbound();
+        assertThat(goAway).as("the GOAWAY went first").isNotNull();
+        ReferenceCountUtil.release(goAway);
+    }
+
+    @Test
     void aHandlerThatStopsReadingHoldsTheFramesAndTheirWindowUntilItReadsAgain() {
         connect(65_535);
         onRead = (r, m) -> {

@@ -7,6 +7,8 @@ import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
@@ -135,6 +137,33 @@ class WardHttp2ConnectionEncoderTest {
         assertThat(first.refCnt()).as("written and released by the wire").isZero();
         assertThat(second.refCnt()).isZero();
         assertThat(serverCodec.connection().stream(s.id())).as("ended both ways: closed").isNull();
+    }
+
+    @Test
+    void aFrameWithAVoidPromiseGoesWithoutOneAndClosesItsStreamAsItsLastBytesAreWritten() {
+        Http2FrameStream s = connectAndRequest(16);
+        List<Boolean> voidWrites = new ArrayList<>();
+        server.pipeline().addFirst(new ChannelOutboundHandlerAdapter() {
+            @Override
+            public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+                voidWrites.add(promise.isVoid());
+                ctx.write(msg, promise);
+            }
+        });
+        ByteBuf body = counting(40, 0);
+        server.write(new DefaultHttp2DataFrame(body, true).stream(serverSide.opened.get(0)), server.voidPromise());
+        server.flush();
+        pump();
+        assertThat(dataSizes()).containsExactly(16);
+        giveBack(s, 16);
+        assertThat(serverCodec.connection().stream(s.id())).as("8 bytes still wait for window").isNotNull();
+        giveBack(s, 16);
+        assertThat(dataSizes()).containsExactly(16, 16, 8);
+        assertThat(((Http2DataFrame) caller.frames.get(caller.frames.size() - 1)).isEndStream()).isTrue();
+        assertThat(dataBytes()).isEqualTo(ByteBufUtil.hexDump(counting(40, 0)));
+        assertThat(serverCodec.connection().stream(s.id())).as("ended both ways: closed").isNull();
+        assertThat(voidWrites).as("each slice written with the void promise, none made for it").isNotEmpty().containsOnly(true);
+        assertThat(body.refCnt()).isZero();
     }
 
     @Test

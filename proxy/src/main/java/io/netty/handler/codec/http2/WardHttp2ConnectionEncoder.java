@@ -32,6 +32,13 @@ import io.netty.handler.codec.http.HttpStatusClass;
  * does so from the write's own listener once the write is done, rather than through another
  * listener on the caller's promise.
  * </ul>
+ * A frame given a void promise (Ward's streams write every frame so) makes no promise of its own
+ * at all: its writes go with the void promise, a failed write is the connection's (which closes
+ * it, and every stream with it), and the frame that ends the stream closes it as it is written
+ * (before the flush that follows), as Netty closes one whose write is already done. A stream's
+ * close then must not close the connection before that flush: {@code Http2Streams}, whose close
+ * has no grace period, never waits on its streams to close.
+ *
  * It does not merge with the frames queued after it, where {@code FlowControlledData} would
  * merge them into one write once the window opens: each goes as its own DATA frame, as the caller
  * wrote it. Everything else (padded frames, an empty frame that does not end the stream, a stream
@@ -149,7 +156,8 @@ public final class WardHttp2ConnectionEncoder extends DecoratingHttp2ConnectionE
             if (n == 0 && size > 0) {
                 return;
             }
-            ChannelPromise written = ctx.newPromise().addListener(this);
+            // A void promise stays void: no promise and no listener per write (see writeComplete).
+            ChannelPromise written = promise.isVoid() ? promise : ctx.newPromise().addListener(this);
             ByteBuf part;
             if (n == size) {
                 part = data;
@@ -167,25 +175,21 @@ public final class WardHttp2ConnectionEncoder extends DecoratingHttp2ConnectionE
             if (!endOfStream) {
                 return;
             }
+            if (promise.isVoid()) {
+                // No write's outcome is heard here: the stream's local side closes now, as Netty closes
+                // it for a write already done, and the whole stream with it if its remote side has
+                // ended. The frame is written, not yet flushed; the connection handler flushes it
+                // next, and closes no connection on a stream's close (Http2Streams: no grace period).
+                lifecycleManager.closeStreamLocal(stream, flowController().channelHandlerContext().newSucceededFuture());
+                return;
+            }
             if (stream.state() == Http2Stream.State.HALF_CLOSED_REMOTE && last != null && !last.isDone()) {
                 // The stream closes once this last write is done: Netty would hang a listener (and a
                 // lambda) on the caller's promise for that; the write's promise has ours already.
                 closeWhenWritten = true;
             } else {
-                lifecycleManager.closeStreamLocal(stream, doneFuture());
+                lifecycleManager.closeStreamLocal(stream, promise); // done by now (its last write completed it), unless only the local side closes
             }
-        }
-
-        /**
-         * The caller's promise, done by now (the last write completed it); with a void promise, which
-         * is never done, the last write's own future, or a succeeded one when a failure cut the
-         * frame short (the stream closes either way).
-         */
-        private ChannelFuture doneFuture() {
-            if (!promise.isVoid()) {
-                return promise;
-            }
-            return last != null ? last : flowController().channelHandlerContext().newSucceededFuture();
         }
 
         @Override
