@@ -67,6 +67,18 @@ final class CompactHttp2Headers implements Http2Headers {
         this.validate = validate;
     }
 
+    /**
+     * A map of the first {@code size} headers on {@code slots} (header {@code i}'s name at
+     * {@code 2i}, its value at {@code 2i + 1}), the first {@code pseudo} of them pseudo-headers,
+     * which it takes; nothing added is checked. For a response converted in place ({@link HeadsToHttp2}).
+     */
+    CompactHttp2Headers(CharSequence[] slots, int size, int pseudo) {
+        this.slots = slots;
+        this.size = size;
+        this.pseudo = pseudo;
+        this.validate = false;
+    }
+
     /** A map that checks each header added or set (see the class comment), with room for {@code capacity}. */
     static CompactHttp2Headers validating(int capacity) {
         return new CompactHttp2Headers(capacity, true);

@@ -602,9 +602,21 @@ public sealed class CompactHttpHeaders extends HttpHeaders {
         }
     }
 
-    /** Headers the array holds before it grows (for tests). */
+    /** Headers the array holds before it grows. */
     int capacity() {
         return slots.length >> 1;
+    }
+
+    /**
+     * Its array of names and values (header {@code i}'s name at {@code 2i}, its value at
+     * {@code 2i + 1}, {@link #size} headers), handed over: this map is empty afterwards. For a
+     * response converted to HTTP/2 in place ({@link HeadsToHttp2}).
+     */
+    CharSequence[] handOverSlots() {
+        CharSequence[] s = slots;
+        slots = NONE;
+        size = 0;
+        return s;
     }
 
     /**

@@ -306,11 +306,6 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
     }
 
     /**
-     * The lower-case constant for a header name, given as bytes in any case, if it is one of the
-     * names above (common ones, and the hop-by-hop ones HTTP/2 drops); null if not. For the
-     * HTTP/1.1 response decoder ({@link Http1ClientCodec}), so that it need not copy them.
-     */
-    /**
      * A header name read as bytes by an HTTP/1.1 decoder: its {@link #knownName} constant, or a copy
      * of the bytes as sent (which is what Netty's decoders make of a name they have no constant for).
      */
@@ -319,6 +314,11 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
         return known != null ? known : new AsciiString(bytes, start, length, true);
     }
 
+    /**
+     * The lower-case constant for a header name, given as bytes in any case, if it is one of the
+     * names above (common ones, and the hop-by-hop ones HTTP/2 drops); null if not. For the
+     * HTTP/1.1 decoders, so that they need not copy them.
+     */
     static AsciiString knownName(byte[] bytes, int start, int length) {
         // AsciiString's own (case-insensitive) hash of those bytes, so no object is made to look them up.
         int hash = PlatformDependent.hashCodeAscii(bytes, start, length);
@@ -541,10 +541,42 @@ public final class HeadsToHttp2 extends Http2StreamFrameToHttpObjectCodec {
     /** The response's status and headers as HTTP/2 headers (names lower case, connection-specific ones dropped). */
     static Http2Headers toHttp2(HttpResponse res) {
         HttpHeaders in = res.headers();
+        if (in instanceof CompactHttpHeaders c && c.capacity() > c.size()) {
+            return inPlace(res.status().codeAsText(), c);
+        }
         Http2Headers out = unvalidated(in.size() + 1);
         out.status(res.status().codeAsText());
         addHeaders(in, out);
         return out;
+    }
+
+    private static final AsciiString STATUS = Http2Headers.PseudoHeaderName.STATUS.value();
+
+    /**
+     * {@link #toHttp2(HttpResponse)} on the response map's own array, which has room for one more
+     * header (the app's response as {@link Http1ClientCodec} reads it has: see there): the same
+     * headers, names lower case, dropped ones left out, moved one place on for the {@code :status}
+     * first. The HTTP/1.1 map is left empty; the response's head is not read again once written.
+     */
+    private static Http2Headers inPlace(AsciiString status, CompactHttpHeaders in) {
+        int n = in.size();
+        CharSequence[] s = in.handOverSlots();
+        int k = 0;
+        for (int i = 0; i < n; i++) { // k <= i: nothing is overwritten before it is read
+            CharSequence name = s[i << 1];
+            if (DROPPED.find(name) != null) {
+                continue;
+            }
+            AsciiString lower = KNOWN.find(name);
+            s[k << 1] = lower != null ? lower : AsciiString.of(name).toLowerCase();
+            s[(k << 1) + 1] = s[(i << 1) + 1];
+            k++;
+        }
+        System.arraycopy(s, 0, s, 2, k << 1);
+        s[0] = STATUS;
+        s[1] = status;
+        java.util.Arrays.fill(s, (k + 1) << 1, (n + 1) << 1, null);
+        return new CompactHttp2Headers(s, k + 1, 1);
     }
 
     /**

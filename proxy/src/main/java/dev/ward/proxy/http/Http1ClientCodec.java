@@ -155,7 +155,7 @@ public final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1Cl
                 return false;
             }
             CompactHttpHeaders headers = (CompactHttpHeaders) headersFactory.newHeaders();
-            plain.addHeaders(headers, 0); // a response goes on with the headers it came with, or fewer
+            plain.addHeaders(headers, PlainHead.RESPONSE_SPARE);
             noTrailers = true;
             methods.poll();
             plain.read(buffer, new DefaultHttpResponse(HttpVersion.HTTP_1_1, plain.status, headers), out, maxChunkSize, trailersFactory);

@@ -68,6 +68,33 @@ class HeadsToHttp2Test {
                 "etag: \"x\"");
     }
 
+    /**
+     * A response whose map has room for one more header (as {@link Http1ClientCodec} reads one) is
+     * converted on that map's array, which the HTTP/2 map takes: the same headers, in the same order,
+     * as the copy of a map without room.
+     */
+    @Test
+    void aResponseWithRoomIsConvertedOnItsOwnArrayAsACopyWouldBe() {
+        List<String> copied = pairs(HeadsToHttp2.toHttp2(response()));
+        for (int room : new int[] {1, 3}) {
+            HttpResponse res = response();
+            CompactHttpHeaders own = new CompactHttpHeaders(res.headers().size() + room);
+            own.add(res.headers());
+            HttpResponse compact = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CREATED, own);
+            Http2Headers h = HeadsToHttp2.toHttp2(compact);
+            assertThat(pairs(h)).isEqualTo(copied);
+            assertThat(h.status().toString()).isEqualTo("201");
+            assertThat(own.size()).as("the HTTP/1.1 map's array was taken").isZero();
+            h.add("x-after", "1"); // the taken array goes on as the map's own
+            assertThat(pairs(h)).endsWith("x-after: 1").hasSize(copied.size() + 1);
+        }
+        CompactHttpHeaders full = new CompactHttpHeaders(response().headers().size());
+        full.add(response().headers());
+        assertThat(pairs(HeadsToHttp2.toHttp2(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CREATED, full))))
+                .isEqualTo(copied);
+        assertThat(full.size()).as("a map without room is copied, and left as it was").isEqualTo(response().headers().size());
+    }
+
     /** The same headers as Netty's own conversion, less the TE header HTTP/2 allows in requests only. */
     @Test
     void sameAsNettysConversionForResponses() throws Exception {

@@ -48,6 +48,8 @@ class Http1ClientCodecTest {
         assertThat(names.get(4)).as("a hop-by-hop name").isSameAs(HttpHeaderNames.CONNECTION);
         assertThat(names.get(5)).isSameAs(HttpHeaderNames.ETAG);
         assertThat(res.headers().get("server")).isEqualTo("nginx");
+        assertThat(((CompactHttpHeaders) res.headers()).capacity()).as("room for the :status of HTTP/2, not more")
+                .isEqualTo(res.headers().size() + PlainHead.RESPONSE_SPARE).isEqualTo(7);
         assertThat(body(in)).isEqualTo("hi");
         release(in);
     }
