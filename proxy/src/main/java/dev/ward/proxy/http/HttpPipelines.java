@@ -56,7 +56,8 @@ public final class HttpPipelines {
      * {@code settings}. What Netty's builders assemble with their defaults, but for four
      * differences.
      *
-     * <p>The streams share the connection's send window in turn ({@link UniformStreamByteDistributor})
+     * <p>The streams share the connection's send window in turn (as Netty's
+     * {@link UniformStreamByteDistributor}, without its object per stream: {@link TakeTurnsDistributor})
      * rather than by RFC 7540's priority tree ({@code WeightedFairQueueByteDistributor}, Netty's
      * default). Sidecars send no priorities, and RFC 9113 deprecates them. The tree's scheduler
      * hands each stream with data 1 KiB of the window per pass, so with 16 callers a 16 KiB response
@@ -88,7 +89,7 @@ public final class HttpPipelines {
     public static H2Codec h2Codec(boolean server, Http2Settings settings, SensitivityDetector sensitive) {
         DefaultHttp2Connection connection = new DefaultHttp2Connection(server);
         connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection,
-                new UniformStreamByteDistributor(connection)));
+                new TakeTurnsDistributor(connection)));
         Long maxHeaderListSize = settings.maxHeaderListSize();
         Http2FrameReader reader = new WholeHeadsFrameReader(new CompactHeadersDecoder(
                 maxHeaderListSize == null ? Http2CodecUtil.DEFAULT_HEADER_LIST_SIZE : maxHeaderListSize));

@@ -24,7 +24,6 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersEncoder;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayList;
 import java.util.List;
@@ -62,7 +61,7 @@ class HttpPipelinesTest {
             assertThat(flow).isInstanceOf(DefaultHttp2RemoteFlowController.class);
             var distributor = DefaultHttp2RemoteFlowController.class.getDeclaredField("streamByteDistributor");
             distributor.setAccessible(true);
-            assertThat(distributor.get(flow)).isInstanceOf(UniformStreamByteDistributor.class);
+            assertThat(distributor.get(flow)).isInstanceOf(TakeTurnsDistributor.class);
         }
     }
 
