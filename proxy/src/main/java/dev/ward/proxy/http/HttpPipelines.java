@@ -53,7 +53,7 @@ public final class HttpPipelines {
     /**
      * The HTTP/2 decoder and encoder of a connection of this side ({@code server} or client),
      * never indexing what {@code sensitive} names, for {@link Http2Streams#of} with the same
-     * {@code settings}. What Netty's builders assemble with their defaults, but for four
+     * {@code settings}. What Netty's builders assemble with their defaults, but for five
      * differences.
      *
      * <p>The streams share the connection's send window in turn (as Netty's
@@ -67,6 +67,9 @@ public final class HttpPipelines {
      * an equal share of the window per pass, at least 1 KiB, so a large response still cannot starve
      * the others (measured: 1.13x the throughput at 16 KiB, 1.03x at 20 bytes; perf/README.md,
      * Tuning log).
+     *
+     * <p>The receive windows are Netty's, but a stream's state is made only once it needs one
+     * ({@link LazyLocalFlowController}): a request without a body has none.
      *
      * <p>A received head is decoded into a {@link CompactHttp2Headers#validating} map instead of a
      * {@code DefaultHttp2Headers} (a hash table, a sentinel entry and an entry per header: about
@@ -90,6 +93,7 @@ public final class HttpPipelines {
         DefaultHttp2Connection connection = new DefaultHttp2Connection(server);
         connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection,
                 new TakeTurnsDistributor(connection)));
+        connection.local().flowController(new LazyLocalFlowController(connection));
         Long maxHeaderListSize = settings.maxHeaderListSize();
         Http2FrameReader reader = new WholeHeadsFrameReader(new CompactHeadersDecoder(
                 maxHeaderListSize == null ? Http2CodecUtil.DEFAULT_HEADER_LIST_SIZE : maxHeaderListSize));
