@@ -14,7 +14,6 @@ import io.netty.handler.codec.http2.DefaultHttp2ConnectionEncoder;
 import io.netty.handler.codec.http2.WardHttp2ConnectionEncoder;
 import io.netty.handler.codec.http2.WardHttp2FrameWriter;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersDecoder;
-import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
 import io.netty.handler.codec.http2.Http2ConnectionEncoder;
@@ -68,8 +67,10 @@ public final class HttpPipelines {
      * the others (measured: 1.13x the throughput at 16 KiB, 1.03x at 20 bytes; perf/README.md,
      * Tuning log).
      *
-     * <p>The receive windows are Netty's, but a stream's state is made only once it needs one
-     * ({@link LazyLocalFlowController}): a request without a body has none.
+     * <p>The send and receive windows are Netty's, with less per stream: a stream's send state is
+     * one small object that holds its one waiting frame itself ({@link CompactRemoteFlowController}),
+     * and its receive state is made only once it needs one ({@link LazyLocalFlowController}): a
+     * request without a body has none.
      *
      * <p>A received head is decoded into a {@link CompactHttp2Headers#validating} map instead of a
      * {@code DefaultHttp2Headers} (a hash table, a sentinel entry and an entry per header: about
@@ -91,8 +92,7 @@ public final class HttpPipelines {
      */
     public static H2Codec h2Codec(boolean server, Http2Settings settings, SensitivityDetector sensitive) {
         DefaultHttp2Connection connection = new DefaultHttp2Connection(server);
-        connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection,
-                new TakeTurnsDistributor(connection)));
+        connection.remote().flowController(new CompactRemoteFlowController(connection, new TakeTurnsDistributor(connection)));
         connection.local().flowController(new LazyLocalFlowController(connection));
         Long maxHeaderListSize = settings.maxHeaderListSize();
         Http2FrameReader reader = new WholeHeadsFrameReader(new CompactHeadersDecoder(

@@ -17,7 +17,6 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersEncoder;
-import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -58,8 +57,8 @@ class HttpPipelinesTest {
         assertThat(client.connection().isServer()).isFalse();
         for (Http2Streams c : List.of(server, client)) {
             var flow = c.connection().remote().flowController();
-            assertThat(flow).isInstanceOf(DefaultHttp2RemoteFlowController.class);
-            var distributor = DefaultHttp2RemoteFlowController.class.getDeclaredField("streamByteDistributor");
+            assertThat(flow).isInstanceOf(CompactRemoteFlowController.class);
+            var distributor = CompactRemoteFlowController.class.getDeclaredField("distributor");
             distributor.setAccessible(true);
             assertThat(distributor.get(flow)).isInstanceOf(TakeTurnsDistributor.class);
         }
