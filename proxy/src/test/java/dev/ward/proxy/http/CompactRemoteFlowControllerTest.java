@@ -4,9 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.embedded.EmbeddedChannel;
-import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2Exception;
@@ -18,7 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,7 +25,7 @@ import org.junit.jupiter.api.Test;
  * errors, windows and writability, and the listener hears the same, in the same order, over random
  * runs; and a stream keeps no queue until a second frame waits.
  */
-class CompactRemoteFlowControllerTest {
+class CompactRemoteFlowControllerTest extends FlowControlSide.Test<CompactRemoteFlowControllerTest.Side> {
 
     /** A frame as the encoder hands one to the flow controller, which logs what is done with it. */
     static final class Frame implements Http2RemoteFlowController.FlowControlled {
@@ -89,12 +85,10 @@ class CompactRemoteFlowControllerTest {
         }
     }
 
-    static final class Side {
-        final Http2Connection connection = new DefaultHttp2Connection(true);
+    /** One side: a connection with its controller, and what was done with its frames and told its listener. */
+    static final class Side extends FlowControlSide<Side> {
         final Http2RemoteFlowController flow;
-        final EmbeddedChannel channel = new EmbeddedChannel(new ChannelInboundHandlerAdapter());
         final List<String> log = new ArrayList<>();
-        final List<Http2Stream> streams = new ArrayList<>();
 
         Side(Function<Http2Connection, Http2RemoteFlowController> make) throws Http2Exception {
             flow = make.apply(connection);
@@ -103,16 +97,15 @@ class CompactRemoteFlowControllerTest {
             flow.channelHandlerContext(channel.pipeline().firstContext());
         }
 
-        String run(Op op) {
-            String outcome;
-            try {
-                outcome = "ok " + op.on(this);
-            } catch (Http2Exception e) {
-                outcome = e.getClass().getSimpleName() + " " + e.error() + " " + e.getMessage();
-            } catch (RuntimeException e) {
-                outcome = e.getClass().getSimpleName() + " " + e.getMessage();
-            }
-            StringBuilder sb = new StringBuilder(outcome).append(" | conn ").append(flow.windowSize(connection.connectionStream()));
+        @Override
+        Side self() {
+            return this;
+        }
+
+        /** The windows and writability of the connection and its open streams, and the log of this step. */
+        @Override
+        String describe() {
+            StringBuilder sb = new StringBuilder(" | conn ").append(flow.windowSize(connection.connectionStream()));
             for (Http2Stream s : streams) {
                 if (s.state() != Http2Stream.State.CLOSED) {
                     sb.append(" | ").append(s.id()).append(' ').append(s.state()).append(' ').append(flow.windowSize(s))
@@ -125,26 +118,11 @@ class CompactRemoteFlowControllerTest {
         }
     }
 
-    interface Op {
-        Object on(Side side) throws Http2Exception;
+    interface Op extends FlowControlSide.Op<Side> {
     }
-
-    final List<Side> sides = new ArrayList<>();
 
     Side side(Function<Http2Connection, Http2RemoteFlowController> make) throws Http2Exception {
-        Side s = new Side(make);
-        sides.add(s);
-        return s;
-    }
-
-    @AfterEach
-    void close() {
-        for (Side s : sides) {
-            for (Object m; (m = s.channel.readOutbound()) != null; ) {
-                ReferenceCountUtil.release(m);
-            }
-            s.channel.finishAndReleaseAll();
-        }
+        return keep(new Side(make));
     }
 
     static Http2RemoteFlowController netty(Http2Connection c) {

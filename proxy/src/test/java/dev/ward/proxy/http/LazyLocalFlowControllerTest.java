@@ -3,10 +3,6 @@ package dev.ward.proxy.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.embedded.EmbeddedChannel;
-import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2LocalFlowController;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2Exception;
@@ -18,7 +14,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,15 +22,12 @@ import org.junit.jupiter.api.Test;
  * windows, the same WINDOW_UPDATE frames and the same errors; and a stream that receives no DATA
  * has no state.
  */
-class LazyLocalFlowControllerTest {
+class LazyLocalFlowControllerTest extends FlowControlSide.Test<LazyLocalFlowControllerTest.Side> {
 
-    /** One side: a connection with its controller, a context, and the WINDOW_UPDATEs written. */
-    static final class Side {
-        final Http2Connection connection = new DefaultHttp2Connection(true);
+    /** One side: a connection with its controller, and the WINDOW_UPDATEs written. */
+    static final class Side extends FlowControlSide<Side> {
         final Http2LocalFlowController flow;
-        final EmbeddedChannel channel = new EmbeddedChannel(new ChannelInboundHandlerAdapter());
         final List<String> updates = new ArrayList<>();
-        final List<Http2Stream> streams = new ArrayList<>();
 
         Side(Function<Http2Connection, Http2LocalFlowController> make) throws Http2Exception {
             flow = make.apply(connection);
@@ -48,22 +40,18 @@ class LazyLocalFlowControllerTest {
                         }
                         throw new UnsupportedOperationException(method.getName());
                     }));
-            ChannelHandlerContext ctx = channel.pipeline().firstContext();
-            flow.channelHandlerContext(ctx);
+            flow.channelHandlerContext(channel.pipeline().firstContext());
         }
 
-        /** What one operation did: its outcome, then every window's state. */
-        String run(Op op) {
-            String outcome;
-            try {
-                outcome = "ok " + op.on(this);
-            } catch (Http2Exception e) {
-                outcome = e.getClass().getSimpleName() + " " + e.error() + " " + e.getMessage();
-            } catch (RuntimeException e) {
-                outcome = e.getClass().getSimpleName() + " " + e.getMessage();
-            }
-            StringBuilder sb = new StringBuilder(outcome);
-            sb.append(" | conn ").append(state(connection.connectionStream()));
+        @Override
+        Side self() {
+            return this;
+        }
+
+        /** Every window's state, and the updates written so far. */
+        @Override
+        String describe() {
+            StringBuilder sb = new StringBuilder(" | conn ").append(state(connection.connectionStream()));
             for (Http2Stream s : streams) {
                 sb.append(" | ").append(s.id()).append(' ').append(s.state()).append(' ').append(state(s));
             }
@@ -75,21 +63,11 @@ class LazyLocalFlowControllerTest {
         }
     }
 
-    interface Op {
-        Object on(Side side) throws Http2Exception;
+    interface Op extends FlowControlSide.Op<Side> {
     }
-
-    final List<Side> sides = new ArrayList<>();
 
     Side side(Function<Http2Connection, Http2LocalFlowController> make) throws Http2Exception {
-        Side s = new Side(make);
-        sides.add(s);
-        return s;
-    }
-
-    @AfterEach
-    void close() {
-        sides.forEach(s -> s.channel.finishAndReleaseAll());
+        return keep(new Side(make));
     }
 
     static Http2LocalFlowController netty(Http2Connection c) {
