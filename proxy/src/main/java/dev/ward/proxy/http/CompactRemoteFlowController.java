@@ -177,6 +177,11 @@ final class CompactRemoteFlowController implements Http2RemoteFlowController {
         distributor.updateDependencyTree(childStreamId, parentStreamId, weight, exclusive);
     }
 
+    /**
+     * Sets who hears of writability changes (null: no one). Netty's controller makes a new monitor
+     * for it, which also forgets the bytes pending so far; this keeps them. {@code Http2Streams}
+     * sets its listener once, before any frame.
+     */
     @Override
     public void listener(Listener listener) {
         this.listener = listener;
