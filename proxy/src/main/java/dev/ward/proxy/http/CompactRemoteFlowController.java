@@ -1,5 +1,6 @@
 package dev.ward.proxy.http;
 
+import static io.netty.handler.codec.http2.Http2CodecUtil.CONNECTION_STREAM_ID;
 import static io.netty.handler.codec.http2.Http2CodecUtil.DEFAULT_WINDOW_SIZE;
 import static io.netty.handler.codec.http2.Http2Error.FLOW_CONTROL_ERROR;
 import static io.netty.handler.codec.http2.Http2Error.INTERNAL_ERROR;
@@ -100,7 +101,7 @@ final class CompactRemoteFlowController implements Http2RemoteFlowController {
 
     /** The stream's state, or null once the connection has let go of the (closed) stream. */
     private State find(Http2Stream stream) {
-        return stream.id() == 0 ? connectionState : states.get(stream.id());
+        return stream.id() == CONNECTION_STREAM_ID ? connectionState : states.get(stream.id());
     }
 
     /** The state of a stream the connection still holds (added, not yet removed). */

@@ -26,7 +26,6 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.collection.IntObjectHashMap;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -789,7 +788,6 @@ public final class Http2Streams extends Http2ConnectionHandler {
         void encode(HttpObject msg) throws Exception {
             HeadsToHttp2.CLIENT.encodeRequest(ctx, msg, this);
         }
-
 
         @Override
         void handOn(Object msg) {
