@@ -105,6 +105,12 @@ class TakeTurnsDistributorTest {
         }
     }
 
+    /** Stream {@code id} opened on both sides, with a send window of {@code window}. */
+    void openBoth(int id, int window) throws Http2Exception {
+        netty.open(id, window);
+        ward.open(id, window);
+    }
+
     void distributeBoth(int maxBytes) throws Http2Exception {
         boolean a = netty.distribute(maxBytes);
         boolean b = ward.distribute(maxBytes);
@@ -175,8 +181,7 @@ class TakeTurnsDistributorTest {
     @Test
     void streamsTakeEqualSharesInTurnAndOneWithMoreGoesToTheBack() throws Exception {
         for (int id : new int[] {1, 3, 5}) {
-            netty.open(id, 65_535);
-            ward.open(id, 65_535);
+            openBoth(id, 65_535);
         }
         both(0, (side, s) -> s.pending = 20_000);
         both(1, (side, s) -> s.pending = 500);
@@ -191,10 +196,8 @@ class TakeTurnsDistributorTest {
 
     @Test
     void anEmptyFrameGoesOnAShutWindowAndAShutStreamWaitsForItsWindow() throws Exception {
-        netty.open(1, 0);
-        ward.open(1, 0);
-        netty.open(3, 10);
-        ward.open(3, 10);
+        openBoth(1, 0);
+        openBoth(3, 10);
         both(0, (side, s) -> s.emptyFrame = true);
         both(1, (side, s) -> s.pending = 100);
         both(1, (side, s) -> s.window = -5); // a SETTINGS change shut it
@@ -207,10 +210,8 @@ class TakeTurnsDistributorTest {
 
     @Test
     void aClosedStreamLeavesTheQueue() throws Exception {
-        netty.open(1, 65_535);
-        ward.open(1, 65_535);
-        netty.open(3, 65_535);
-        ward.open(3, 65_535);
+        openBoth(1, 65_535);
+        openBoth(3, 65_535);
         both(0, (side, s) -> s.pending = 100);
         both(1, (side, s) -> s.pending = 100);
         both(0, (side, s) -> {
